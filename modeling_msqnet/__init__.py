@@ -1,30 +1,18 @@
 """MSQNet for Hugging Face `transformers`: config, model, video processor and processor.
 
-Attributes are imported lazily so that light modules (the benchmark generator, data converters) do not pay for
-importing `torch` and `transformers`.
+Importing the package registers MSQNet with the `transformers` Auto classes, so `AutoConfig`, `AutoModel`,
+`AutoModelForVideoClassification`, `AutoVideoProcessor` and `AutoProcessor` load saved MSQNet folders with the
+installed code (without `trust_remote_code`). Folders saved by this package also carry the code for remote loading.
 """
 
-import importlib
+from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
+
+from .configuration_msqnet import MSQNetConfig
+from .modeling_msqnet import MSQNetForVideoClassification, MSQNetModel, MSQNetPreTrainedModel
 
 
-_EXPORTS = {
-    "MSQNetConfig": "configuration_msqnet",
-    "MSQNetPreTrainedModel": "modeling_msqnet",
-    "MSQNetModel": "modeling_msqnet",
-    "MSQNetForVideoClassification": "modeling_msqnet",
-    "MSQNetVideoProcessor": "video_processing_msqnet",
-    "MSQNetProcessor": "processing_msqnet",
-}
+AutoConfig.register(MSQNetConfig.model_type, MSQNetConfig, exist_ok=True)
+AutoModel.register(MSQNetConfig, MSQNetModel, exist_ok=True)
+AutoModelForVideoClassification.register(MSQNetConfig, MSQNetForVideoClassification, exist_ok=True)
 
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__all__ = ["MSQNetConfig", "MSQNetPreTrainedModel", "MSQNetModel", "MSQNetForVideoClassification"]

@@ -1,0 +1,197 @@
+# Copyright 2026 The msqnet authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""MSQNet model configuration"""
+
+from transformers import AutoConfig, CLIPVisionConfig, PretrainedConfig
+from transformers.utils import logging
+
+
+logger = logging.get_logger(__name__)
+
+VIDEO_MODEL_TYPES = ("timesformer", "videomae")
+FRAME_POOLING_TYPES = ("official", "per_frame")
+CLASSIFIER_HEAD_TYPES = ("per_class", "shared")
+LABEL_TEXT_POOLING_TYPES = ("pooler", "mean")
+
+# TimeSformer-base (facebook/timesformer-base-finetuned-k400) and CLIP ViT-B/16 (openai/clip-vit-base-patch16) sizes.
+DEFAULT_VIDEO_CONFIG = {"model_type": "timesformer", "image_size": 224, "patch_size": 16, "hidden_size": 768}
+DEFAULT_VISION_CONFIG = {
+    "image_size": 224,
+    "patch_size": 16,
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "projection_dim": 512,
+}
+
+
+def _to_config(value, name, default=None):
+    """Turn a sub-config given as a dict (with `model_type`) or a config object into a config object."""
+    if value is None:
+        value = dict(default) if default is not None else None
+    if value is None or isinstance(value, PretrainedConfig):
+        return value
+    if not isinstance(value, dict):
+        raise TypeError(f"`{name}` must be a dict or a `PretrainedConfig`, got {type(value).__name__}.")
+    value = dict(value)
+    value.pop("transformers_version", None)
+    if "model_type" not in value:
+        raise ValueError(f"`{name}` needs a `model_type` key (for example 'timesformer' or 'clip_text_model').")
+    return AutoConfig.for_model(**value)
+
+
+class MSQNetConfig(PretrainedConfig):
+    r"""
+    This is the configuration class to store the configuration of a [`MSQNetModel`] or a
+    [`MSQNetForVideoClassification`]. It composes three sub-configurations, the way X-CLIP does: the video encoder
+    (`video_config`), the frozen CLIP image encoder that embeds the video query (`vision_config`) and, optionally, the
+    text encoder that turns label names into label queries (`text_config`). The defaults reproduce the paper's
+    configuration: TimeSformer-base over 16 frames, CLIP ViT-B/16, a 512-wide transformer decoder with 6 encoder and 6
+    decoder layers, 8 heads, feed-forward 2048 and dropout 0.1.
+
+    Args:
+        video_config (`dict` or `PretrainedConfig`, *optional*):
+            Configuration of the video encoder. Its `model_type` selects the backbone: `"timesformer"` (default) or
+            `"videomae"`. Its `num_frames` is kept equal to `num_frames`.
+        vision_config (`dict` or `CLIPVisionConfig`, *optional*):
+            Configuration of the CLIP image encoder whose pooled output, averaged over frames, is the video query.
+        text_config (`dict` or `PretrainedConfig`, *optional*):
+            Configuration of the text encoder used by [`MSQNetModel.set_labels`] to embed label names (for example a
+            `clip_text_model` or a BERT-style sentence encoder). When `None`, the model has no text encoder and label
+            embeddings must be given directly.
+        hidden_size (`int`, *optional*, defaults to 512):
+            Width D of the label queries and of the transformer decoder.
+        num_encoder_layers (`int`, *optional*, defaults to 6):
+            Number of transformer encoder layers over the frame tokens.
+        num_decoder_layers (`int`, *optional*, defaults to 6):
+            Number of transformer decoder layers over the label queries.
+        num_attention_heads (`int`, *optional*, defaults to 8):
+            Number of attention heads in the encoder and decoder layers.
+        intermediate_size (`int`, *optional*, defaults to 2048):
+            Width of the feed-forward layers of the encoder and decoder.
+        dropout (`float`, *optional*, defaults to 0.1):
+            Dropout probability of the frame tokens, attention weights and residual branches.
+        num_frames (`int`, *optional*, defaults to 16):
+            Number of frames T sampled from each video.
+        frame_pooling (`str`, *optional*, defaults to `"official"`):
+            How the video encoder's tokens become T frame tokens. `"official"`: the authors' code, 1-D adaptive average
+            pooling over the whole token sequence (CLS included). `"per_frame"`: the paper's eq. (3), the mean of each
+            frame's patch tokens.
+        use_video_query (`bool`, *optional*, defaults to `True`):
+            Whether label queries are fused with the CLIP image embedding of the video (the paper's multi-modal query).
+        classifier_head (`str`, *optional*, defaults to `"per_class"`):
+            `"per_class"`: the paper's group-wise linear head, one weight vector and bias per label. `"shared"`: one
+            weight vector and bias shared by all labels; only this head can score label names not seen in training.
+        label_text_pooling (`str`, *optional*, defaults to `"pooler"`):
+            How the text encoder's output becomes a label embedding: `"pooler"` takes its pooled output (CLIP's), `"mean"`
+            averages token states over the attention mask (sentence-transformers' models).
+        freeze_vision_model (`bool`, *optional*, defaults to `True`):
+            Whether the CLIP image encoder is frozen (no gradient, run without building a graph), as in the paper.
+        query_num_frames (`int`, *optional*):
+            Fast path: run the CLIP image encoder on this many evenly spaced frames instead of all `num_frames`.
+        max_position_embeddings (`int`, *optional*, defaults to 2000):
+            Length of the sinusoidal position table added to the frame tokens.
+        layer_norm_eps (`float`, *optional*, defaults to 1e-05):
+            Epsilon of the decoder's layer normalisation layers.
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Standard deviation of the truncated normal initializer of new weights.
+
+    Example:
+
+    ```python
+    >>> from modeling_msqnet import MSQNetConfig, MSQNetForVideoClassification
+
+    >>> configuration = MSQNetConfig(id2label={0: "running", 1: "jumping"}, problem_type="multi_label_classification")
+    >>> model = MSQNetForVideoClassification(configuration)
+    ```"""
+
+    model_type = "msqnet"
+    sub_configs = {"video_config": AutoConfig, "vision_config": CLIPVisionConfig, "text_config": AutoConfig}
+
+    def __init__(
+        self,
+        video_config=None,
+        vision_config=None,
+        text_config=None,
+        hidden_size=512,
+        num_encoder_layers=6,
+        num_decoder_layers=6,
+        num_attention_heads=8,
+        intermediate_size=2048,
+        dropout=0.1,
+        num_frames=16,
+        frame_pooling="official",
+        use_video_query=True,
+        classifier_head="per_class",
+        label_text_pooling="pooler",
+        freeze_vision_model=True,
+        query_num_frames=None,
+        max_position_embeddings=2000,
+        layer_norm_eps=1e-5,
+        initializer_range=0.02,
+        **kwargs,
+    ):
+        video_config = _to_config(video_config, "video_config", DEFAULT_VIDEO_CONFIG)
+        if video_config.model_type not in VIDEO_MODEL_TYPES:
+            raise ValueError(
+                f"`video_config.model_type` must be one of {VIDEO_MODEL_TYPES}, got {video_config.model_type!r}."
+            )
+        if getattr(video_config, "num_frames", num_frames) != num_frames:
+            logger.info(f"Setting `video_config.num_frames` to `num_frames`={num_frames}.")
+        video_config.num_frames = num_frames
+
+        vision_config = _to_config(vision_config, "vision_config", {"model_type": "clip_vision_model", **DEFAULT_VISION_CONFIG})
+        text_config = _to_config(text_config, "text_config")
+
+        for name, value, allowed in (
+            ("frame_pooling", frame_pooling, FRAME_POOLING_TYPES),
+            ("classifier_head", classifier_head, CLASSIFIER_HEAD_TYPES),
+            ("label_text_pooling", label_text_pooling, LABEL_TEXT_POOLING_TYPES),
+        ):
+            if value not in allowed:
+                raise ValueError(f"`{name}` must be one of {allowed}, got {value!r}.")
+        if hidden_size % num_attention_heads != 0:
+            raise ValueError(
+                f"`hidden_size` ({hidden_size}) must be divisible by `num_attention_heads` ({num_attention_heads})."
+            )
+        if query_num_frames is not None and not 1 <= query_num_frames <= num_frames:
+            raise ValueError(f"`query_num_frames` must be between 1 and `num_frames` ({num_frames}), got {query_num_frames}.")
+
+        self.video_config = video_config
+        self.vision_config = vision_config
+        self.text_config = text_config
+        self.hidden_size = hidden_size
+        self.num_encoder_layers = num_encoder_layers
+        self.num_decoder_layers = num_decoder_layers
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.dropout = dropout
+        self.num_frames = num_frames
+        self.frame_pooling = frame_pooling
+        self.use_video_query = use_video_query
+        self.classifier_head = classifier_head
+        self.label_text_pooling = label_text_pooling
+        self.freeze_vision_model = freeze_vision_model
+        self.query_num_frames = query_num_frames
+        self.max_position_embeddings = max_position_embeddings
+        self.layer_norm_eps = layer_norm_eps
+        self.initializer_range = initializer_range
+        kwargs.setdefault("problem_type", "multi_label_classification")
+        super().__init__(**kwargs)
+
+
+MSQNetConfig.register_for_auto_class()
+
+__all__ = ["MSQNetConfig"]

@@ -1,0 +1,720 @@
+# Copyright 2026 The msqnet authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""PyTorch MSQNet model: actor-agnostic multi-label action recognition with multi-modal label queries."""
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss
+
+from transformers import AutoModel, AutoTokenizer, CLIPTextModel, CLIPVisionModel
+from transformers.modeling_utils import PreTrainedModel
+from transformers.utils import ModelOutput, logging
+
+from .configuration_msqnet import MSQNetConfig
+
+
+logger = logging.get_logger(__name__)
+
+
+@dataclass
+class MSQNetModelOutput(ModelOutput):
+    """
+    Output of [`MSQNetModel`].
+
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `(batch_size, num_labels, hidden_size)`):
+            Label-wise states of the last decoder layer (after the decoder's final layer norm).
+        encoder_last_hidden_state (`torch.FloatTensor` of shape `(batch_size, num_frame_tokens, hidden_size)`):
+            Frame tokens after the transformer encoder, the memory the label queries attend to.
+        video_query_embeds (`torch.FloatTensor` of shape `(batch_size, vision_hidden_size)`, *optional*):
+            The CLIP image embedding of the video (pooled output averaged over frames), when `use_video_query=True`.
+        video_hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            Hidden states of the video encoder, returned when `output_hidden_states=True`.
+        video_attentions (`tuple(torch.FloatTensor)`, *optional*):
+            Attention weights of the video encoder, returned when `output_attentions=True`.
+        encoder_hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            Input and per-layer outputs of the transformer encoder, returned when `output_hidden_states=True`.
+        encoder_attentions (`tuple(torch.FloatTensor)`, *optional*):
+            Self-attention weights of the transformer encoder, returned when `output_attentions=True`.
+        decoder_hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            Input queries and per-layer outputs of the decoder, returned when `output_hidden_states=True`.
+        decoder_attentions (`tuple(torch.FloatTensor)`, *optional*):
+            Self-attention weights of the decoder, returned when `output_attentions=True`.
+        cross_attentions (`tuple(torch.FloatTensor)`, *optional*):
+            Label-to-frame attention weights of the decoder, returned when `output_attentions=True`.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    encoder_last_hidden_state: torch.FloatTensor | None = None
+    video_query_embeds: torch.FloatTensor | None = None
+    video_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    video_attentions: tuple[torch.FloatTensor, ...] | None = None
+    encoder_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    encoder_attentions: tuple[torch.FloatTensor, ...] | None = None
+    decoder_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    decoder_attentions: tuple[torch.FloatTensor, ...] | None = None
+    cross_attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
+class MSQNetVideoClassifierOutput(ModelOutput):
+    """
+    Output of [`MSQNetForVideoClassification`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `(1,)`, *optional*, returned when `labels` is provided):
+            Binary cross-entropy (multi-label) or cross-entropy (single-label) loss.
+        logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
+            Classification scores (before sigmoid or softmax).
+        Other fields: see [`MSQNetModelOutput`].
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    last_hidden_state: torch.FloatTensor | None = None
+    encoder_last_hidden_state: torch.FloatTensor | None = None
+    video_query_embeds: torch.FloatTensor | None = None
+    video_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    video_attentions: tuple[torch.FloatTensor, ...] | None = None
+    encoder_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    encoder_attentions: tuple[torch.FloatTensor, ...] | None = None
+    decoder_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    decoder_attentions: tuple[torch.FloatTensor, ...] | None = None
+    cross_attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+def sinusoidal_position_encoding(length, dim, device=None, dtype=None):
+    """The fixed sin/cos table of "Attention is all you need": sin on even channels, cos on odd ones."""
+    position = torch.arange(length, dtype=torch.float32, device=device).unsqueeze(1)
+    div_term = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32, device=device) * (-math.log(10000.0) / dim))
+    encoding = torch.zeros(length, dim, device=device)
+    encoding[:, 0::2] = torch.sin(position * div_term)
+    encoding[:, 1::2] = torch.cos(position * div_term)
+    return encoding.to(dtype) if dtype is not None else encoding
+
+
+def pool_frame_tokens(last_hidden_state, num_frames, frame_pooling, video_model_type, tubelet_size=1):
+    """
+    Turn the video encoder's last hidden state into frame tokens.
+
+    `"official"` pools the whole token sequence (CLS included) to `num_frames` tokens with 1-D adaptive average pooling,
+    as the authors' code does. `"per_frame"` averages the patch tokens of each frame (the paper's eq. 3); TimeSformer's
+    tokens are patch-major (CLS, then all frames of patch 0, ...), VideoMAE's are time-major with one slot per tubelet.
+    """
+    if frame_pooling == "official":
+        return nn.functional.adaptive_avg_pool1d(last_hidden_state.transpose(1, 2), num_frames).transpose(1, 2)
+    batch_size, _, hidden_size = last_hidden_state.shape
+    if video_model_type == "timesformer":
+        patch_tokens = last_hidden_state[:, 1:]
+        return patch_tokens.reshape(batch_size, -1, num_frames, hidden_size).mean(dim=1)
+    num_time_slots = num_frames // tubelet_size
+    return last_hidden_state.reshape(batch_size, num_time_slots, -1, hidden_size).mean(dim=2)
+
+
+def interpolate_time_embeddings(time_embeddings, num_frames):
+    """Linearly resample TimeSformer's learned temporal embeddings `(1, T0, C)` to `num_frames` positions."""
+    if time_embeddings.shape[1] == num_frames:
+        return time_embeddings
+    resized = nn.functional.interpolate(
+        time_embeddings.transpose(1, 2).float(), size=num_frames, mode="linear", align_corners=False
+    )
+    return resized.transpose(1, 2).to(time_embeddings.dtype)
+
+
+class MSQNetAttention(nn.Module):
+    """Multi-head attention with the parametrisation of `torch.nn.MultiheadAttention` (biased q/k/v/out maps)."""
+
+    def __init__(self, config: MSQNetConfig):
+        super().__init__()
+        self.embed_dim = config.hidden_size
+        self.num_heads = config.num_attention_heads
+        self.head_dim = self.embed_dim // self.num_heads
+        self.scaling = self.head_dim**-0.5
+        self.dropout = config.dropout
+        self.config = config
+
+        self.q_proj = nn.Linear(self.embed_dim, self.embed_dim)
+        self.k_proj = nn.Linear(self.embed_dim, self.embed_dim)
+        self.v_proj = nn.Linear(self.embed_dim, self.embed_dim)
+        self.out_proj = nn.Linear(self.embed_dim, self.embed_dim)
+
+    def _split_heads(self, states):
+        batch_size, length, _ = states.shape
+        return states.view(batch_size, length, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def forward(self, hidden_states, key_value_states=None, output_attentions=False):
+        key_value_states = hidden_states if key_value_states is None else key_value_states
+        batch_size, query_length, _ = hidden_states.shape
+
+        query_states = self._split_heads(self.q_proj(hidden_states))
+        key_states = self._split_heads(self.k_proj(key_value_states))
+        value_states = self._split_heads(self.v_proj(key_value_states))
+        dropout = self.dropout if self.training else 0.0
+
+        if output_attentions or self.config._attn_implementation == "eager":
+            attn_weights = torch.matmul(query_states * self.scaling, key_states.transpose(-1, -2)).softmax(dim=-1)
+            attn_output = torch.matmul(nn.functional.dropout(attn_weights, p=dropout, training=self.training), value_states)
+        else:
+            attn_weights = None
+            attn_output = nn.functional.scaled_dot_product_attention(
+                query_states, key_states, value_states, dropout_p=dropout, scale=self.scaling
+            )
+
+        attn_output = attn_output.transpose(1, 2).reshape(batch_size, query_length, self.embed_dim)
+        attn_output = self.out_proj(attn_output)
+        return attn_output, (attn_weights if output_attentions else None)
+
+
+class MSQNetFeedForward(nn.Module):
+    def __init__(self, config: MSQNetConfig):
+        super().__init__()
+        self.fc1 = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.fc2 = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, hidden_states):
+        return self.fc2(self.dropout(nn.functional.relu(self.fc1(hidden_states))))
+
+
+class MSQNetEncoderLayer(nn.Module):
+    """Post-norm transformer encoder layer (`torch.nn.TransformerEncoderLayer` defaults)."""
+
+    def __init__(self, config: MSQNetConfig):
+        super().__init__()
+        self.self_attn = MSQNetAttention(config)
+        self.self_attn_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.feed_forward = MSQNetFeedForward(config)
+        self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, hidden_states, output_attentions=False):
+        attn_output, attn_weights = self.self_attn(hidden_states, output_attentions=output_attentions)
+        hidden_states = self.self_attn_layer_norm(hidden_states + self.dropout(attn_output))
+        hidden_states = self.final_layer_norm(hidden_states + self.dropout(self.feed_forward(hidden_states)))
+        return hidden_states, attn_weights
+
+
+class MSQNetDecoderLayer(nn.Module):
+    """Post-norm transformer decoder layer (`torch.nn.TransformerDecoderLayer` defaults), with no masks."""
+
+    def __init__(self, config: MSQNetConfig):
+        super().__init__()
+        self.self_attn = MSQNetAttention(config)
+        self.self_attn_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.encoder_attn = MSQNetAttention(config)
+        self.encoder_attn_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.feed_forward = MSQNetFeedForward(config)
+        self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, hidden_states, encoder_hidden_states, output_attentions=False):
+        attn_output, self_attn_weights = self.self_attn(hidden_states, output_attentions=output_attentions)
+        hidden_states = self.self_attn_layer_norm(hidden_states + self.dropout(attn_output))
+        attn_output, cross_attn_weights = self.encoder_attn(
+            hidden_states, key_value_states=encoder_hidden_states, output_attentions=output_attentions
+        )
+        hidden_states = self.encoder_attn_layer_norm(hidden_states + self.dropout(attn_output))
+        hidden_states = self.final_layer_norm(hidden_states + self.dropout(self.feed_forward(hidden_states)))
+        return hidden_states, self_attn_weights, cross_attn_weights
+
+
+class MSQNetEncoder(nn.Module):
+    """Stack of encoder layers over the frame tokens, with a final layer norm."""
+
+    def __init__(self, config: MSQNetConfig):
+        super().__init__()
+        self.layers = nn.ModuleList([MSQNetEncoderLayer(config) for _ in range(config.num_encoder_layers)])
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.gradient_checkpointing = False
+
+    def forward(self, hidden_states, output_attentions=False, output_hidden_states=False):
+        all_hidden_states = () if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        for layer in self.layers:
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            if self.gradient_checkpointing and self.training:
+                hidden_states, attn_weights = self._gradient_checkpointing_func(
+                    layer.__call__, hidden_states, output_attentions
+                )
+            else:
+                hidden_states, attn_weights = layer(hidden_states, output_attentions=output_attentions)
+            if output_attentions:
+                all_attentions += (attn_weights,)
+        hidden_states = self.layer_norm(hidden_states)
+        if output_hidden_states:
+            all_hidden_states += (hidden_states,)
+        return hidden_states, all_hidden_states, all_attentions
+
+
+class MSQNetDecoder(nn.Module):
+    """Stack of decoder layers: label queries attend to each other and to the frame tokens; final layer norm."""
+
+    def __init__(self, config: MSQNetConfig):
+        super().__init__()
+        self.layers = nn.ModuleList([MSQNetDecoderLayer(config) for _ in range(config.num_decoder_layers)])
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.gradient_checkpointing = False
+
+    def forward(self, hidden_states, encoder_hidden_states, output_attentions=False, output_hidden_states=False):
+        all_hidden_states = () if output_hidden_states else None
+        all_self_attentions = () if output_attentions else None
+        all_cross_attentions = () if output_attentions else None
+        for layer in self.layers:
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+            if self.gradient_checkpointing and self.training:
+                hidden_states, self_attn_weights, cross_attn_weights = self._gradient_checkpointing_func(
+                    layer.__call__, hidden_states, encoder_hidden_states, output_attentions
+                )
+            else:
+                hidden_states, self_attn_weights, cross_attn_weights = layer(
+                    hidden_states, encoder_hidden_states, output_attentions=output_attentions
+                )
+            if output_attentions:
+                all_self_attentions += (self_attn_weights,)
+                all_cross_attentions += (cross_attn_weights,)
+        hidden_states = self.layer_norm(hidden_states)
+        if output_hidden_states:
+            all_hidden_states += (hidden_states,)
+        return hidden_states, all_hidden_states, all_self_attentions, all_cross_attentions
+
+
+class MSQNetGroupWiseLinear(nn.Module):
+    """The paper's per-class head (eq. 7): `logit_k = <W_k, h_k> + b_k`, one weight vector and bias per label."""
+
+    def __init__(self, num_labels, hidden_size):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(1, num_labels, hidden_size))
+        self.bias = nn.Parameter(torch.empty(1, num_labels))
+
+    def forward(self, hidden_states):
+        return (self.weight * hidden_states).sum(dim=-1) + self.bias
+
+
+class MSQNetSharedLinear(nn.Module):
+    """Class-agnostic head: one weight vector and bias shared by all labels, so any label query can be scored."""
+
+    def __init__(self, hidden_size):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(hidden_size))
+        self.bias = nn.Parameter(torch.empty(1))
+
+    def forward(self, hidden_states):
+        return hidden_states @ self.weight + self.bias
+
+
+class MSQNetPreTrainedModel(PreTrainedModel):
+    config_class = MSQNetConfig
+    base_model_prefix = "msqnet"
+    main_input_name = "pixel_values"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _no_split_modules = ["MSQNetEncoderLayer", "MSQNetDecoderLayer", "TimesformerLayer", "CLIPEncoderLayer"]
+
+    def _init_weights(self, module):
+        # `nn.init` is looked up at call time: transformers guards its functions so loaded weights are never re-drawn.
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, (MSQNetGroupWiseLinear, MSQNetSharedLinear)):
+            bound = 1.0 / math.sqrt(module.weight.shape[-1])
+            nn.init.uniform_(module.weight, -bound, bound)
+            nn.init.uniform_(module.bias, -bound, bound)
+        elif isinstance(module, MSQNetModel):
+            nn.init.normal_(module.label_embeddings, std=std)
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        # Loading re-creates parameters (and their `requires_grad`), so the image encoder is frozen again afterwards.
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        for module in model.modules():
+            if isinstance(module, MSQNetModel):
+                module.freeze_image_model()
+        return loaded
+
+
+class MSQNetModel(MSQNetPreTrainedModel):
+    """
+    MSQNet without a classification head: returns one decoder state per label, `(batch_size, num_labels, hidden_size)`.
+
+    Modules: `video_model` (TimeSformer or VideoMAE), `image_model` (the frozen CLIP image encoder of the video query),
+    `text_model` (optional, embeds label names), `frame_projection`, `label_embeddings`, `query_projection`, `encoder`
+    and `decoder`.
+    """
+
+    def __init__(self, config: MSQNetConfig):
+        super().__init__(config)
+        self.video_model = AutoModel.from_config(config.video_config)
+        self.image_model = CLIPVisionModel(config.vision_config) if config.use_video_query else None
+        self.text_model = AutoModel.from_config(config.text_config) if config.text_config is not None else None
+
+        self.frame_projection = nn.Linear(config.video_config.hidden_size, config.hidden_size, bias=False)
+        self.frame_dropout = nn.Dropout(config.dropout)
+        self.label_embeddings = nn.Parameter(torch.empty(config.num_labels, config.hidden_size))
+        self.query_projection = (
+            nn.Linear(config.hidden_size + config.vision_config.hidden_size, config.hidden_size, bias=False)
+            if config.use_video_query
+            else None
+        )
+        self.encoder = MSQNetEncoder(config)
+        self.decoder = MSQNetDecoder(config)
+
+        self.post_init()
+        self.freeze_image_model()
+
+    def freeze_image_model(self):
+        """Stop gradients to the CLIP image encoder when `config.freeze_vision_model` is set (the paper's recipe)."""
+        if self.image_model is not None and self.config.freeze_vision_model:
+            self.image_model.requires_grad_(False)
+
+    def get_input_embeddings(self):
+        return self.video_model.get_input_embeddings()
+
+    def get_video_query_embeds(self, pixel_values, query_num_frames=None):
+        """
+        The video query: CLIP's pooled image embedding of each frame, averaged over frames, `(batch_size, vision_hidden_size)`.
+        With `query_num_frames`, only that many evenly spaced frames are embedded (fast path).
+        """
+        batch_size, num_frames = pixel_values.shape[:2]
+        query_num_frames = query_num_frames or self.config.query_num_frames or num_frames
+        if query_num_frames != num_frames:
+            frame_indices = torch.linspace(0, num_frames - 1, query_num_frames, device=pixel_values.device)
+            pixel_values = pixel_values[:, frame_indices.round().long()]
+        frames = pixel_values.flatten(0, 1)
+        frozen = self.config.freeze_vision_model
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
+            pooled = self.image_model(pixel_values=frames, return_dict=True).pooler_output
+        return pooled.view(batch_size, query_num_frames, -1).mean(dim=1)
+
+    def get_label_queries(self, batch_size, video_query_embeds=None):
+        """Label embeddings, fused with the video query when the model uses one: `(batch_size, num_labels, hidden_size)`."""
+        queries = self.label_embeddings.unsqueeze(0).expand(batch_size, -1, -1)
+        if video_query_embeds is None:
+            return queries
+        video_query = video_query_embeds.unsqueeze(1).expand(-1, queries.shape[1], -1).to(queries.dtype)
+        return self.query_projection(torch.cat([queries, video_query], dim=-1))
+
+    @torch.no_grad()
+    def embed_label_names(self, label_names, tokenizer):
+        """Embed label names with the text encoder: CLIP's pooled output, or the masked mean of the token states."""
+        if self.text_model is None:
+            raise ValueError(
+                "This model has no text encoder (`config.text_config` is None), so it cannot embed label names. "
+                "Pass `label_embeddings` instead, or build the model with a text encoder."
+            )
+        if tokenizer is None:
+            raise ValueError("`tokenizer` is required to embed label names with the text encoder.")
+        device = self.label_embeddings.device
+        inputs = tokenizer(list(label_names), padding=True, return_tensors="pt").to(device)
+        inputs = {key: inputs[key] for key in ("input_ids", "attention_mask", "token_type_ids") if key in inputs}
+        outputs = self.text_model(**inputs, return_dict=True)
+        if self.config.label_text_pooling == "pooler":
+            embeddings = outputs.pooler_output
+        else:
+            mask = inputs["attention_mask"].unsqueeze(-1).to(outputs.last_hidden_state.dtype)
+            embeddings = (outputs.last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+        if embeddings.shape[-1] != self.config.hidden_size:
+            raise ValueError(
+                f"The text encoder's embeddings have width {embeddings.shape[-1]} but `hidden_size` is "
+                f"{self.config.hidden_size}; build the model with `hidden_size={embeddings.shape[-1]}`."
+            )
+        return embeddings.to(self.label_embeddings.dtype)
+
+    def forward(
+        self,
+        pixel_values: torch.FloatTensor,
+        query_num_frames: int | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> tuple | MSQNetModelOutput:
+        r"""
+        pixel_values (`torch.FloatTensor` of shape `(batch_size, num_frames, num_channels, height, width)`):
+            Video frames, as returned by [`MSQNetVideoProcessor`]. The same tensor feeds both visual encoders.
+        query_num_frames (`int`, *optional*):
+            Embed the video query from this many evenly spaced frames (defaults to `config.query_num_frames`, or all).
+        """
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if pixel_values.dim() != 5:
+            raise ValueError(
+                "`pixel_values` must have shape (batch_size, num_frames, num_channels, height, width), got "
+                f"{tuple(pixel_values.shape)}."
+            )
+        batch_size, num_frames = pixel_values.shape[:2]
+
+        video_outputs = self.video_model(
+            pixel_values,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        frame_tokens = pool_frame_tokens(
+            video_outputs.last_hidden_state,
+            num_frames,
+            self.config.frame_pooling,
+            self.config.video_config.model_type,
+            getattr(self.config.video_config, "tubelet_size", 1),
+        )
+        frame_embeds = self.frame_projection(frame_tokens)
+        if frame_embeds.shape[1] > self.config.max_position_embeddings:
+            raise ValueError(
+                f"{frame_embeds.shape[1]} frame tokens exceed `max_position_embeddings` ({self.config.max_position_embeddings})."
+            )
+        frame_embeds = frame_embeds + sinusoidal_position_encoding(
+            frame_embeds.shape[1], frame_embeds.shape[2], device=frame_embeds.device, dtype=frame_embeds.dtype
+        )
+        frame_embeds = self.frame_dropout(frame_embeds)
+
+        video_query_embeds = None
+        if self.config.use_video_query:
+            video_query_embeds = self.get_video_query_embeds(pixel_values, query_num_frames)
+        queries = self.get_label_queries(batch_size, video_query_embeds)
+
+        encoder_last_hidden_state, encoder_hidden_states, encoder_attentions = self.encoder(
+            frame_embeds, output_attentions=output_attentions, output_hidden_states=output_hidden_states
+        )
+        last_hidden_state, decoder_hidden_states, decoder_attentions, cross_attentions = self.decoder(
+            queries,
+            encoder_last_hidden_state,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+
+        output = MSQNetModelOutput(
+            last_hidden_state=last_hidden_state,
+            encoder_last_hidden_state=encoder_last_hidden_state,
+            video_query_embeds=video_query_embeds,
+            video_hidden_states=video_outputs.hidden_states,
+            video_attentions=video_outputs.attentions,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attentions=encoder_attentions,
+            decoder_hidden_states=decoder_hidden_states,
+            decoder_attentions=decoder_attentions,
+            cross_attentions=cross_attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class MSQNetForVideoClassification(MSQNetPreTrainedModel):
+    """
+    MSQNet with its label-wise classification head: `logits` of shape `(batch_size, num_labels)`. Sigmoid scores for
+    multi-label problems (`problem_type="multi_label_classification"`, the default), softmax for single-label ones.
+    """
+
+    def __init__(self, config: MSQNetConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.msqnet = MSQNetModel(config)
+        self.classifier = self._build_classifier(config.num_labels)
+        self.post_init()
+
+    def _build_classifier(self, num_labels):
+        if self.config.classifier_head == "shared":
+            return MSQNetSharedLinear(self.config.hidden_size)
+        return MSQNetGroupWiseLinear(num_labels, self.config.hidden_size)
+
+    def get_input_embeddings(self):
+        return self.msqnet.get_input_embeddings()
+
+    def set_labels(self, label_names, tokenizer=None, label_embeddings=None, reinitialize_head=False):
+        """
+        (Re)build the label queries, the head and `id2label`/`label2id` for a list of label names.
+
+        Names the model already knows keep their trained label embeddings and head weights (so a subset or a new order of
+        the known labels always works). New names get label embeddings from the text encoder (with `tokenizer`) or from
+        `label_embeddings` (`(len(label_names), hidden_size)`). The shared head scores new names as they are; a per-class
+        head has no trained weights for them, so new names raise an error unless `reinitialize_head=True` (when building a
+        model to fine-tune on a new label set), which draws fresh head weights for them.
+        """
+        label_names = list(label_names)
+        if not label_names or not all(isinstance(name, str) and name for name in label_names):
+            raise ValueError("`label_names` must be a non-empty list of non-empty strings.")
+        duplicates = sorted({name for name in label_names if label_names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"`label_names` has duplicates: {duplicates}.")
+        if label_embeddings is not None and tuple(label_embeddings.shape) != (len(label_names), self.config.hidden_size):
+            raise ValueError(
+                f"`label_embeddings` must have shape ({len(label_names)}, {self.config.hidden_size}), "
+                f"got {tuple(label_embeddings.shape)}."
+            )
+
+        old_label2id = dict(self.config.label2id)
+        new_names = [name for name in label_names if name not in old_label2id]
+        per_class = self.config.classifier_head == "per_class"
+        if new_names and per_class and not reinitialize_head:
+            raise ValueError(
+                f"The per-class head has no trained weights for {new_names[:10]}{'...' if len(new_names) > 10 else ''}. "
+                f"Known labels: {len(old_label2id)}. Use a subset of the known labels, build the model with "
+                "`classifier_head='shared'` to score new label names, or pass `reinitialize_head=True` to fine-tune."
+            )
+
+        weight = self.msqnet.label_embeddings
+        new_embeddings = torch.empty(len(label_names), self.config.hidden_size, dtype=weight.dtype, device=weight.device)
+        if label_embeddings is not None:
+            new_embeddings.copy_(label_embeddings)
+        else:
+            known = [i for i, name in enumerate(label_names) if name in old_label2id]
+            if known:
+                new_embeddings[known] = weight.data[[old_label2id[label_names[i]] for i in known]]
+            if new_names:
+                unknown = [i for i, name in enumerate(label_names) if name not in old_label2id]
+                new_embeddings[unknown] = self.msqnet.embed_label_names(new_names, tokenizer)
+        self.msqnet.label_embeddings = nn.Parameter(new_embeddings, requires_grad=weight.requires_grad)
+
+        if per_class:
+            old_head = self.classifier
+            head = MSQNetGroupWiseLinear(len(label_names), self.config.hidden_size).to(
+                device=old_head.weight.device, dtype=old_head.weight.dtype
+            )
+            self._init_weights(head)
+            with torch.no_grad():
+                for i, name in enumerate(label_names):
+                    if name in old_label2id:
+                        head.weight[0, i] = old_head.weight[0, old_label2id[name]]
+                        head.bias[0, i] = old_head.bias[0, old_label2id[name]]
+            self.classifier = head
+
+        self.config.id2label = dict(enumerate(label_names))
+        self.config.label2id = {name: i for i, name in enumerate(label_names)}
+        self.num_labels = len(label_names)
+
+    @classmethod
+    def from_pretrained_parts(
+        cls,
+        video_model_name_or_path,
+        clip_model_name_or_path,
+        label_names,
+        num_frames=16,
+        text_model_name_or_path=None,
+        keep_text_model=True,
+        **config_kwargs,
+    ):
+        """
+        Compose a new MSQNet from a pretrained video backbone (e.g. `facebook/timesformer-base-finetuned-k400` or a
+        VideoMAE checkpoint), a CLIP checkpoint (e.g. `openai/clip-vit-base-patch16`; its image tower embeds the video
+        query, its text tower and tokenizer embed `label_names`) and a list of label names. Hub ids or local folders.
+
+        `text_model_name_or_path` replaces CLIP's text tower with another text encoder (e.g. a sentence-transformers
+        BERT); set `label_text_pooling="mean"` for those. When `num_frames` differs from the backbone's, TimeSformer's
+        pretrained temporal embeddings are linearly interpolated (not re-initialised). `config_kwargs` go to
+        [`MSQNetConfig`] (e.g. `problem_type`, `classifier_head`, `hidden_size`).
+        """
+        video_model = AutoModel.from_pretrained(video_model_name_or_path)
+        if video_model.config.model_type not in ("timesformer", "videomae"):
+            raise ValueError(
+                f"{video_model_name_or_path!r} is a {video_model.config.model_type!r} model; MSQNet's video encoder must "
+                "be a TimeSformer or VideoMAE checkpoint."
+            )
+        image_model = CLIPVisionModel.from_pretrained(clip_model_name_or_path)
+        text_source = text_model_name_or_path or clip_model_name_or_path
+        text_model = (
+            AutoModel.from_pretrained(text_model_name_or_path)
+            if text_model_name_or_path
+            else CLIPTextModel.from_pretrained(clip_model_name_or_path)
+        )
+        tokenizer = AutoTokenizer.from_pretrained(text_source)
+
+        # The backbone's own classification labels (e.g. Kinetics-400) are not ours.
+        video_config = {k: v for k, v in video_model.config.to_dict().items() if k not in ("id2label", "label2id", "architectures")}
+        config_kwargs.setdefault("hidden_size", text_model.config.hidden_size)
+        config = MSQNetConfig(
+            video_config=video_config,
+            vision_config=image_model.config.to_dict(),
+            text_config=text_model.config.to_dict(),
+            num_frames=num_frames,
+            **config_kwargs,
+        )
+        model = cls(config)
+
+        video_state = video_model.state_dict()
+        time_key = "embeddings.time_embeddings"
+        if time_key in video_state:
+            video_state[time_key] = interpolate_time_embeddings(video_state[time_key], num_frames)
+        model.msqnet.video_model.load_state_dict(video_state)
+        if model.msqnet.image_model is not None:
+            model.msqnet.image_model.load_state_dict(image_model.state_dict())
+        model.msqnet.text_model.load_state_dict(text_model.state_dict())
+
+        model.set_labels(label_names, tokenizer=tokenizer, reinitialize_head=True)
+        if not keep_text_model:
+            model.msqnet.text_model = None
+            model.config.text_config = None
+        return model
+
+    def forward(
+        self,
+        pixel_values: torch.FloatTensor | None = None,
+        labels: torch.Tensor | None = None,
+        query_num_frames: int | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> tuple | MSQNetVideoClassifierOutput:
+        r"""
+        labels (`torch.Tensor`, *optional*):
+            Multi-hot targets of shape `(batch_size, num_labels)` for multi-label problems (binary cross-entropy), or class
+            indices of shape `(batch_size,)` for single-label problems (cross-entropy).
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.msqnet(
+            pixel_values,
+            query_num_frames=query_num_frames,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.classifier(outputs.last_hidden_state)
+
+        loss = None
+        if labels is not None:
+            if self.config.problem_type is None:
+                if labels.dtype in (torch.long, torch.int) and labels.dim() == 1:
+                    self.config.problem_type = "single_label_classification"
+                else:
+                    self.config.problem_type = "multi_label_classification"
+            if self.config.problem_type == "single_label_classification":
+                loss = CrossEntropyLoss()(logits.view(-1, self.num_labels), labels.view(-1).long())
+            elif self.config.problem_type == "multi_label_classification":
+                if labels.shape != logits.shape:
+                    raise ValueError(
+                        f"Multi-label `labels` must have shape {tuple(logits.shape)} (multi-hot), got {tuple(labels.shape)}."
+                    )
+                loss = BCEWithLogitsLoss()(logits, labels.to(logits.dtype))
+            else:
+                raise ValueError(f"Unsupported `problem_type` {self.config.problem_type!r} for MSQNet.")
+
+        output = MSQNetVideoClassifierOutput(loss=loss, logits=logits, **{k: v for k, v in outputs.items()})
+        return output if return_dict else output.to_tuple()
+
+
+MSQNetModel.register_for_auto_class("AutoModel")
+MSQNetForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
+
+__all__ = ["MSQNetPreTrainedModel", "MSQNetModel", "MSQNetForVideoClassification"]

@@ -1,0 +1,271 @@
+"""Tiny-config model tests in the style of transformers' own (shapes, losses, round trips, freezing, checkpointing)."""
+
+import pytest
+import torch
+from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss
+from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
+
+from modeling_msqnet import MSQNetConfig, MSQNetForVideoClassification, MSQNetModel
+from modeling_msqnet.modeling_msqnet import pool_frame_tokens, sinusoidal_position_encoding
+from tiny_models import IMAGE_SIZE, LABELS, VIDEO_CONFIG, tiny_config
+
+
+BATCH, FRAMES, NUM_LABELS, HIDDEN = 2, 4, len(LABELS), 16
+
+
+def pixel_values(batch=BATCH, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, FRAMES, 3, IMAGE_SIZE, IMAGE_SIZE, generator=generator)
+
+
+def build(seed=0, **overrides):
+    torch.manual_seed(seed)
+    return MSQNetForVideoClassification(tiny_config(**overrides)).eval()
+
+
+def test_config_defaults_are_the_papers():
+    config = MSQNetConfig()
+    assert (config.hidden_size, config.num_encoder_layers, config.num_decoder_layers) == (512, 6, 6)
+    assert (config.num_attention_heads, config.intermediate_size, config.dropout) == (8, 2048, 0.1)
+    assert (config.num_frames, config.frame_pooling, config.use_video_query) == (16, "official", True)
+    assert config.video_config.model_type == "timesformer" and config.video_config.num_frames == 16
+    assert config.video_config.hidden_size == 768 and config.video_config.patch_size == 16
+    assert config.vision_config.hidden_size == 768 and config.vision_config.patch_size == 16
+    assert config.text_config is None and config.classifier_head == "per_class"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(frame_pooling="max"), "frame_pooling"),
+        (dict(classifier_head="mlp"), "classifier_head"),
+        (dict(video_config=dict(model_type="vit")), "video_config.model_type"),
+        (dict(video_config=dict(hidden_size=8)), "model_type"),
+        (dict(hidden_size=10), "divisible"),
+        (dict(query_num_frames=20), "query_num_frames"),
+    ],
+)
+def test_config_rejects_bad_values(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        MSQNetConfig(**kwargs)
+
+
+def test_config_round_trip(tmp_path):
+    config = tiny_config(text_config=dict(model_type="clip_text_model", hidden_size=16), classifier_head="shared")
+    config.save_pretrained(tmp_path)
+    loaded = AutoConfig.from_pretrained(tmp_path)
+    assert type(loaded).__name__ == "MSQNetConfig"
+    ignored = {"_name_or_path"}
+    assert {k: v for k, v in loaded.to_dict().items() if k not in ignored} == {
+        k: v for k, v in config.to_dict().items() if k not in ignored
+    }
+    assert loaded.id2label == dict(enumerate(LABELS)) and loaded.text_config.hidden_size == 16
+
+
+def test_output_shapes_attentions_and_hidden_states():
+    model = build()
+    with torch.no_grad():
+        out = model(pixel_values(), output_attentions=True, output_hidden_states=True)
+    assert out.logits.shape == (BATCH, NUM_LABELS)
+    assert out.last_hidden_state.shape == (BATCH, NUM_LABELS, HIDDEN)
+    assert out.encoder_last_hidden_state.shape == (BATCH, FRAMES, HIDDEN)
+    assert out.video_query_embeds.shape == (BATCH, 32)
+    num_video_tokens = 1 + (IMAGE_SIZE // 8) ** 2 * FRAMES
+    assert len(out.video_hidden_states) == 3 and out.video_hidden_states[-1].shape == (BATCH, num_video_tokens, 32)
+    assert len(out.video_attentions) == 2
+    assert len(out.encoder_hidden_states) == 3 and len(out.encoder_attentions) == 2
+    assert out.encoder_attentions[0].shape == (BATCH, 4, FRAMES, FRAMES)
+    assert len(out.decoder_hidden_states) == 3 and out.decoder_attentions[0].shape == (BATCH, 4, NUM_LABELS, NUM_LABELS)
+    assert out.cross_attentions[0].shape == (BATCH, 4, NUM_LABELS, FRAMES)
+    assert torch.allclose(out.cross_attentions[0].sum(-1), torch.ones(BATCH, 4, NUM_LABELS), atol=1e-5)
+    assert out.decoder_hidden_states[-1].equal(out.last_hidden_state)
+
+
+def test_return_dict_false_gives_tuple_with_same_logits():
+    model = build()
+    with torch.no_grad():
+        as_dict = model(pixel_values())
+        as_tuple = model(pixel_values(), return_dict=False)
+    assert isinstance(as_tuple, tuple) and as_tuple[0].equal(as_dict.logits)
+
+
+def test_eager_and_sdpa_attention_agree():
+    model = build()
+    with torch.no_grad():
+        model.config._attn_implementation = "sdpa"
+        sdpa = model(pixel_values()).logits
+        model.config._attn_implementation = "eager"
+        eager = model(pixel_values()).logits
+    assert torch.allclose(sdpa, eager, atol=1e-5)
+
+
+def test_multi_label_loss_is_bce():
+    model = build()
+    labels = torch.tensor([[1, 0, 1, 0, 0], [0, 0, 0, 0, 1]], dtype=torch.float)
+    out = model(pixel_values(), labels=labels)
+    assert torch.allclose(out.loss, BCEWithLogitsLoss()(out.logits, labels))
+    with pytest.raises(ValueError, match="multi-hot"):
+        model(pixel_values(), labels=torch.tensor([1, 2]))
+
+
+def test_single_label_loss_is_cross_entropy():
+    model = build(problem_type="single_label_classification")
+    labels = torch.tensor([3, 0])
+    out = model(pixel_values(), labels=labels)
+    assert torch.allclose(out.loss, CrossEntropyLoss()(out.logits, labels))
+
+
+def test_save_load_round_trip(tmp_path):
+    model = build(seed=3)
+    model.save_pretrained(tmp_path)
+    loaded = MSQNetForVideoClassification.from_pretrained(tmp_path).eval()
+    for (name, tensor), (_, other) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert tensor.equal(other), name
+    with torch.no_grad():
+        assert model(pixel_values()).logits.equal(loaded(pixel_values()).logits)
+    auto = AutoModelForVideoClassification.from_pretrained(tmp_path).eval()
+    assert type(auto).__name__ == "MSQNetForVideoClassification"
+    base = AutoModel.from_pretrained(tmp_path).eval()
+    assert type(base).__name__ == "MSQNetModel"
+    with torch.no_grad():
+        assert base(pixel_values()).last_hidden_state.equal(model.msqnet(pixel_values()).last_hidden_state)
+
+
+def test_frozen_image_encoder_gets_no_gradient(tmp_path):
+    model = build()
+    model.save_pretrained(tmp_path)
+    for candidate in (model, MSQNetForVideoClassification.from_pretrained(tmp_path)):
+        candidate.train()
+        candidate(pixel_values(), labels=torch.ones(BATCH, NUM_LABELS)).loss.backward()
+        image_params = list(candidate.msqnet.image_model.parameters())
+        assert all(not p.requires_grad and p.grad is None for p in image_params)
+        assert candidate.msqnet.query_projection.weight.grad is not None
+        assert candidate.msqnet.video_model.embeddings.cls_token.grad is not None
+        assert candidate.classifier.weight.grad.abs().sum() > 0
+
+
+def test_unfrozen_image_encoder_trains():
+    model = build(freeze_vision_model=False).train()
+    model(pixel_values(), labels=torch.ones(BATCH, NUM_LABELS)).loss.backward()
+    assert model.msqnet.image_model.post_layernorm.weight.grad is not None
+
+
+def test_batch_independence():
+    model = build()
+    batch = pixel_values(batch=3)
+    with torch.no_grad():
+        together = model(batch).logits
+        alone = torch.cat([model(batch[i : i + 1]).logits for i in range(3)])
+    assert torch.allclose(together, alone, atol=1e-5)
+
+
+def test_determinism_in_eval_and_dropout_in_train():
+    model = build()
+    with torch.no_grad():
+        assert model(pixel_values()).logits.equal(model(pixel_values()).logits)
+        model.train()
+        assert not model(pixel_values()).logits.equal(model(pixel_values()).logits)
+
+
+def test_gradient_checkpointing_gives_same_loss_and_gradients():
+    labels = torch.ones(BATCH, NUM_LABELS)
+    results = []
+    for checkpointing in (False, True):
+        model = build(seed=5, dropout=0.0).train()
+        if checkpointing:
+            model.gradient_checkpointing_enable()
+            assert model.msqnet.encoder.gradient_checkpointing and model.msqnet.decoder.gradient_checkpointing
+        loss = model(pixel_values(), labels=labels).loss
+        loss.backward()
+        results.append((loss.detach(), model.msqnet.frame_projection.weight.grad.clone()))
+    assert torch.allclose(results[0][0], results[1][0], atol=1e-6)
+    assert torch.allclose(results[0][1], results[1][1], atol=1e-6)
+
+
+def test_per_frame_pooling_averages_each_frames_patches():
+    batch, patches, hidden = 2, 3, 5
+    tokens = torch.randn(batch, 1 + patches * FRAMES, hidden)
+    pooled = pool_frame_tokens(tokens, FRAMES, "per_frame", "timesformer")
+    # TimeSformer orders tokens patch-major: token 1 + p * T + t is patch p of frame t.
+    expected = torch.stack([tokens[:, [1 + p * FRAMES + t for p in range(patches)]].mean(1) for t in range(FRAMES)], 1)
+    assert torch.allclose(pooled, expected, atol=1e-6)
+    official = pool_frame_tokens(tokens, FRAMES, "official", "timesformer")
+    assert torch.allclose(official, torch.nn.functional.adaptive_avg_pool1d(tokens.transpose(1, 2), FRAMES).transpose(1, 2))
+
+
+def test_sinusoidal_position_encoding_values():
+    table = sinusoidal_position_encoding(7, 6)
+    assert torch.allclose(table[3, 0], torch.tensor(3.0).sin()) and torch.allclose(table[3, 1], torch.tensor(3.0).cos())
+    assert torch.allclose(table[5, 4], torch.tensor(5 / 10000 ** (4 / 6)).sin())
+
+
+@pytest.mark.parametrize("frame_pooling", ["official", "per_frame"])
+def test_videomae_backbone(frame_pooling):
+    video = dict(VIDEO_CONFIG, model_type="videomae", tubelet_size=2)
+    model = build(video_config=video, frame_pooling=frame_pooling)
+    with torch.no_grad():
+        out = model(pixel_values())
+    assert type(model.msqnet.video_model).__name__ == "VideoMAEModel"
+    assert out.logits.shape == (BATCH, NUM_LABELS)
+    assert out.encoder_last_hidden_state.shape[1] == (FRAMES if frame_pooling == "official" else FRAMES // 2)
+
+
+def test_without_video_query_there_is_no_image_encoder():
+    model = build(use_video_query=False)
+    assert model.msqnet.image_model is None and model.msqnet.query_projection is None
+    with torch.no_grad():
+        out = model(pixel_values())
+    assert out.video_query_embeds is None and out.logits.shape == (BATCH, NUM_LABELS)
+
+
+def test_query_num_frames_uses_a_subset_of_frames():
+    model = build()
+    frames = pixel_values()
+    with torch.no_grad():
+        full = model.msqnet.get_video_query_embeds(frames)
+        subset = model.msqnet.get_video_query_embeds(frames, query_num_frames=2)
+        expected = model.msqnet.get_video_query_embeds(frames[:, [0, 3]])
+    assert torch.allclose(subset, expected, atol=1e-6) and not torch.allclose(subset, full)
+    assert torch.allclose(full, model.msqnet.get_video_query_embeds(frames, query_num_frames=FRAMES))
+
+
+def test_model_without_text_encoder_cannot_embed_new_names():
+    model = build(classifier_head="shared")
+    with pytest.raises(ValueError, match="no text encoder"):
+        model.set_labels(["flying"])
+
+
+def test_per_class_head_keeps_known_labels_and_rejects_new_ones():
+    model = build()
+    frames = pixel_values()
+    with torch.no_grad():
+        before = model(frames).logits
+    order = ["running", "walking", "eating"]
+    model.set_labels(order)
+    with torch.no_grad():
+        after = model(frames).logits
+    # The decoder's label self-attention mixes queries, so only a permutation (not a subset) keeps logits exact.
+    assert model.config.id2label == {0: "running", 1: "walking", 2: "eating"} and after.shape == (BATCH, 3)
+    permutation = ["sleeping", "running", "walking", "eating", "jumping"]
+    model = build()
+    model.set_labels(permutation)
+    with torch.no_grad():
+        permuted = model(frames).logits
+    assert torch.allclose(permuted, before[:, [LABELS.index(name) for name in permutation]], atol=1e-5)
+    assert model.config.label2id["sleeping"] == 0 and model.num_labels == 5
+    with pytest.raises(ValueError, match="per-class head has no trained weights.*flying"):
+        model.set_labels(["walking", "flying"])
+    with pytest.raises(ValueError, match="duplicates"):
+        model.set_labels(["walking", "walking"])
+
+
+def test_set_labels_with_explicit_embeddings_and_reinitialized_head():
+    model = build()
+    embeddings = torch.randn(2, HIDDEN)
+    model.set_labels(["flying", "walking"], label_embeddings=embeddings, reinitialize_head=True)
+    assert model.msqnet.label_embeddings.data.equal(embeddings)
+    assert model.classifier.weight.shape == (1, 2, HIDDEN)
+    with torch.no_grad():
+        assert model(pixel_values()).logits.shape == (BATCH, 2)
+    with pytest.raises(ValueError, match="shape"):
+        model.set_labels(["a", "b"], label_embeddings=torch.randn(3, HIDDEN))

@@ -428,7 +428,13 @@ class MSQNetModel(MSQNetPreTrainedModel):
         device = self.label_embeddings.device
         inputs = tokenizer(list(label_names), padding=True, return_tensors="pt").to(device)
         inputs = {key: inputs[key] for key in ("input_ids", "attention_mask", "token_type_ids") if key in inputs}
-        outputs = self.text_model(**inputs, return_dict=True)
+        # Label embeddings must not depend on dropout, whatever mode the model is in.
+        was_training = self.text_model.training
+        self.text_model.eval()
+        try:
+            outputs = self.text_model(**inputs, return_dict=True)
+        finally:
+            self.text_model.train(was_training)
         if self.config.label_text_pooling == "pooler":
             embeddings = outputs.pooler_output
         else:

@@ -23,6 +23,8 @@ VIDEO_MODEL_TYPES = ("timesformer", "videomae")
 FRAME_POOLING_TYPES = ("official", "per_frame")
 CLASSIFIER_HEAD_TYPES = ("per_class", "shared")
 LABEL_TEXT_POOLING_TYPES = ("pooler", "mean")
+AUTOCAST_DTYPES = ("bfloat16", "float16")
+VIDEO_ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
 
 # TimeSformer-base (facebook/timesformer-base-finetuned-k400) and CLIP ViT-B/16 (openai/clip-vit-base-patch16) sizes.
 DEFAULT_VIDEO_CONFIG = {"model_type": "timesformer", "image_size": 224, "patch_size": 16, "hidden_size": 768}
@@ -101,6 +103,16 @@ class MSQNetConfig(PretrainedConfig):
             Whether the CLIP image encoder is frozen (no gradient, run without building a graph), as in the paper.
         query_num_frames (`int`, *optional*):
             Fast path: run the CLIP image encoder on this many evenly spaced frames instead of all `num_frames`.
+        autocast_dtype (`str`, *optional*):
+            Fast path: run the forward pass under `torch.autocast` with this dtype (`"bfloat16"` or `"float16"`) on
+            the device of the inputs; logits and loss stay in float32. `None` (default) computes in the weights' dtype,
+            the exact mode. Wrapping the call in `torch.autocast` yourself does the same.
+        video_attn_implementation (`str`, *optional*):
+            Attention of the video encoder. For TimeSformer, `None` or `"eager"` keeps transformers' attention and
+            `"sdpa"` computes the same divided space-time attention with `scaled_dot_product_attention` (same weights,
+            outputs equal within float rounding; attention weights, when asked for, are computed eagerly). For
+            VideoMAE it is passed on as the backbone's `attn_implementation` (`None`: transformers' default). Read when
+            the model is built, e.g. `from_pretrained(path, video_attn_implementation="sdpa")`.
         max_position_embeddings (`int`, *optional*, defaults to 2000):
             Length of the sinusoidal position table added to the frame tokens.
         layer_norm_eps (`float`, *optional*, defaults to 1e-05):
@@ -138,6 +150,8 @@ class MSQNetConfig(PretrainedConfig):
         label_text_pooling="pooler",
         freeze_vision_model=True,
         query_num_frames=None,
+        autocast_dtype=None,
+        video_attn_implementation=None,
         max_position_embeddings=2000,
         layer_norm_eps=1e-5,
         initializer_range=0.02,
@@ -168,6 +182,12 @@ class MSQNetConfig(PretrainedConfig):
             )
         if query_num_frames is not None and not 1 <= query_num_frames <= num_frames:
             raise ValueError(f"`query_num_frames` must be between 1 and `num_frames` ({num_frames}), got {query_num_frames}.")
+        for name, value, allowed in (
+            ("autocast_dtype", autocast_dtype, AUTOCAST_DTYPES),
+            ("video_attn_implementation", video_attn_implementation, VIDEO_ATTN_IMPLEMENTATIONS),
+        ):
+            if value is not None and value not in allowed:
+                raise ValueError(f"`{name}` must be None or one of {allowed}, got {value!r}.")
 
         self.video_config = video_config
         self.vision_config = vision_config
@@ -185,6 +205,8 @@ class MSQNetConfig(PretrainedConfig):
         self.label_text_pooling = label_text_pooling
         self.freeze_vision_model = freeze_vision_model
         self.query_num_frames = query_num_frames
+        self.autocast_dtype = autocast_dtype
+        self.video_attn_implementation = video_attn_implementation
         self.max_position_embeddings = max_position_embeddings
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range

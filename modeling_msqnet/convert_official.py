@@ -158,3 +158,56 @@ def load_official_into(model, official_state_dict):
         )
     model.load_state_dict(converted, strict=True)
     return model
+
+
+def load_msqnet_config(config_path):
+    """An `MSQNetConfig` from a saved folder (`config.json` inside) or a JSON file."""
+    from .configuration_msqnet import MSQNetConfig
+
+    config_path = Path(config_path)
+    if config_path.is_dir():
+        return MSQNetConfig.from_pretrained(config_path)
+    if config_path.is_file():
+        return MSQNetConfig.from_json_file(str(config_path))
+    raise FileNotFoundError(f"Config not found: {config_path} (expected a folder with config.json or a JSON file).")
+
+
+def convert_official_checkpoint(checkpoint_path, config_path, output_dir, text_model_path=None, tokenizer_path=None):
+    """
+    Convert an official checkpoint into a Hub-ready folder: model weights and config (with the remote code), and the
+    video processor (plus the processor with its tokenizer when `tokenizer_path` is given). Returns the model.
+
+    The official layout has no text encoder: a config with a `text_config` also needs `text_model_path`, a pretrained
+    text encoder whose weights are copied in (e.g. CLIP's text tower, for relabelling with new label names).
+    """
+    from transformers import AutoModel, AutoTokenizer, CLIPTextModel
+
+    from .modeling_msqnet import MSQNetForVideoClassification
+    from .processing_msqnet import MSQNetProcessor
+    from .video_processing_msqnet import MSQNetVideoProcessor
+
+    config = load_msqnet_config(config_path)
+    if config.text_config is not None and text_model_path is None:
+        raise ValueError(
+            f"The config at {config_path} has a `text_config`, but official checkpoints hold no text encoder: pass "
+            "`text_model_path` (e.g. the CLIP checkpoint) or remove `text_config` from the config."
+        )
+    model = MSQNetForVideoClassification(config)
+    load_official_into(model, load_official_checkpoint(checkpoint_path))
+    if text_model_path is not None:
+        if model.msqnet.text_model is None:
+            raise ValueError(f"`text_model_path` was given but the config at {config_path} has no `text_config`.")
+        text_class = CLIPTextModel if config.text_config.model_type == "clip_text_model" else AutoModel
+        model.msqnet.text_model.load_state_dict(text_class.from_pretrained(text_model_path).state_dict())
+
+    output_dir = Path(output_dir)
+    model.save_pretrained(output_dir)
+    video_processor = MSQNetVideoProcessor(num_frames=config.num_frames)
+    if tokenizer_path is not None:
+        MSQNetProcessor(video_processor=video_processor, tokenizer=AutoTokenizer.from_pretrained(tokenizer_path)).save_pretrained(
+            output_dir
+        )
+    else:
+        video_processor.save_pretrained(output_dir)
+    logger.info(f"Saved the converted model to {output_dir}")
+    return model

@@ -13,6 +13,7 @@
 # limitations under the License.
 """PyTorch MSQNet model: actor-agnostic multi-label action recognition with multi-modal label queries."""
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -133,6 +134,50 @@ def interpolate_time_embeddings(time_embeddings, num_frames):
         time_embeddings.transpose(1, 2).float(), size=num_frames, mode="linear", align_corners=False
     )
     return resized.transpose(1, 2).to(time_embeddings.dtype)
+
+
+class MSQNetTimesformerSdpaSelfAttention(nn.Module):
+    """
+    TimeSformer's self-attention (transformers' `TimesformerSelfAttention`: one `qkv` map, softmax attention scaled by
+    `head_dim**-0.5`, dropout on the attention probabilities) computed with `scaled_dot_product_attention`. It takes
+    over the `qkv` layer of the module it replaces, so parameter names and checkpoints are unchanged. Attention weights,
+    when asked for, are computed the eager way.
+    """
+
+    def __init__(self, eager_attention: nn.Module):
+        super().__init__()
+        self.num_heads = eager_attention.num_heads
+        self.scale = eager_attention.scale
+        self.qkv = eager_attention.qkv
+        self.attn_drop = eager_attention.attn_drop
+
+    def forward(self, hidden_states, output_attentions: bool = False):
+        batch_size, sequence_length, hidden_size = hidden_states.shape
+        qkv = (
+            self.qkv(hidden_states)
+            .reshape(batch_size, sequence_length, 3, self.num_heads, hidden_size // self.num_heads)
+            .permute(2, 0, 3, 1, 4)
+        )
+        query, key, value = qkv[0], qkv[1], qkv[2]
+
+        if output_attentions:
+            attention_probs = self.attn_drop(((query @ key.transpose(-2, -1)) * self.scale).softmax(dim=-1))
+            context_layer = attention_probs @ value
+        else:
+            attention_probs = None
+            context_layer = nn.functional.scaled_dot_product_attention(
+                query, key, value, dropout_p=self.attn_drop.p if self.training else 0.0, scale=self.scale
+            )
+        context_layer = context_layer.transpose(1, 2).reshape(batch_size, sequence_length, hidden_size)
+        return (context_layer, attention_probs) if output_attentions else (context_layer,)
+
+
+def use_sdpa_timesformer_attention(video_model):
+    """Swap every spatial and temporal self-attention of a transformers `TimesformerModel` for the SDPA version."""
+    for layer in video_model.encoder.layer:
+        for attention in (layer.attention, getattr(layer, "temporal_attention", None)):
+            if attention is not None:
+                attention.attention = MSQNetTimesformerSdpaSelfAttention(attention.attention)
 
 
 class MSQNetAttention(nn.Module):
@@ -343,6 +388,16 @@ class MSQNetPreTrainedModel(PreTrainedModel):
         elif isinstance(module, MSQNetModel):
             nn.init.normal_(module.label_embeddings, std=std)
 
+    def _autocast_context(self, device_type):
+        """`torch.autocast` to `config.autocast_dtype` (fast path), or no change at all in exact mode."""
+        if self.config.autocast_dtype is None:
+            return contextlib.nullcontext()
+        if self.config.autocast_dtype not in ("bfloat16", "float16"):
+            raise ValueError(
+                f"`config.autocast_dtype` must be None, 'bfloat16' or 'float16', got {self.config.autocast_dtype!r}."
+            )
+        return torch.autocast(device_type=device_type, dtype=getattr(torch, self.config.autocast_dtype))
+
     @classmethod
     def from_pretrained(cls, *args, **kwargs):
         # Loading re-creates parameters (and their `requires_grad`), so the image encoder is frozen again afterwards.
@@ -361,11 +416,26 @@ class MSQNetModel(MSQNetPreTrainedModel):
     Modules: `video_model` (TimeSformer or VideoMAE), `image_model` (the frozen CLIP image encoder of the video query),
     `text_model` (optional, embeds label names), `frame_projection`, `label_embeddings`, `query_projection`, `encoder`
     and `decoder`.
+
+    The default configuration computes exactly what the published model computes. Faster options, each changing the
+    outputs a little: `config.autocast_dtype="bfloat16"` (or a `torch.autocast` context), bfloat16 weights
+    (`from_pretrained(..., dtype=torch.bfloat16)`), `query_num_frames` (CLIP query over fewer frames),
+    `video_attn_implementation="sdpa"` (inference; on CPU its attention backward is slower than the eager one) and
+    `torch.compile(model)`; `gradient_checkpointing_enable()` trades training time for memory.
     """
 
     def __init__(self, config: MSQNetConfig):
         super().__init__(config)
-        self.video_model = AutoModel.from_config(config.video_config)
+        if config.video_config.model_type == "timesformer":
+            self.video_model = AutoModel.from_config(config.video_config)
+            if config.video_attn_implementation == "sdpa":
+                use_sdpa_timesformer_attention(self.video_model)
+        elif config.video_attn_implementation is not None:
+            self.video_model = AutoModel.from_config(
+                config.video_config, attn_implementation=config.video_attn_implementation
+            )
+        else:
+            self.video_model = AutoModel.from_config(config.video_config)
         self.image_model = CLIPVisionModel(config.vision_config) if config.use_video_query else None
         self.text_model = AutoModel.from_config(config.text_config) if config.text_config is not None else None
 
@@ -473,44 +543,48 @@ class MSQNetModel(MSQNetPreTrainedModel):
                 f"{tuple(pixel_values.shape)}."
             )
         batch_size, num_frames = pixel_values.shape[:2]
+        # Lets a model loaded in half precision (`dtype=torch.bfloat16`) take float32 frames; a no-op otherwise.
+        pixel_values = pixel_values.to(self.video_model.dtype)
 
-        video_outputs = self.video_model(
-            pixel_values,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        frame_tokens = pool_frame_tokens(
-            video_outputs.last_hidden_state,
-            num_frames,
-            self.config.frame_pooling,
-            self.config.video_config.model_type,
-            getattr(self.config.video_config, "tubelet_size", 1),
-        )
-        frame_embeds = self.frame_projection(frame_tokens)
-        if frame_embeds.shape[1] > self.config.max_position_embeddings:
-            raise ValueError(
-                f"{frame_embeds.shape[1]} frame tokens exceed `max_position_embeddings` ({self.config.max_position_embeddings})."
+        with self._autocast_context(pixel_values.device.type):
+            video_outputs = self.video_model(
+                pixel_values,
+                output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states,
+                return_dict=True,
             )
-        frame_embeds = frame_embeds + sinusoidal_position_encoding(
-            frame_embeds.shape[1], frame_embeds.shape[2], device=frame_embeds.device, dtype=frame_embeds.dtype
-        )
-        frame_embeds = self.frame_dropout(frame_embeds)
+            frame_tokens = pool_frame_tokens(
+                video_outputs.last_hidden_state,
+                num_frames,
+                self.config.frame_pooling,
+                self.config.video_config.model_type,
+                getattr(self.config.video_config, "tubelet_size", 1),
+            )
+            frame_embeds = self.frame_projection(frame_tokens)
+            if frame_embeds.shape[1] > self.config.max_position_embeddings:
+                raise ValueError(
+                    f"{frame_embeds.shape[1]} frame tokens exceed `max_position_embeddings` "
+                    f"({self.config.max_position_embeddings})."
+                )
+            frame_embeds = frame_embeds + sinusoidal_position_encoding(
+                frame_embeds.shape[1], frame_embeds.shape[2], device=frame_embeds.device, dtype=frame_embeds.dtype
+            )
+            frame_embeds = self.frame_dropout(frame_embeds)
 
-        video_query_embeds = None
-        if self.config.use_video_query:
-            video_query_embeds = self.get_video_query_embeds(pixel_values, query_num_frames)
-        queries = self.get_label_queries(batch_size, video_query_embeds)
+            video_query_embeds = None
+            if self.config.use_video_query:
+                video_query_embeds = self.get_video_query_embeds(pixel_values, query_num_frames)
+            queries = self.get_label_queries(batch_size, video_query_embeds)
 
-        encoder_last_hidden_state, encoder_hidden_states, encoder_attentions = self.encoder(
-            frame_embeds, output_attentions=output_attentions, output_hidden_states=output_hidden_states
-        )
-        last_hidden_state, decoder_hidden_states, decoder_attentions, cross_attentions = self.decoder(
-            queries,
-            encoder_last_hidden_state,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
+            encoder_last_hidden_state, encoder_hidden_states, encoder_attentions = self.encoder(
+                frame_embeds, output_attentions=output_attentions, output_hidden_states=output_hidden_states
+            )
+            last_hidden_state, decoder_hidden_states, decoder_attentions, cross_attentions = self.decoder(
+                queries,
+                encoder_last_hidden_state,
+                output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states,
+            )
 
         output = MSQNetModelOutput(
             last_hidden_state=last_hidden_state,
@@ -689,14 +763,17 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
             indices of shape `(batch_size,)` for single-label problems (cross-entropy).
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        outputs = self.msqnet(
-            pixel_values,
-            query_num_frames=query_num_frames,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        logits = self.classifier(outputs.last_hidden_state)
+        with self._autocast_context(pixel_values.device.type):
+            outputs = self.msqnet(
+                pixel_values,
+                query_num_frames=query_num_frames,
+                output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states,
+                return_dict=True,
+            )
+            logits = self.classifier(outputs.last_hidden_state)
+        if self.config.autocast_dtype is not None:
+            logits = logits.float()
 
         loss = None
         if labels is not None:

@@ -1,0 +1,192 @@
+"""Helpers shared by the speed benchmarks: full-size configurations, matmul peak rates, peak memory, tables.
+
+Peak memory on CPU: `torch` has no CPU allocator statistics and `tracemalloc` does not see its allocations, so the
+benchmarks read the process's peak resident set size (`resource.getrusage(...).ru_maxrss`). Before each measured call
+the kernel's high-water mark is reset (writing "5" to `/proc/self/clear_refs`, Linux), so the peak covers that call
+only; the reported "delta" is that peak minus the resident size just before the call (activations, autocast weight
+copies, optimizer states...). Where the reset is not available the peak since process start is used and the delta
+can only be an underestimate (this is reported). The workers that measure memory run in fresh subprocesses with glibc's
+mmap threshold fixed at 128 KiB (`MALLOC_MMAP_THRESHOLD_`), so freed tensors go back to the system and the peak of one
+call does not hide in memory kept from an earlier one.
+"""
+
+import gc
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for path in (ROOT, os.path.join(ROOT, "tests")):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+import torch  # noqa: E402
+
+
+def full_config(num_frames=16, num_labels=140, **overrides):
+    """The paper's configuration (the default `MSQNetConfig`) with `num_labels` labels (140: Animal Kingdom)."""
+    from modeling_msqnet import MSQNetConfig
+
+    labels = [f"class_{index}" for index in range(num_labels)]
+    return MSQNetConfig(
+        num_frames=num_frames,
+        id2label=dict(enumerate(labels)),
+        label2id={name: index for index, name in enumerate(labels)},
+        **overrides,
+    )
+
+
+def small_config(num_frames=8, num_labels=140, **overrides):
+    """A small MSQNet (ViT-S/16-like encoders at 112 px, 8 frames, D=256 with 2+2 layers) for quick comparisons."""
+    from modeling_msqnet import MSQNetConfig
+
+    encoder = dict(image_size=112, patch_size=16, hidden_size=384, num_hidden_layers=6, num_attention_heads=6,
+                   intermediate_size=1536)
+    labels = [f"class_{index}" for index in range(num_labels)]
+    kwargs = dict(
+        video_config=dict(model_type="timesformer", **encoder),
+        vision_config=dict(model_type="clip_vision_model", **encoder),
+        hidden_size=256,
+        num_encoder_layers=2,
+        num_decoder_layers=2,
+        num_attention_heads=8,
+        intermediate_size=1024,
+        num_frames=num_frames,
+        id2label=dict(enumerate(labels)),
+        label2id={name: index for index, name in enumerate(labels)},
+    )
+    kwargs.update(overrides)
+    return MSQNetConfig(**kwargs)
+
+
+def build_reference(config):
+    """`tests/official_reference.py::OfficialMSQNet` (REFERENCE.md's forward, official names) sized like `config`."""
+    from official_reference import OfficialMSQNet
+
+    return OfficialMSQNet(
+        config.video_config,
+        config.vision_config,
+        num_labels=config.num_labels,
+        d_model=config.hidden_size,
+        nhead=config.num_attention_heads,
+        num_encoder_layers=config.num_encoder_layers,
+        num_decoder_layers=config.num_decoder_layers,
+        dim_feedforward=config.intermediate_size,
+        dropout=config.dropout,
+    )
+
+
+def build_ours_from_reference(config, reference):
+    """Our model with the reference's weights (through the official-layout converter)."""
+    from modeling_msqnet import MSQNetForVideoClassification
+    from modeling_msqnet.convert_official import load_official_into
+
+    return load_official_into(MSQNetForVideoClassification(config), reference.state_dict())
+
+
+def matmul_gflops(dtype, repeats=10):
+    """
+    This machine's matmul rate for `dtype` (GFLOP/s, median of `repeats`), the best of two shapes: TimeSformer-base's
+    MLP projection over 16 frames (3152 x 768 @ 768 x 3072) and a square 2048 matmul.
+    """
+    rates = []
+    for m, k, n in ((3152, 768, 3072), (2048, 2048, 2048)):
+        a = torch.randn(m, k, dtype=dtype)
+        b = torch.randn(k, n, dtype=dtype)
+        for _ in range(3):
+            torch.mm(a, b)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            torch.mm(a, b)
+            times.append(time.perf_counter() - start)
+        rates.append(2 * m * k * n / statistics.median(times) / 1e9)
+    return max(rates)
+
+
+def reset_peak_rss():
+    """Reset the process's peak resident size to its current size; False where the kernel does not allow it."""
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def current_rss_mb():
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mb()
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class PeakMemory:
+    """Context manager: `peak_mb` (process peak RSS during the block) and `delta_mb` (peak minus RSS at entry)."""
+
+    def __enter__(self):
+        self.reset = reset_peak_rss()
+        self.start_mb = current_rss_mb()
+        return self
+
+    def __exit__(self, *exc):
+        self.peak_mb = peak_rss_mb()
+        self.delta_mb = max(0.0, self.peak_mb - self.start_mb)
+        return False
+
+
+def run_worker(script, payload, extra_args=(), timeout=1800):
+    """Run `script --worker JSON` in a fresh interpreter (fixed mmap threshold, see module doc); return its JSON result."""
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", PYTHONWARNINGS="ignore")
+    completed = subprocess.run(
+        [sys.executable, script, "--worker", json.dumps(payload), *extra_args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"Worker {payload} failed:\n{completed.stderr[-3000:]}")
+    for line in reversed(completed.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError(f"Worker {payload} printed no result:\n{completed.stdout[-2000:]}")
+
+
+def format_table(rows, columns):
+    """A plain-text table of `rows` (dicts) with `columns` [(key, header, format)]; missing values print as '-'."""
+    cells = [[header for _, header, _ in columns]]
+    for row in rows:
+        line = []
+        for key, _, fmt in columns:
+            value = row.get(key)
+            line.append("-" if value is None else (fmt.format(value) if fmt else str(value)))
+        cells.append(line)
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = ["  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths)))
+             for row in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def machine_summary():
+    return {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }

@@ -1,0 +1,373 @@
+"""Benchmark: full-size MSQNet inference against the published computation (REFERENCE.md), and the fast path.
+
+For each frame count (8 and 16 by default) it builds, with random weights (seed 0), the paper's configuration (the
+default `MSQNetConfig()`, 140 labels like Animal Kingdom, batch 1, 224 px):
+
+- `reference`: `tests/official_reference.py::OfficialMSQNet`, the independent forward written from REFERENCE.md that
+  the parity test uses (official parameter names, PyTorch's `nn.Transformer`);
+- `timesformer`: the reference's `TimesformerModel` alone (the video encoder's share of the time);
+- `ours exact`: `MSQNetForVideoClassification` with the reference's weights (converted), default config;
+- `ours sdpa-video`: `video_attn_implementation="sdpa"` (TimeSformer attention through SDPA, same weights);
+- `ours query Q/T`: the CLIP query encoder on Q evenly spaced frames (`query_num_frames`, default 4);
+- `ours fast`: both of the above;
+- `ours fast bf16-weights`: `ours fast` on a copy of the model in bfloat16 (what `from_pretrained(..., dtype=
+  torch.bfloat16)` gives; no per-call weight casts), bfloat16 rows only;
+- with `--compile` (or `--compile-only`): `torch.compile` (inductor) of `ours exact`, `ours fast` and
+  `ours fast bf16-weights`; the first call's time (compilation) is reported.
+
+Each runs in float32 and under bfloat16 autocast (`reference`/`timesformer` inside `torch.autocast`, ours through
+`config.autocast_dtype="bfloat16"`). Timing: all variants of one frame count run round-robin in this process under
+`torch.inference_mode()` (so a change of load on a shared machine hits them alike); the table gives the median and the
+minimum wall time per clip over `--repeats` rounds after `--warmup` rounds, and the median process CPU time (all
+threads; less sensitive than wall time to other processes on a shared machine, `--threads 1` makes it close to the
+pure compute time).
+
+FLOPs: `torch.utils.flop_counter.FlopCounterMode` (matmuls, convolutions, attention; 2 FLOPs per multiply-add) on one
+forward. Peak memory: one forward per variant in a fresh subprocess per model (see `benchmark_utils` for the method):
+`peak MB` is the process's peak resident size (weights included), `delta MB` its growth during the forward. The machine's matmul rates (float32
+and bfloat16, GFLOP/s) are measured in the same run, before and after, and each variant's achieved GFLOP/s is given as
+a share of them. Ours and the reference get the same weights; the max |logit difference| to the float32 reference
+is printed as a check that the same computation is timed.
+
+Usage:
+    python benchmarks/inference.py                              # 8 and 16 frames, float32 and bfloat16, 3 repeats
+    python benchmarks/inference.py --frames 16 --repeats 1      # quick run
+    python benchmarks/inference.py --compile-only --frames 16 --dtypes bfloat16 --no-memory
+    python benchmarks/inference.py --output results.json
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import sys
+import time
+
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from benchmark_utils import (  # noqa: E402
+    PeakMemory,
+    build_ours_from_reference,
+    build_reference,
+    format_table,
+    full_config,
+    machine_summary,
+    matmul_gflops,
+    run_worker,
+)
+
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+
+DTYPES = ("float32", "bfloat16")
+# name -> model it runs on, whether the CLIP query uses `--query-num-frames` frames, compiled, dtypes it runs in.
+VARIANTS = {
+    "reference": dict(model="reference"),
+    "timesformer": dict(model="timesformer"),
+    "ours exact": dict(model="ours"),
+    "ours sdpa-video": dict(model="ours_sdpa"),
+    "ours query": dict(model="ours", query=True),
+    "ours fast": dict(model="ours_sdpa", query=True),
+    "ours fast bf16-weights": dict(model="ours_sdpa_bf16", query=True, dtypes=("bfloat16",)),
+    "ours exact compiled": dict(model="ours", compiled=True),
+    "ours fast compiled": dict(model="ours_sdpa", query=True, compiled=True),
+    "ours fast bf16-weights compiled": dict(model="ours_sdpa_bf16", query=True, compiled=True, dtypes=("bfloat16",)),
+}
+EAGER_VARIANTS = [name for name, spec in VARIANTS.items() if not spec.get("compiled")]
+COMPILED_VARIANTS = [name for name, spec in VARIANTS.items() if spec.get("compiled")]
+MODEL_KINDS = ("reference", "ours", "ours_sdpa", "ours_sdpa_bf16")
+
+
+def runs_in(variant, dtype):
+    return dtype in VARIANTS[variant].get("dtypes", DTYPES)
+
+
+def make_call(models, variant, dtype, query_num_frames, compiled_models=None):
+    """A callable `pixel_values -> logits` (or the TimeSformer's last hidden state) running `variant` in `dtype`."""
+    spec = VARIANTS[variant]
+    kind = spec["model"]
+    if kind in ("reference", "timesformer"):
+        model = models[kind]
+
+        def call(pixel_values):
+            context = torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bfloat16" else contextlib.nullcontext()
+            with context:
+                output = model(pixel_values)
+            return output if kind == "reference" else output.last_hidden_state
+
+        return call
+
+    model = models[kind]
+    runner = compiled_models[kind] if spec.get("compiled") else model
+    query = query_num_frames if spec.get("query") else None
+    # A model whose weights are bfloat16 already runs in bfloat16 without autocast.
+    autocast_dtype = "bfloat16" if dtype == "bfloat16" and kind != "ours_sdpa_bf16" else None
+
+    def call(pixel_values):
+        model.config.autocast_dtype = autocast_dtype
+        return runner(pixel_values, query_num_frames=query).logits
+
+    return call
+
+
+def build_model(kind, num_frames, num_labels, reference=None, ours=None):
+    """One model of `MODEL_KINDS`; ours get the reference's weights when it is given (shared tensors where possible)."""
+    from modeling_msqnet import MSQNetForVideoClassification
+
+    if kind == "reference":
+        return build_reference(full_config(num_frames, num_labels)).eval()
+    if kind == "ours":
+        if reference is not None:
+            return build_ours_from_reference(full_config(num_frames, num_labels), reference).eval()
+        return MSQNetForVideoClassification(full_config(num_frames, num_labels)).eval()
+    model = MSQNetForVideoClassification(full_config(num_frames, num_labels, video_attn_implementation="sdpa"))
+    if ours is not None:
+        # `assign=True` shares the parameter tensors with `ours` (no second copy of the weights).
+        model.load_state_dict(ours.state_dict(), assign=kind == "ours_sdpa")
+    if kind == "ours_sdpa_bf16":
+        model.to(torch.bfloat16)
+    return model.eval()
+
+
+def build_models(num_frames, num_labels, kinds, seed=0):
+    """The models of one frame count: the reference (and its TimeSformer) and ours with the reference's weights."""
+    torch.manual_seed(seed)
+    reference = build_model("reference", num_frames, num_labels)
+    models = {"reference": reference, "timesformer": reference.backbone}
+    if kinds - {"reference", "timesformer"}:
+        models["ours"] = build_model("ours", num_frames, num_labels, reference=reference)
+    for kind in ("ours_sdpa", "ours_sdpa_bf16"):
+        if kind in kinds:
+            models[kind] = build_model(kind, num_frames, num_labels, ours=models["ours"])
+    return models
+
+
+def memory_worker(payload):
+    """Fresh process: build one model kind, then per variant one FLOP-counting forward and one measured forward."""
+    from benchmark_utils import current_rss_mb
+
+    torch.manual_seed(0)
+    num_frames = payload["frames"]
+    rss_before_build = current_rss_mb()
+    model = build_model(payload["kind"], num_frames, payload["num_labels"])
+    models = {payload["kind"]: model}
+    if payload["kind"] == "reference":
+        models["timesformer"] = model.backbone
+    weights_mb = current_rss_mb() - rss_before_build
+    pixel_values = torch.randn(1, num_frames, 3, 224, 224)
+
+    results = {}
+    for variant, dtype in payload["variants"]:
+        call = make_call(models, variant, dtype, payload["query_num_frames"])
+        with torch.inference_mode():
+            with FlopCounterMode(display=False) as counter:
+                call(pixel_values)
+            with PeakMemory() as memory:
+                call(pixel_values)
+        results[f"{variant}|{dtype}"] = {
+            "gflop": counter.get_total_flops() / 1e9,
+            "peak_mb": memory.peak_mb,
+            "delta_mb": memory.delta_mb,
+            "weights_mb": weights_mb,
+            "peak_reset": memory.reset,
+        }
+    print(json.dumps(results))
+
+
+def time_variants(models, keys, query_num_frames, num_frames, warmup, repeats):
+    """Round-robin timing of every (variant, dtype) in `keys`; returns timings and the first call's logits."""
+    compiled_models = {}
+    for kind in {VARIANTS[variant]["model"] for variant, _ in keys if VARIANTS[variant].get("compiled")}:
+        compiled_models[kind] = torch.compile(models[kind])
+    pixel_values = torch.randn(1, num_frames, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    calls = {key: make_call(models, *key, query_num_frames, compiled_models) for key in keys}
+    wall = {key: [] for key in calls}
+    cpu = {key: [] for key in calls}
+    first_call, logits = {}, {}
+    with torch.inference_mode():
+        for round_index in tqdm(range(warmup + repeats), desc=f"{num_frames} frames: timing rounds", unit="round"):
+            for key, call in calls.items():
+                start, start_cpu = time.perf_counter(), time.process_time()
+                output = call(pixel_values)
+                elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
+                if round_index == 0:
+                    first_call[key] = elapsed
+                    logits[key] = output.float() if output.dim() == 2 else None
+                if round_index >= warmup:
+                    wall[key].append(elapsed)
+                    cpu[key].append(elapsed_cpu)
+    timings = {
+        key: {
+            "median_ms": 1000 * statistics.median(wall[key]),
+            "min_ms": 1000 * min(wall[key]),
+            "cpu_ms": 1000 * statistics.median(cpu[key]),
+            "first_call_s": first_call[key],
+        }
+        for key in calls
+    }
+    return timings, logits
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, nargs="+", default=[8, 16])
+    parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
+    parser.add_argument("--variants", nargs="+", choices=EAGER_VARIANTS, default=EAGER_VARIANTS)
+    parser.add_argument("--query-num-frames", type=int, default=4, help="frames for the CLIP query (fast path)")
+    parser.add_argument("--num-labels", type=int, default=140)
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds (median reported)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd versions of ours")
+    parser.add_argument("--compile-only", action="store_true", help="time only the reference and compiled variants")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak memory / FLOP subprocesses")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
+    parser.add_argument("--output", default=None, help="write all figures to this JSON file")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.worker:
+        memory_worker(json.loads(args.worker))
+        return
+
+    variants = list(args.variants)
+    if args.compile_only:
+        variants = ["reference"]
+    if args.compile or args.compile_only:
+        selected = {VARIANTS[name]["model"] for name in args.variants}
+        variants += [name for name in COMPILED_VARIANTS if VARIANTS[name]["model"] in selected]
+    if "reference" not in variants:
+        variants.insert(0, "reference")
+    keys = [(variant, dtype) for variant in variants for dtype in args.dtypes if runs_in(variant, dtype)]
+
+    print("machine:", machine_summary())
+    peaks_before = {dtype: matmul_gflops(getattr(torch, dtype)) for dtype in DTYPES}
+    print("matmul GFLOP/s before:", {dtype: round(rate) for dtype, rate in peaks_before.items()})
+
+    rows, checks = [], []
+    all_results = {"machine": machine_summary(), "args": vars(args), "matmul_gflops_before": peaks_before, "rows": rows}
+    for num_frames in args.frames:
+        memory = {}
+        if not args.no_memory:
+            per_kind = {}
+            for variant, dtype in keys:
+                if VARIANTS[variant].get("compiled"):
+                    continue
+                kind = VARIANTS[variant]["model"]
+                per_kind.setdefault("reference" if kind == "timesformer" else kind, []).append([variant, dtype])
+            for kind, kind_keys in tqdm(per_kind.items(), desc=f"{num_frames} frames: memory/FLOPs", unit="model"):
+                payload = {
+                    "kind": kind,
+                    "frames": num_frames,
+                    "num_labels": args.num_labels,
+                    "query_num_frames": args.query_num_frames,
+                    "variants": kind_keys,
+                }
+                extra = ["--threads", str(args.threads)] if args.threads else []
+                memory.update(run_worker(os.path.abspath(__file__), payload, extra_args=extra))
+
+        models = build_models(num_frames, args.num_labels, {VARIANTS[variant]["model"] for variant in variants})
+        timings, logits = time_variants(models, keys, args.query_num_frames, num_frames, args.warmup, args.repeats)
+        del models
+
+        reference_fp32 = timings.get(("reference", "float32"))
+        reference_logits = logits.get(("reference", "float32"))
+        for (variant, dtype), timing in timings.items():
+            stats = memory.get(f"{variant.replace(' compiled', '')}|{dtype}", {})
+            reference_same = timings.get(("reference", dtype))
+            row = {
+                "frames": num_frames,
+                "variant": variant.replace("query", f"query {args.query_num_frames}/{num_frames}"),
+                "dtype": dtype,
+                **timing,
+                **stats,
+            }
+            if reference_fp32:
+                row["speedup_vs_ref_fp32"] = reference_fp32["median_ms"] / timing["median_ms"]
+                row["cpu_speedup_vs_ref_fp32"] = reference_fp32["cpu_ms"] / timing["cpu_ms"]
+            if reference_same:
+                row["ratio_to_ref_same_dtype"] = timing["median_ms"] / reference_same["median_ms"]
+            if "gflop" in stats:
+                achieved = stats["gflop"] / (timing["median_ms"] / 1000)
+                row["gflops"] = achieved
+                row["pct_of_dtype_peak"] = 100 * achieved / peaks_before[dtype]
+                row["pct_of_fp32_peak"] = 100 * achieved / peaks_before["float32"]
+            if reference_logits is not None and logits.get((variant, dtype)) is not None:
+                row["max_abs_logit_diff_vs_ref_fp32"] = (logits[(variant, dtype)] - reference_logits).abs().max().item()
+            if VARIANTS[variant].get("compiled"):
+                row["compile_s"] = timing["first_call_s"]
+            rows.append(row)
+
+        exact = timings.get(("ours exact", "float32"))
+        if exact and reference_fp32:
+            line = (
+                f"{num_frames} frames: ours exact / reference, float32: wall time ratio "
+                f"{exact['median_ms'] / reference_fp32['median_ms']:.3f}, CPU time ratio "
+                f"{exact['cpu_ms'] / reference_fp32['cpu_ms']:.3f} (target <= 1.05)"
+            )
+            ours_memory, reference_memory = memory.get("ours exact|float32"), memory.get("reference|float32")
+            if ours_memory and reference_memory:
+                line += (
+                    f"; peak RSS {ours_memory['peak_mb']:.0f} vs {reference_memory['peak_mb']:.0f} MB, forward delta "
+                    f"{ours_memory['delta_mb']:.0f} vs {reference_memory['delta_mb']:.0f} MB"
+                )
+            checks.append(line)
+        for variant in ("ours fast", "ours fast bf16-weights", "ours fast compiled", "ours fast bf16-weights compiled"):
+            fast = timings.get((variant, "bfloat16"))
+            if fast and reference_fp32:
+                checks.append(
+                    f"{num_frames} frames: {variant} (bfloat16, sdpa-video, query {args.query_num_frames}/{num_frames}) vs "
+                    f"float32 reference: {reference_fp32['median_ms'] / fast['median_ms']:.2f}x wall, "
+                    f"{reference_fp32['cpu_ms'] / fast['cpu_ms']:.2f}x CPU time (target >= 4.5 at 16 frames)"
+                )
+
+    peaks_after = {dtype: matmul_gflops(getattr(torch, dtype)) for dtype in DTYPES}
+    all_results["matmul_gflops_after"] = peaks_after
+    all_results["load_average_end"] = os.getloadavg()
+    columns = [
+        ("frames", "T", None),
+        ("variant", "variant", None),
+        ("dtype", "dtype", None),
+        ("median_ms", "median ms", "{:.0f}"),
+        ("min_ms", "min ms", "{:.0f}"),
+        ("cpu_ms", "CPU ms", "{:.0f}"),
+        ("speedup_vs_ref_fp32", "x ref fp32", "{:.2f}"),
+        ("cpu_speedup_vs_ref_fp32", "x ref fp32 (CPU)", "{:.2f}"),
+        ("ratio_to_ref_same_dtype", "t / ref same dtype", "{:.3f}"),
+        ("gflop", "GFLOP", "{:.0f}"),
+        ("gflops", "GFLOP/s", "{:.0f}"),
+        ("pct_of_dtype_peak", "% dtype mm", "{:.0f}"),
+        ("pct_of_fp32_peak", "% fp32 mm", "{:.0f}"),
+        ("peak_mb", "peak MB", "{:.0f}"),
+        ("delta_mb", "delta MB", "{:.0f}"),
+        ("max_abs_logit_diff_vs_ref_fp32", "max|dlogit| vs ref fp32", "{:.1e}"),
+        ("compile_s", "compile s", "{:.0f}"),
+    ]
+    print()
+    print(format_table(rows, columns))
+    print()
+    print(
+        "matmul GFLOP/s before/after: "
+        + ", ".join(f"{dtype} {peaks_before[dtype]:.0f}/{peaks_after[dtype]:.0f}" for dtype in DTYPES)
+        + f"; torch threads {torch.get_num_threads()}; load average at end {os.getloadavg()}"
+    )
+    print(
+        "CPU ms: process CPU time of all threads (less sensitive to other processes than wall time); "
+        "% dtype mm / % fp32 mm: achieved GFLOP/s over this machine's bfloat16 or float32 matmul rate."
+    )
+    if any(not row.get("peak_reset", True) for row in rows):
+        print("note: the peak RSS could not be reset here, so the deltas are lower bounds")
+    for line in checks:
+        print(line)
+    if args.output:
+        with open(args.output, "w") as handle:
+            json.dump(all_results, handle, indent=2, default=str)
+        print(f"figures written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Training and evaluation data for MSQNet: label sets, manifests, converters from official annotations, on-the-fly
+decoding and augmentation, and batching."""
+
+from .collator import MSQNetDataCollator
+from .converters import (
+    CONVERTERS,
+    ConversionResult,
+    convert_animal_kingdom,
+    convert_charades,
+    convert_dataset,
+    convert_hmdb51,
+    convert_hockey,
+    convert_thumos14,
+    convert_thumos14_trimmed,
+    convert_volleyball,
+    resolve_media,
+)
+from .manifest import (
+    ManifestError,
+    available_label_sets,
+    load_label_set,
+    load_manifest_dataset,
+    read_manifest,
+    write_manifest,
+)
+from .transforms import ClipAugmentation, MSQNetVideoTransform, multiscale_crop_candidates
+
+
+__all__ = [
+    "CONVERTERS",
+    "ClipAugmentation",
+    "ConversionResult",
+    "MSQNetDataCollator",
+    "MSQNetVideoTransform",
+    "ManifestError",
+    "available_label_sets",
+    "convert_animal_kingdom",
+    "convert_charades",
+    "convert_dataset",
+    "convert_hmdb51",
+    "convert_hockey",
+    "convert_thumos14",
+    "convert_thumos14_trimmed",
+    "convert_volleyball",
+    "load_label_set",
+    "load_manifest_dataset",
+    "multiscale_crop_candidates",
+    "read_manifest",
+    "resolve_media",
+    "write_manifest",
+]

@@ -1,0 +1,1 @@
+# An `evaluate` module folder: load it with `evaluate.load(<this folder>)`; importable for its plain functions.

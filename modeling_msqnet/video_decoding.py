@@ -1,0 +1,702 @@
+# Copyright 2026 The msqnet authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Reading the frames MSQNet needs from video files and frame folders with PyAV.
+
+Only the requested frames are decoded: the packets of the video stream are demuxed once (no decoding) to learn the
+presentation timestamp of every frame and which frames are keyframes, then for each wanted frame the reader seeks to
+the keyframe at or before it and decodes forward, going on without a new seek while the next wanted frame comes before
+the next keyframe. Only the frames that are kept are converted to RGB (optionally downscaled by swscale on the way).
+
+This module is shared by the video processor and the training data pipeline. It imports only the standard library,
+`numpy`, `av` and `transformers` (for logging), so that it can travel to the Hub as remote code.
+"""
+
+import math
+import os
+import re
+from dataclasses import dataclass
+
+import av
+import numpy as np
+from transformers.utils import logging
+
+
+logger = logging.get_logger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+SAMPLING_MODES = ("middle", "random")
+
+
+class VideoDecodingError(ValueError):
+    """Raised when a video file or frame folder is missing, empty, corrupt or cannot be decoded."""
+
+
+@dataclass
+class VideoInfo:
+    """
+    What a video (or the `start`/`end` window of it that was asked for) holds.
+
+    Args:
+        path (`str`):
+            The video file or frame folder.
+        num_frames (`int`):
+            Number of frames (in the window, when one was asked for).
+        fps (`float`, *optional*):
+            Average frame rate. `None` for a frame folder read without `folder_fps`.
+        duration (`float`, *optional*):
+            Duration in seconds (of the window, when one was asked for). `None` when `fps` is unknown.
+        width (`int`):
+            Width of the upright frames, after the display rotation is applied.
+        height (`int`):
+            Height of the upright frames, after the display rotation is applied.
+        rotation (`int`, *optional*, defaults to 0):
+            The display rotation of the video (0, 90, 180 or -90 degrees counter-clockwise, PyAV's
+            `VideoFrame.rotation` convention; -90 is a phone's portrait video), which the reader applies to make the
+            frames upright.
+        is_frame_folder (`bool`, *optional*, defaults to `False`):
+            Whether `path` is a folder of frame images.
+    """
+
+    path: str
+    num_frames: int
+    fps: float | None
+    duration: float | None
+    width: int
+    height: int
+    rotation: int = 0
+    is_frame_folder: bool = False
+
+
+def sample_frame_indices(
+    num_source_frames: int,
+    num_frames: int,
+    *,
+    mode: str = "middle",
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """
+    Indices of `num_frames` frames out of `num_source_frames`, the way MSQNet samples clips (TSN-style segments).
+
+    The clip is cut into `num_frames` equal segments (integer boundaries `linspace(0, num_source_frames,
+    num_frames + 1)` truncated) and one frame is taken from each: the middle one (`mode="middle"`, test time) or a
+    uniformly random one (`mode="random"`, train time). A clip with at most `num_frames` frames gets evenly spaced,
+    repeated indices (`linspace(0, num_source_frames - 1, num_frames)` truncated) in both modes.
+
+    Args:
+        num_source_frames (`int`):
+            Number of frames in the clip.
+        num_frames (`int`):
+            Number of frames to sample (T).
+        mode (`str`, *optional*, defaults to `"middle"`):
+            `"middle"` or `"random"`.
+        rng (`np.random.Generator`, *optional*):
+            Random generator for `mode="random"`; a fresh `np.random.default_rng()` when not given.
+
+    Returns:
+        `np.ndarray`: `int64` indices of shape `(num_frames,)`, non-decreasing, in `[0, num_source_frames)`.
+    """
+    num_source_frames = int(num_source_frames)
+    num_frames = int(num_frames)
+    if num_source_frames < 1:
+        raise ValueError(f"`num_source_frames` must be at least 1, got {num_source_frames}.")
+    if num_frames < 1:
+        raise ValueError(f"`num_frames` must be at least 1, got {num_frames}.")
+    if mode not in SAMPLING_MODES:
+        raise ValueError(f"`mode` must be one of {SAMPLING_MODES}, got {mode!r}.")
+
+    if num_source_frames <= num_frames:
+        return np.linspace(0, num_source_frames - 1, num_frames, dtype=np.int64)
+
+    ticks = np.linspace(0, num_source_frames, num_frames + 1, dtype=np.int64)
+    segment_lengths = ticks[1:] - ticks[:-1]
+    if mode == "middle":
+        offsets = segment_lengths // 2
+    else:
+        rng = rng if rng is not None else np.random.default_rng()
+        offsets = rng.integers(segment_lengths)
+    return (ticks[:-1] + offsets).astype(np.int64)
+
+
+def _natural_sort_key(name: str):
+    # "frame_2.jpg" before "frame_10.jpg"; the (0, int) / (1, str) pairs never compare an int with a str.
+    parts = re.split(r"(\d+)", name)
+    return [(0, int(part)) if part.isdigit() else (1, part.lower()) for part in parts], name
+
+
+def list_frame_files(folder: str | os.PathLike) -> list[str]:
+    """
+    The image files of a frame folder, sorted naturally by the numbers in their names (`2.jpg` before `10.jpg`).
+
+    Files that are not images (by extension) are left out and counted in a warning.
+    """
+    folder = os.fspath(folder)
+    try:
+        names = os.listdir(folder)
+    except OSError as error:
+        raise VideoDecodingError(f"Could not list the frame folder {folder}: {error}") from error
+    image_names = [name for name in names if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")]
+    num_ignored = len(names) - len(image_names)
+    if num_ignored:
+        logger.warning(
+            f"Ignored {num_ignored} file(s) in the frame folder {folder} that are not images "
+            f"(expected one of {', '.join(IMAGE_EXTENSIONS)})."
+        )
+    if not image_names:
+        raise VideoDecodingError(f"The frame folder {folder} holds no image files ({', '.join(IMAGE_EXTENSIONS)}).")
+    return [os.path.join(folder, name) for name in sorted(image_names, key=_natural_sort_key)]
+
+
+def _output_size(height: int, width: int, shortest_edge: int | None) -> tuple[int, int]:
+    """(height, width) with the shortest edge resized to `shortest_edge`, rounded like transformers' resize."""
+    if shortest_edge is None:
+        return height, width
+    short, long = (height, width) if height <= width else (width, height)
+    new_short, new_long = int(shortest_edge), int(shortest_edge * long / short)
+    return (new_short, new_long) if height <= width else (new_long, new_short)
+
+
+def _rotation_turns(rotation: int) -> int:
+    """Number of counter-clockwise quarter turns (`np.rot90`'s `k`) that make a frame with this rotation upright."""
+    turns = int(round(rotation / 90.0))
+    if rotation != turns * 90:
+        logger.warning(f"Display rotation of {rotation} degrees is not a multiple of 90; rotating by {turns * 90}.")
+    return turns % 4
+
+
+def _frame_to_rgb(frame: "av.VideoFrame", shortest_edge: int | None) -> np.ndarray:
+    """Convert a decoded frame to an upright `(H, W, 3)` uint8 RGB array, downscaled by swscale if asked."""
+    turns = _rotation_turns(frame.rotation)
+    if shortest_edge is None:
+        array = frame.to_ndarray(format="rgb24")
+    else:
+        # The target size is for the upright frame; swscale works on the coded (not yet rotated) frame.
+        upright_height, upright_width = (frame.width, frame.height) if turns % 2 else (frame.height, frame.width)
+        height, width = _output_size(upright_height, upright_width, shortest_edge)
+        if turns % 2:
+            height, width = width, height
+        array = frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="BILINEAR")
+    if turns:
+        array = np.rot90(array, k=turns)
+    return np.ascontiguousarray(array)
+
+
+def _check_source(source) -> str:
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"A video must be given as a path (str or os.PathLike), got {type(source).__name__}.")
+    path = os.fspath(source)
+    if path.startswith(("http://", "https://")):
+        return path
+    if not os.path.exists(path):
+        raise VideoDecodingError(f"The video file or frame folder {path} does not exist.")
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        raise VideoDecodingError(f"The video file {path} is empty (0 bytes).")
+    return path
+
+
+def _check_window(start: float | None, end: float | None):
+    if start is not None and (not math.isfinite(start) or start < 0):
+        raise ValueError(f"`start` must be a finite number of seconds >= 0, got {start}.")
+    if end is not None and start is not None and end <= start:
+        raise ValueError(f"`end` ({end} s) must be after `start` ({start} s).")
+    if end is not None and end <= 0:
+        raise ValueError(f"`end` must be > 0 seconds, got {end}.")
+
+
+class VideoReader:
+    """
+    Reads chosen frames of one video file or frame folder, decoding as little as possible.
+
+    The file is opened once; its frame index (presentation timestamps and keyframes) is built by demuxing the packets
+    without decoding them, so that `num_frames` is exact, also for variable frame rate videos. Use it as a context
+    manager, or call [`~VideoReader.close`].
+
+    Args:
+        source (`str` or `os.PathLike`):
+            A video file (anything FFmpeg reads) or a folder of frame images (jpg, png, ...), sorted naturally by the
+            numbers in their names.
+        start (`float`, *optional*):
+            Start of the window to read, in seconds from the first frame. Frame indices count inside the window.
+        end (`float`, *optional*):
+            End of the window to read (exclusive), in seconds from the first frame.
+        folder_fps (`float`, *optional*):
+            Frame rate of a frame folder; needed to use `start`/`end` on one. Ignored for video files.
+
+    Attributes:
+        num_frames (`int`), fps (`float` or `None`), duration (`float` or `None`):
+            Frame count, average frame rate and duration of the video (of the window, when one was asked for), known
+            without decoding. [`~VideoReader.info`] adds the upright frame size and the rotation.
+
+    Example:
+
+    ```python
+    >>> with VideoReader("video.mp4", start=2.0, end=6.0) as reader:
+    ...     indices = sample_frame_indices(reader.num_frames, 16)
+    ...     frames = reader.read(indices, shortest_edge=256)
+    ```
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike,
+        *,
+        start: float | None = None,
+        end: float | None = None,
+        folder_fps: float | None = None,
+    ):
+        self.path = _check_source(source)
+        _check_window(start, end)
+        self.start = start
+        self.end = end
+        self.is_frame_folder = os.path.isdir(self.path)
+        self._container = None
+        self._frames = None
+        self._position = -1
+        self._cached_frame = (None, None)
+        self._wanted_pts = None
+        self._skipped_pts = set()
+        self._info = None
+        if self.is_frame_folder:
+            self._init_frame_folder(folder_fps)
+        else:
+            self._init_video_file()
+
+    # ---------------------------------------------------------------- opening
+
+    def _open_container(self):
+        try:
+            container = av.open(self.path)
+        except (av.FFmpegError, OSError) as error:
+            raise VideoDecodingError(f"Could not open the video {self.path}: {error}") from error
+        if not container.streams.video:
+            container.close()
+            raise VideoDecodingError(f"The file {self.path} has no video stream.")
+        return container, container.streams.video[0]
+
+    def _init_video_file(self):
+        container, stream = self._open_container()
+        try:
+            pts, is_key, durations = [], [], []
+            for packet in container.demux(stream):
+                # Empty packets flush the demuxer at the end; discarded ones are never shown (e.g. cut by an edit
+                # list).
+                if packet.size == 0 or packet.is_discard:
+                    continue
+                pts.append(packet.pts)
+                is_key.append(packet.is_keyframe)
+                durations.append(packet.duration or 0)
+            time_base = stream.time_base
+            average_rate = stream.average_rate
+        except av.FFmpegError as error:
+            raise VideoDecodingError(f"Could not read the packets of the video {self.path}: {error}") from error
+        finally:
+            container.close()
+        if not pts:
+            raise VideoDecodingError(f"The video {self.path} has no frames.")
+
+        self._time_base = time_base
+        # Without timestamps frames can only be counted in decoding order: read from the start, no seeking.
+        self._has_timestamps = all(value is not None for value in pts) and time_base is not None
+        if self._has_timestamps:
+            order = np.argsort(np.asarray(pts, dtype=np.int64), kind="stable")
+            self._pts = np.asarray(pts, dtype=np.int64)[order]
+            is_key = np.asarray(is_key, dtype=bool)[order]
+            durations = np.asarray(durations, dtype=np.int64)[order]
+            if len(np.unique(self._pts)) != len(self._pts):
+                logger.warning(f"The video {self.path} has frames with equal timestamps; reading it without seeking.")
+                self._has_timestamps = False
+        if self._has_timestamps:
+            times = (self._pts - self._pts[0]) * float(time_base)
+            # The last frame lasts its packet's duration, or the typical frame interval when the container has none.
+            last_duration = int(durations[-1])
+            if last_duration <= 0 and len(self._pts) > 1:
+                last_duration = int(np.median(np.diff(self._pts)))
+            num_total = len(self._pts)
+            total_span = (int(self._pts[-1] - self._pts[0]) + last_duration) * time_base  # a Fraction: exact
+            total_duration = float(total_span)
+            fps = float(num_total / total_span) if total_span > 0 else None
+            # Keyframe positions in presentation order; position 0 counts as one (reached by reopening the file).
+            is_key[0] = True
+            self._key_positions = np.flatnonzero(is_key)
+        else:
+            num_total = len(pts)
+            times = None
+            fps = float(average_rate) if average_rate else None
+            total_duration = num_total / fps if fps else None
+
+        # The window [start, end) in seconds; frame indices count inside it.
+        first, last = 0, num_total
+        if self.start is not None or self.end is not None:
+            if times is None:
+                if fps is None:
+                    raise VideoDecodingError(
+                        f"The video {self.path} has neither timestamps nor a frame rate, so `start`/`end` cannot be "
+                        "used."
+                    )
+                times = np.arange(num_total) / fps
+            first = int(np.searchsorted(times, self.start, side="left")) if self.start is not None else 0
+            last = int(np.searchsorted(times, self.end, side="left")) if self.end is not None else num_total
+            if last <= first:
+                raise VideoDecodingError(
+                    f"The video {self.path} has no frames between start={self.start} s and end={self.end} s "
+                    f"(it lasts {total_duration:.3f} s)."
+                    if total_duration is not None
+                    else f"The video {self.path} has no frames between start={self.start} s and end={self.end} s."
+                )
+        self._first = first
+        self.num_frames = last - first
+        self.fps = fps
+        if total_duration is not None and (self.start is not None or self.end is not None):
+            window_start = self.start or 0.0
+            window_end = min(self.end, total_duration) if self.end is not None else total_duration
+            self.duration = window_end - window_start
+        else:
+            self.duration = total_duration
+
+    def _init_frame_folder(self, folder_fps: float | None):
+        files = list_frame_files(self.path)
+        if folder_fps is not None and not folder_fps > 0:
+            raise ValueError(f"`folder_fps` must be > 0, got {folder_fps}.")
+        first, last = 0, len(files)
+        if self.start is not None or self.end is not None:
+            if folder_fps is None:
+                raise ValueError(
+                    f"{self.path} is a frame folder: pass `folder_fps` (its frame rate) to use `start`/`end`."
+                )
+            times = np.arange(len(files)) / folder_fps
+            first = int(np.searchsorted(times, self.start, side="left")) if self.start is not None else 0
+            last = int(np.searchsorted(times, self.end, side="left")) if self.end is not None else len(files)
+            if last <= first:
+                raise VideoDecodingError(
+                    f"The frame folder {self.path} has no frames between start={self.start} s and end={self.end} s "
+                    f"({len(files)} frames at {folder_fps} fps)."
+                )
+        self._files = files[first:last]
+        self.num_frames = len(self._files)
+        self.fps = float(folder_fps) if folder_fps is not None else None
+        self.duration = self.num_frames / self.fps if self.fps is not None else None
+
+    @property
+    def info(self) -> VideoInfo:
+        """
+        The [`VideoInfo`] of the video (or of its window). The display rotation and the frame size are only known
+        from a decoded frame: the first frame of the window is decoded (and kept) unless a frame was read already.
+        """
+        if self._info is None:
+            if self.is_frame_folder:
+                frame = self._decode_image(self._files[0])
+            else:
+                frame = self._read_video_frames(np.array([self._first]), convert=False, skip_unwanted=False)[0]
+                self._cached_frame = (self._first, frame)
+            self._set_info(frame)
+        return self._info
+
+    def _set_info(self, frame: "av.VideoFrame"):
+        turns = _rotation_turns(frame.rotation)
+        rotation = turns * 90 if turns <= 2 else -90
+        width, height = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+        self._info = VideoInfo(
+            path=self.path,
+            num_frames=self.num_frames,
+            fps=self.fps,
+            duration=self.duration,
+            width=width,
+            height=height,
+            rotation=rotation,
+            is_frame_folder=self.is_frame_folder,
+        )
+
+    def close(self):
+        """Close the video file."""
+        self._frames = None
+        if getattr(self, "_container", None) is not None:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    # ---------------------------------------------------------------- reading
+
+    def read(self, indices, *, shortest_edge: int | None = None) -> np.ndarray:
+        """
+        Decode the frames at `indices` (counted inside the window).
+
+        Args:
+            indices (`Sequence[int]` or `np.ndarray`):
+                Frame indices in `[0, num_frames)`, in any order; duplicates are allowed.
+            shortest_edge (`int`, *optional*):
+                Resize the frames (with swscale, while converting them to RGB) so that their shortest edge has this
+                length, keeping the aspect ratio.
+
+        Returns:
+            `np.ndarray`: `(len(indices), height, width, 3)` uint8 RGB frames, upright, in the order of `indices`.
+        """
+        indices = np.asarray(indices)
+        if indices.ndim != 1 or (indices.size and not np.issubdtype(indices.dtype, np.integer)):
+            raise ValueError(f"Frame indices must be a 1-D sequence of integers, got {indices!r}.")
+        indices = indices.astype(np.int64)
+        if shortest_edge is not None and int(shortest_edge) < 1:
+            raise ValueError(f"`shortest_edge` must be a positive number of pixels, got {shortest_edge}.")
+        num_frames = self.num_frames
+        out_of_range = indices[(indices < 0) | (indices >= num_frames)]
+        if out_of_range.size:
+            raise ValueError(
+                f"Frame indices {out_of_range.tolist()} are out of range for {self.path}, which has {num_frames} "
+                "frames" + (" in the requested window." if self.start is not None or self.end is not None else ".")
+            )
+        if indices.size == 0:
+            height, width = _output_size(self.info.height, self.info.width, shortest_edge)
+            return np.zeros((0, height, width, 3), dtype=np.uint8)
+
+        unique_indices, inverse = np.unique(indices, return_inverse=True)
+        if self.is_frame_folder:
+            frames = []
+            for index in unique_indices.tolist():
+                image = self._decode_image(self._files[index])
+                if self._info is None:
+                    self._set_info(image)
+                frames.append(_frame_to_rgb(image, shortest_edge))
+        else:
+            frames = self._read_video_frames(unique_indices + self._first, convert=True, shortest_edge=shortest_edge)
+        shapes = {frame.shape for frame in frames}
+        if len(shapes) > 1:
+            raise VideoDecodingError(
+                f"The frames read from {self.path} have different sizes {sorted(shapes)}; they cannot be stacked."
+            )
+        return np.stack(frames)[inverse.reshape(-1)]
+
+    def _decode_image(self, image_path: str) -> "av.VideoFrame":
+        try:
+            with av.open(image_path) as container:
+                for frame in container.decode(video=0):
+                    return frame
+        except (av.FFmpegError, OSError, IndexError) as error:
+            raise VideoDecodingError(f"Could not decode the frame image {image_path}: {error}") from error
+        raise VideoDecodingError(f"The frame image {image_path} holds no image.")
+
+    def _restart(self):
+        """Reopen the file: decoding then starts at the first frame, with no seek involved."""
+        self.close()
+        self._container, self._stream = self._open_container()
+        self._skipped_pts = set()
+        self._frames = self._iterate_frames()
+        self._position = -1
+
+    def _seek(self, position: int):
+        """Make the next decoded frames start at the keyframe at frame index `position`."""
+        if position == 0 or self._container is None:
+            self._restart()
+            if position == 0:
+                return
+        self._container.seek(int(self._pts[position]), stream=self._stream, backward=True, any_frame=False)
+        self._skipped_pts = set()
+        self._frames = self._iterate_frames()
+        self._position = None  # unknown until the first frame comes out
+
+    def _iterate_frames(self):
+        codec_context = self._stream.codec_context
+        for packet in self._container.demux(self._stream):
+            if self._wanted_pts is not None:
+                # A frame that is neither wanted nor a reference for other frames need not be decoded at all.
+                wanted = packet.pts is None or packet.pts in self._wanted_pts
+                codec_context.skip_frame = "DEFAULT" if wanted else "NONREF"
+                if not wanted:
+                    self._skipped_pts.add(packet.pts)
+            yield from packet.decode()
+
+    def _frame_position(self, frame: "av.VideoFrame") -> int | None:
+        """Index (in presentation order) of a decoded frame, from its timestamp."""
+        if not self._has_timestamps:
+            return self._position + 1
+        if frame.pts is None:
+            return None
+        position = int(np.searchsorted(self._pts, frame.pts))
+        if position < len(self._pts) and self._pts[position] == frame.pts:
+            return position
+        return None
+
+    def _read_video_frames(
+        self, targets: np.ndarray, *, convert: bool, shortest_edge: int | None = None, skip_unwanted: bool = True
+    ) -> list:
+        """
+        Decode the frames at the sorted, unique file-level `targets`; return RGB arrays or the `av` frames.
+
+        With `skip_unwanted`, the decoder skips the frames that are neither targets nor references. A later call then
+        cannot continue past a skipped frame without seeking (the decoder reads a few packets ahead).
+        """
+        try:
+            return self._decode_targets(targets, convert, shortest_edge, skip_unwanted)
+        except av.FFmpegError as error:
+            self.close()
+            raise VideoDecodingError(f"Could not decode the video {self.path}: {error}") from error
+
+    def _decode_targets(self, targets: np.ndarray, convert: bool, shortest_edge: int | None, skip_unwanted: bool):
+        # Frames are matched by timestamp, so frames skipped by the decoder cannot shift the count.
+        skip_unwanted = skip_unwanted and self._has_timestamps
+        self._wanted_pts = set(self._pts[targets].tolist()) if skip_unwanted else None
+        found = {}
+        num_inexact = 0
+        last_frame = None
+        for target in targets.tolist():
+            cached_position, cached_frame = self._cached_frame
+            if target == cached_position:
+                found[target] = _frame_to_rgb(cached_frame, shortest_edge) if convert else cached_frame
+                continue
+            if self._has_timestamps:
+                key = int(self._key_positions[np.searchsorted(self._key_positions, target, side="right") - 1])
+                # Seek when going back, when a keyframe lies between the decoder and the target (decoding from
+                # there is shorter than decoding every frame in between), or when the target's packet was already
+                # sent to the decoder to be skipped (by an earlier call, with other wanted frames).
+                if (
+                    self._frames is None
+                    or self._position is None
+                    or target <= self._position
+                    or key > self._position + 1
+                    or int(self._pts[target]) in self._skipped_pts
+                ):
+                    self._seek(key)
+            elif self._frames is None or target <= self._position:
+                self._restart()
+
+            while True:
+                try:
+                    frame = next(self._frames)
+                except StopIteration:
+                    frame = None
+                if frame is None:
+                    break
+                position = self._frame_position(frame)
+                if position is None:
+                    continue
+                if self._position is None and position > target and self._has_timestamps:
+                    # The seek landed after the target (an inexact index in the container): go one keyframe back.
+                    earlier = self._key_positions[self._key_positions < key]
+                    key = int(earlier[-1]) if earlier.size else 0
+                    self._seek(key)
+                    continue
+                self._position = position
+                last_frame = frame
+                if position >= target:
+                    break
+            if frame is None:
+                # The stream ended before the target: fewer frames decode than the container announced.
+                if last_frame is None:
+                    raise VideoDecodingError(f"No frame of the video {self.path} could be decoded.")
+                frame = last_frame
+                self._frames = None
+            if self._position != target:
+                num_inexact += 1
+            if self._info is None:
+                self._set_info(frame)
+            found[target] = _frame_to_rgb(frame, shortest_edge) if convert else frame
+        if num_inexact:
+            logger.warning(
+                f"{num_inexact} of the {len(targets)} requested frames of {self.path} could not be decoded at their "
+                "exact position (missing or undecodable frames); the nearest decoded frame was used instead."
+            )
+        return [found[target] for target in targets.tolist()]
+
+
+def probe_video(
+    source: str | os.PathLike,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    folder_fps: float | None = None,
+) -> VideoInfo:
+    """
+    Frame count, frame rate, duration and upright size of a video file or frame folder, decoding one frame only.
+
+    Args:
+        source (`str` or `os.PathLike`):
+            A video file or a folder of frame images.
+        start (`float`, *optional*):
+            Start of a window, in seconds; the returned `num_frames` and `duration` are those of the window.
+        end (`float`, *optional*):
+            End of a window (exclusive), in seconds.
+        folder_fps (`float`, *optional*):
+            Frame rate of a frame folder.
+
+    Returns:
+        [`VideoInfo`]
+    """
+    with VideoReader(source, start=start, end=end, folder_fps=folder_fps) as reader:
+        return reader.info
+
+
+def read_video_frames(
+    source: str | os.PathLike,
+    indices,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    shortest_edge: int | None = None,
+    folder_fps: float | None = None,
+) -> np.ndarray:
+    """
+    Decode the frames at `indices` of a video file or frame folder (see [`VideoReader`]).
+
+    Returns:
+        `np.ndarray`: `(len(indices), height, width, 3)` uint8 RGB frames, upright, in the order of `indices`
+        (duplicates allowed).
+    """
+    with VideoReader(source, start=start, end=end, folder_fps=folder_fps) as reader:
+        return reader.read(indices, shortest_edge=shortest_edge)
+
+
+def read_frames(
+    source: str | os.PathLike,
+    num_frames: int,
+    *,
+    mode: str = "middle",
+    rng: np.random.Generator | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    shortest_edge: int | None = None,
+    folder_fps: float | None = None,
+) -> tuple[np.ndarray, VideoInfo]:
+    """
+    Sample `num_frames` frames of a video file or frame folder with [`sample_frame_indices`] and decode only those.
+
+    Args:
+        source (`str` or `os.PathLike`):
+            A video file or a folder of frame images.
+        num_frames (`int`):
+            Number of frames to sample (T).
+        mode (`str`, *optional*, defaults to `"middle"`):
+            `"middle"` (test time) or `"random"` (train time) frame of each segment.
+        rng (`np.random.Generator`, *optional*):
+            Random generator for `mode="random"`.
+        start (`float`, *optional*):
+            Start of the clip inside the video, in seconds.
+        end (`float`, *optional*):
+            End of the clip inside the video (exclusive), in seconds.
+        shortest_edge (`int`, *optional*):
+            Downscale the frames while decoding so that their shortest edge has this length.
+        folder_fps (`float`, *optional*):
+            Frame rate of a frame folder (needed for `start`/`end` on one).
+
+    Returns:
+        `tuple[np.ndarray, VideoInfo]`: the `(num_frames, height, width, 3)` uint8 RGB frames and the [`VideoInfo`] of
+        the clip.
+    """
+    with VideoReader(source, start=start, end=end, folder_fps=folder_fps) as reader:
+        indices = sample_frame_indices(reader.num_frames, num_frames, mode=mode, rng=rng)
+        return reader.read(indices, shortest_edge=shortest_edge), reader.info

@@ -5,14 +5,31 @@ Importing the package registers MSQNet with the `transformers` Auto classes, so 
 installed code (without `trust_remote_code`). Folders saved by this package also carry the code for remote loading.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForVideoClassification,
+    AutoProcessor,
+    AutoVideoProcessor,
+)
 
 from .configuration_msqnet import MSQNetConfig
 from .modeling_msqnet import MSQNetForVideoClassification, MSQNetModel, MSQNetPreTrainedModel
+from .processing_msqnet import MSQNetProcessor
+from .video_processing_msqnet import MSQNetVideoProcessor
 
 
 AutoConfig.register(MSQNetConfig.model_type, MSQNetConfig, exist_ok=True)
 AutoModel.register(MSQNetConfig, MSQNetModel, exist_ok=True)
 AutoModelForVideoClassification.register(MSQNetConfig, MSQNetForVideoClassification, exist_ok=True)
+AutoVideoProcessor.register(MSQNetConfig, MSQNetVideoProcessor, exist_ok=True)
+AutoProcessor.register(MSQNetConfig, MSQNetProcessor, exist_ok=True)
 
-__all__ = ["MSQNetConfig", "MSQNetPreTrainedModel", "MSQNetModel", "MSQNetForVideoClassification"]
+__all__ = [
+    "MSQNetConfig",
+    "MSQNetPreTrainedModel",
+    "MSQNetModel",
+    "MSQNetForVideoClassification",
+    "MSQNetVideoProcessor",
+    "MSQNetProcessor",
+]

@@ -212,6 +212,9 @@ class MSQNetConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         kwargs.setdefault("problem_type", "multi_label_classification")
         super().__init__(**kwargs)
+        # transformers 5 leaves `label2id` unset when only `id2label` is given; the label set is one mapping.
+        if self.id2label is not None and not self.label2id:
+            self.label2id = {label: int(index) for index, label in self.id2label.items()}
 
 
 MSQNetConfig.register_for_auto_class()

@@ -408,6 +408,16 @@ class MSQNetPreTrainedModel(PreTrainedModel):
                 module.freeze_image_model()
         return loaded
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # `save_pretrained` maps only the saved class in `auto_map`; a folder holds weights both model classes load,
+        # so list both for remote code (`AutoModel` and `AutoModelForVideoClassification` with `trust_remote_code`).
+        module = self.__class__.__module__.split(".")[-1]
+        auto_map = dict(getattr(self.config, "auto_map", None) or {})
+        auto_map.setdefault("AutoModel", f"{module}.MSQNetModel")
+        auto_map.setdefault("AutoModelForVideoClassification", f"{module}.MSQNetForVideoClassification")
+        self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
 
 class MSQNetModel(MSQNetPreTrainedModel):
     """

@@ -269,3 +269,10 @@ def test_set_labels_with_explicit_embeddings_and_reinitialized_head():
         assert model(pixel_values()).logits.shape == (BATCH, 2)
     with pytest.raises(ValueError, match="shape"):
         model.set_labels(["a", "b"], label_embeddings=torch.randn(3, HIDDEN))
+
+
+def test_label2id_follows_id2label_when_only_id2label_is_given(tmp_path):
+    config = MSQNetConfig(id2label={0: "eating", 1: "walking"})
+    assert config.label2id == {"eating": 0, "walking": 1}
+    config.save_pretrained(tmp_path)
+    assert MSQNetConfig.from_pretrained(tmp_path).label2id == {"eating": 0, "walking": 1}

@@ -280,7 +280,10 @@ class TestLabelsMatchWhatIsDrawn:
                 continue
             turns = np.array([estimated_rotation(mask[a], mask[b]) for a, b in pairs])
             assert np.all(np.sign(turns) == sign), (actor, actions, turns)
-            assert 10 <= np.median(np.abs(turns)) <= 24, (actor, actions, turns)
+            # The generator turns by a per-clip speed drawn from its range; the estimate is on a 2-degree grid and
+            # the masks are pixelated, hence the slack.
+            low, high = synthetic_actions._ROTATION_SPEED_RANGE_DEGREES
+            assert low - 3 <= np.median(np.abs(turns)) <= high + 3, (actor, actions, turns)
             # The orientation changes: the mask is not the same shape at the start and a few frames later.
             assert rotated_iou(mask[0], mask[3], 0) < 0.9
 

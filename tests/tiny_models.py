@@ -1,6 +1,5 @@
 """Tiny MSQNet configurations and pretrained parts that tests build and save locally (no Hub access)."""
 
-import json
 from pathlib import Path
 
 from transformers import CLIPConfig, CLIPModel, CLIPTokenizer, TimesformerConfig, TimesformerModel
@@ -41,11 +40,9 @@ def write_tiny_clip_tokenizer(folder):
     folder.mkdir(parents=True, exist_ok=True)
     vocab = ["l", "o", "w", "e", "r", "s", "t", "i", "d", "n", "lo", "l</w>", "w</w>", "r</w>", "t</w>", "low</w>",
              "er</w>", "lowest</w>", "newer</w>", "wider", "<unk>", "<|startoftext|>", "<|endoftext|>"]
-    merges = ["#version: 0.2", "l o", "lo w</w>", "e r</w>"]
-    (folder / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(vocab)}))
-    (folder / "merges.txt").write_text("\n".join(merges) + "\n")
+    merges = [("l", "o"), ("lo", "w</w>"), ("e", "r</w>")]
     tokenizer = CLIPTokenizer(
-        vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"), pad_token="<|endoftext|>"
+        vocab={token: i for i, token in enumerate(vocab)}, merges=merges, unk_token="<unk>", pad_token="<|endoftext|>"
     )
     tokenizer.save_pretrained(folder)
     return tokenizer

@@ -1,0 +1,351 @@
+# Copyright 2026 The msqnet authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Evaluation of MSQNet models on manifest datasets, on one or several processes (Accelerate).
+
+The same code scores the model during training (`modeling_msqnet.training`) and in `examples/evaluate.py`, so the
+figures of both agree. Videos that cannot be decoded are left out of the metrics, counted and reported by name.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from accelerate.logging import get_logger
+
+from .data import MSQNetDataCollator, MSQNetVideoTransform, load_manifest_dataset
+from .metrics import multilabel_accuracy, multilabel_average_precision, top_k_accuracy
+
+
+SINGLE_LABEL = "single_label_classification"
+MULTI_LABEL = "multi_label_classification"
+
+
+logger = get_logger(__name__)
+
+
+class IndexedTransform:
+    """
+    Wraps an [`MSQNetVideoTransform`] so that each example also carries its manifest row (`index`), which identifies
+    skipped videos after gathering across processes. `set_epoch` is passed on to the wrapped transform.
+    """
+
+    def __init__(self, transform: MSQNetVideoTransform):
+        self.transform = transform
+
+    def set_epoch(self, epoch: int):
+        self.transform.set_epoch(epoch)
+
+    def __call__(self, batch: dict) -> dict:
+        outputs = self.transform(batch)
+        outputs["index"] = list(batch["index"])
+        return outputs
+
+
+class FixedSizeCollator:
+    """
+    Batches examples like [`MSQNetDataCollator`] but keeps every example in place: an unreadable video gets zero
+    `pixel_values` and `valid=False`. Every process then runs the same number of forward passes on batches of the
+    sizes the sampler planned, which distributed training (DDP/FSDP collectives) and `gather_for_metrics` (its
+    removal of the samples duplicated to even out the last batch) rely on.
+
+    Returns: `{"pixel_values": (B, T, 3, H, W), "labels": (B, K) or (B,), "valid": (B,) bool, "index": (B,) int64,
+    "skipped": [{"video", "index", "error"}, ...]}`.
+    """
+
+    def __init__(self, pixel_shape: tuple[int, ...]):
+        self.pixel_shape = tuple(pixel_shape)
+        self.collator = MSQNetDataCollator(return_skipped=True)
+
+    def __call__(self, features: list[dict]) -> dict:
+        kept = self.collator(features)
+        self.collator.reset()  # the batches carry their own skipped examples
+        valid = torch.tensor(
+            [feature.get("decoding_error") is None and feature.get("pixel_values") is not None for feature in features]
+        )
+        pixel_values = torch.zeros((len(features), *self.pixel_shape), dtype=torch.float32)
+        if valid.any():
+            pixel_values[valid] = kept["pixel_values"].to(pixel_values.dtype)
+        skipped = [
+            {"video": feature.get("video"), "index": int(feature["index"]), "error": feature.get("decoding_error")}
+            for feature, ok in zip(features, valid.tolist())
+            if not ok
+        ]
+        return {
+            "pixel_values": pixel_values,
+            "labels": torch.stack([torch.as_tensor(feature["labels"]) for feature in features]),
+            "valid": valid,
+            "index": torch.tensor([int(feature["index"]) for feature in features], dtype=torch.int64),
+            "skipped": skipped,
+        }
+
+
+def pixel_shape(video_processor, num_frames: int) -> tuple[int, int, int, int]:
+    """`(num_frames, 3, height, width)` of one example's `pixel_values` for a video processor."""
+    crop = video_processor.crop_size
+    return (int(num_frames), 3, int(crop["height"]), int(crop["width"]))
+
+
+def masked_loss(logits: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor, problem_type: str) -> torch.Tensor:
+    """
+    The model's loss (binary cross-entropy averaged over classes and videos, or cross-entropy) over the valid videos
+    of a batch. A batch with no valid video gives a zero loss that still depends on the logits, so that every process
+    takes part in the gradient all-reduce.
+    """
+    if problem_type == SINGLE_LABEL:
+        per_example = F.cross_entropy(logits.float(), labels.long(), reduction="none")
+    else:
+        per_example = F.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none").mean(dim=-1)
+    weights = valid.to(per_example.dtype)
+    return (per_example * weights).sum() / weights.sum().clamp(min=1.0)
+
+
+def _finite_or_none(value):
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def compute_metrics(logits: np.ndarray, labels: np.ndarray, problem_type: str, id2label: dict) -> dict:
+    """
+    The paper's metrics for the gathered logits `(N, K)` and labels of an evaluation set.
+
+    Multi-label: `mAP_macro` (primary), `AP_micro` (official-code compatible), `multilabel_accuracy` (threshold 0.5
+    on the sigmoid), `loss` (binary cross-entropy). Single-label: `top1`, `top5` (top-k with k capped at K), `loss`
+    (cross-entropy), `mAP_macro`. Both: `per_class_AP` `{label: AP or None (no positive)}`, `num_videos`.
+    """
+    logits = torch.as_tensor(logits, dtype=torch.float64)
+    num_videos, num_labels = logits.shape if logits.ndim == 2 else (0, len(id2label))
+    names = [id2label[i] for i in range(num_labels)]
+    report = {"num_videos": int(num_videos)}
+    if num_videos == 0:
+        return report
+    if problem_type == SINGLE_LABEL:
+        targets = torch.as_tensor(labels).long()
+        scores = logits.softmax(dim=-1)
+        top_k = top_k_accuracy(scores.numpy(), targets.numpy(), top_k=(1, min(5, num_labels)))
+        report["top1"] = top_k["top1_accuracy"]
+        report["top5"] = top_k[f"top{min(5, num_labels)}_accuracy"]
+        report["loss"] = float(F.cross_entropy(logits, targets))
+        multi_hot = F.one_hot(targets, num_labels).numpy()
+    else:
+        multi_hot = torch.as_tensor(labels).numpy().round().astype(np.int64)
+        scores = logits.sigmoid()
+        report["loss"] = float(F.binary_cross_entropy_with_logits(logits, torch.as_tensor(multi_hot, dtype=torch.float64)))
+    average_precision = multilabel_average_precision(scores.numpy(), multi_hot)
+    report["mAP_macro"] = _finite_or_none(average_precision["mAP_macro"])
+    if problem_type != SINGLE_LABEL:
+        report["AP_micro"] = _finite_or_none(average_precision["AP_micro"])
+        report["multilabel_accuracy"] = multilabel_accuracy(scores.numpy(), multi_hot, from_logits=False)["accuracy"]
+    report["num_classes_without_positives"] = int(average_precision["num_classes_left_out"])
+    report["per_class_AP"] = {name: _finite_or_none(ap) for name, ap in zip(names, average_precision["per_class_AP"])}
+    report["per_class_positives"] = {name: int(count) for name, count in zip(names, multi_hot.sum(axis=0).tolist())}
+    return report
+
+
+def primary_metric(problem_type: str) -> str:
+    """The key of the headline figure: `mAP_macro` for multi-label sets, `top1` for single-label ones."""
+    return "top1" if problem_type == SINGLE_LABEL else "mAP_macro"
+
+
+@torch.no_grad()
+def evaluate_model(model, dataloader, accelerator, *, problem_type: str, id2label: dict, dataset=None, desc="Evaluating"):
+    """
+    Score `model` on `dataloader` (prepared with `accelerator`, batches from [`FixedSizeCollator`]) on every process,
+    gather the predictions with `accelerator.gather_for_metrics` (the samples duplicated to even out the last batch
+    are dropped) and compute [`compute_metrics`] on the whole set, identically on every process.
+
+    Returns:
+        `dict`: the metrics, plus `skipped` (`{"count": n, "videos": [{"video", "line", "error"}, ...]}`), the unreadable
+        videos of the set (left out of the metrics).
+    """
+    from accelerate.utils import gather_object
+    from tqdm.auto import tqdm
+
+    was_training = model.training
+    model.eval()
+    logits, labels, valid, indices, local_skipped = [], [], [], [], []
+    for batch in tqdm(dataloader, desc=desc, disable=not accelerator.is_local_main_process, leave=False):
+        local_skipped.extend(batch.pop("skipped"))
+        outputs = model(pixel_values=batch["pixel_values"])
+        gathered = accelerator.gather_for_metrics(
+            {"logits": outputs.logits.float(), "labels": batch["labels"], "valid": batch["valid"], "index": batch["index"]}
+        )
+        logits.append(gathered["logits"].cpu())
+        labels.append(gathered["labels"].cpu())
+        valid.append(gathered["valid"].cpu())
+        indices.append(gathered["index"].cpu())
+    model.train(was_training)
+
+    errors = {}
+    for entry in gather_object(local_skipped):
+        errors.setdefault(entry["index"], entry)
+    logits, labels = torch.cat(logits), torch.cat(labels)
+    valid, indices = torch.cat(valid).bool(), torch.cat(indices)
+    report = compute_metrics(logits[valid].numpy(), labels[valid].numpy(), problem_type, id2label)
+
+    skipped = []
+    for index in sorted(set(indices[~valid].tolist())):
+        entry = errors.get(index, {})
+        video = entry.get("video")
+        line = None
+        if dataset is not None:
+            row = dataset.with_format(None)[index]  # the manifest row, without decoding the video
+            video, line = row["video"], row["line"]
+        skipped.append({"video": video, "line": line, "error": entry.get("error")})
+    report["skipped"] = {"count": len(skipped), "videos": skipped}
+    return report
+
+
+def format_summary(report: dict, problem_type: str) -> str:
+    """One line with the headline figures of an evaluation report."""
+    keys = ("top1", "top5", "mAP_macro") if problem_type == SINGLE_LABEL else ("mAP_macro", "AP_micro", "multilabel_accuracy")
+    figures = ", ".join(
+        f"{key} {report[key]:.4f}" if report.get(key) is not None else f"{key} n/a" for key in keys
+    )
+    return f"{figures} on {report.get('num_videos', 0)} videos ({report['skipped']['count']} skipped)"
+
+
+def write_per_class_table(report: dict, path) -> Path:
+    """Write the per-class AP (and number of positives) as a Markdown (`.md`) or CSV (`.csv`) table."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".md", ".csv"):
+        raise ValueError(f"`--per_class_table` must end with .md or .csv, got {str(path)!r}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    positives = report.get("per_class_positives", {})
+    rows = [
+        (index, name, ap, positives.get(name)) for index, (name, ap) in enumerate(report.get("per_class_AP", {}).items())
+    ]
+    if suffix == ".csv":
+        with open(path, "w", newline="", encoding="utf-8") as file:
+            writer = csv.writer(file)
+            writer.writerow(["index", "label", "AP", "positives"])
+            for index, name, ap, count in rows:
+                writer.writerow([index, name, "" if ap is None else f"{ap:.6f}", count])
+    else:
+        lines = ["| index | label | AP | positives |", "| ---: | --- | ---: | ---: |"]
+        for index, name, ap, count in rows:
+            cell = name.replace("|", "\\|")
+            lines.append(f"| {index} | {cell} | {'n/a' if ap is None else f'{ap:.4f}'} | {count} |")
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def build_eval_dataloader(dataset, video_processor, config, batch_size: int, num_workers: int = 0, seed: int = 0):
+    """The evaluation `DataLoader` of a manifest dataset: test-time frame sampling and processing, fixed-size batches."""
+    transform = MSQNetVideoTransform.from_config(video_processor, config, train=False, seed=seed)
+    dataset.set_transform(IndexedTransform(transform))
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        collate_fn=FixedSizeCollator(pixel_shape(video_processor, config.num_frames)),
+        num_workers=num_workers,
+        # Its own generator: iterating must not draw from the global RNG (exact resume of training).
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def load_model_and_processor(model_dir):
+    """Load a saved MSQNet folder: the model and its video processor (the default one, with a warning, if none)."""
+    from .modeling_msqnet import MSQNetForVideoClassification
+    from .video_processing_msqnet import MSQNetVideoProcessor
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(f"--model {model_dir}: expected a saved MSQNet folder with a config.json.")
+    model = MSQNetForVideoClassification.from_pretrained(model_dir)
+    processor_files = ("video_preprocessor_config.json", "preprocessor_config.json")
+    if any((model_dir / name).is_file() for name in processor_files):
+        video_processor = MSQNetVideoProcessor.from_pretrained(model_dir)
+    else:
+        logger.warning(f"{model_dir} has no video processor config; using the default one sized for the model.")
+        from .training import default_video_processor
+
+        video_processor = default_video_processor(model.config)
+    return model, video_processor
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Evaluate a saved MSQNet model on a manifest (JSON Lines).")
+    parser.add_argument("--model", required=True, help="Saved MSQNet folder (config.json, weights, video processor).")
+    parser.add_argument("--manifest", required=True, help="Evaluation manifest (.jsonl); labels are model label names.")
+    parser.add_argument("--output", required=True, help="Report to write (.json).")
+    parser.add_argument("--per_device_eval_batch_size", type=int, default=8, help="Batch size per process.")
+    parser.add_argument("--per_class_table", default=None, help="Also write the per-class AP as .md or .csv.")
+    parser.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes.")
+    parser.add_argument(
+        "--mixed_precision", choices=("no", "fp16", "bf16"), default=None, help="Defaults to the accelerate config."
+    )
+    args = parser.parse_args(argv)
+    if args.per_device_eval_batch_size < 1:
+        parser.error(f"--per_device_eval_batch_size must be >= 1, got {args.per_device_eval_batch_size}.")
+    if args.per_class_table and Path(args.per_class_table).suffix.lower() not in (".md", ".csv"):
+        parser.error(f"--per_class_table must end with .md or .csv, got {args.per_class_table!r}.")
+    return args
+
+
+def run_evaluation(args) -> dict:
+    """Evaluate `args.model` on `args.manifest` (see [`parse_args`]); writes the report on the main process."""
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(mixed_precision=args.mixed_precision)
+    model, video_processor = load_model_and_processor(args.model)
+    config = model.config
+    problem_type = config.problem_type or MULTI_LABEL
+    dataset = load_manifest_dataset(args.manifest, config.label2id, problem_type=problem_type)
+    dataloader = build_eval_dataloader(
+        dataset, video_processor, config, args.per_device_eval_batch_size, num_workers=args.num_workers
+    )
+    model, dataloader = accelerator.prepare(model, dataloader)
+    report = evaluate_model(
+        model, dataloader, accelerator, problem_type=problem_type, id2label=config.id2label, dataset=dataset
+    )
+    report = {
+        "model": str(args.model),
+        "manifest": os.path.abspath(args.manifest),
+        "problem_type": problem_type,
+        "primary_metric": primary_metric(problem_type),
+        **report,
+    }
+    if accelerator.is_main_process:
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if args.per_class_table:
+            write_per_class_table(report, args.per_class_table)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return report
+
+
+__all__ = [
+    "FixedSizeCollator",
+    "IndexedTransform",
+    "build_eval_dataloader",
+    "compute_metrics",
+    "evaluate_model",
+    "format_summary",
+    "load_model_and_processor",
+    "masked_loss",
+    "parse_args",
+    "primary_metric",
+    "run_evaluation",
+    "write_per_class_table",
+]

@@ -89,24 +89,47 @@ def build_ours_from_reference(config, reference):
     return load_official_into(MSQNetForVideoClassification(config), reference.state_dict())
 
 
-def matmul_gflops(dtype, repeats=10):
+def matmul_gflops(dtype, repeats=10, max_seconds=3.0):
     """
-    This machine's matmul rate for `dtype` (GFLOP/s, median of `repeats`), the best of two shapes: TimeSformer-base's
-    MLP projection over 16 frames (3152 x 768 @ 768 x 3072) and a square 2048 matmul.
+    This machine's matmul rate for `dtype` (GFLOP/s, median of up to `repeats` timings, stopping after about
+    `max_seconds` per shape), the best of two shapes: TimeSformer-base's MLP projection over 16 frames
+    (3152 x 768 @ 768 x 3072) and a square 2048 matmul. CPUs without native bfloat16 instructions (no AVX512-BF16 or
+    AMX) emulate bfloat16 matmuls, often many times slower than float32; the time limit keeps that probe short.
     """
     rates = []
     for m, k, n in ((3152, 768, 3072), (2048, 2048, 2048)):
         a = torch.randn(m, k, dtype=dtype)
         b = torch.randn(k, n, dtype=dtype)
-        for _ in range(3):
-            torch.mm(a, b)
+        torch.mm(a, b)
         times = []
-        for _ in range(repeats):
+        deadline = time.perf_counter() + max_seconds
+        while len(times) < repeats and (len(times) < 2 or time.perf_counter() < deadline):
             start = time.perf_counter()
             torch.mm(a, b)
             times.append(time.perf_counter() - start)
         rates.append(2 * m * k * n / statistics.median(times) / 1e9)
     return max(rates)
+
+
+def cpu_has_native_bf16():
+    """Whether the CPU has bfloat16 matmul instructions (x86 AVX512-BF16 or AMX-BF16, or Arm BF16); None if unknown."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            flags = set()
+            for line in handle:
+                if line.startswith(("flags", "Features")):
+                    flags.update(line.split(":", 1)[1].split())
+    except OSError:
+        return None
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"}) if flags else None
+
+
+def bf16_worth_timing(rates, min_ratio=0.5):
+    """
+    Whether full-size bfloat16 runs are worth timing: the bfloat16 matmul rate is at least `min_ratio` times the
+    float32 one. Where bfloat16 is emulated (e.g. AVX2-only CPUs) one full-size 16-frame forward takes minutes.
+    """
+    return rates["bfloat16"] >= min_ratio * rates["float32"]
 
 
 def reset_peak_rss():
@@ -188,5 +211,6 @@ def machine_summary():
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
+        "cpu_native_bf16": cpu_has_native_bf16(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }

@@ -8,6 +8,7 @@ Every clip of the manifest is decoded once (with the model folder's `MSQNetVideo
 - `sdpa-video`: `video_attn_implementation="sdpa"`;
 - `query-Q`: the CLIP query over Q evenly spaced frames (`query_num_frames`, `--query-num-frames`, default 4);
 - `fast`: bf16-autocast + sdpa-video + query-Q;
+- `fast-float32`: sdpa-video + query-Q in float32 (the fast path of CPUs without native bfloat16);
 - `fast-bf16-weights`: bf16-weights + sdpa-video + query-Q;
 - `compiled` (with `--compile`): `torch.compile` of the exact model.
 
@@ -19,8 +20,8 @@ probability) from `exact`, the share of clips whose top-scored label is unchange
 checked against the model's `label2id` (an unknown name is an error naming the manifest line).
 
 Usage:
-    python benchmarks/fast_path_accuracy.py --model runs/synthetic/best --manifest data/synthetic/test.jsonl
-    python benchmarks/fast_path_accuracy.py --model DIR --manifest TEST.jsonl --options exact fast --limit 50 \\
+    python benchmarks/fast_path_accuracy.py --model_dir runs/synthetic/best --manifest data/synthetic/test.jsonl
+    python benchmarks/fast_path_accuracy.py --model_dir DIR --manifest TEST.jsonl --options exact fast --limit 50 \\
         --output accuracy.json
 """
 
@@ -52,6 +53,7 @@ OPTIONS = {
     "sdpa-video": ("float32", "sdpa", None, False, False),
     "query": ("float32", None, None, True, False),
     "fast": ("float32", "sdpa", "bfloat16", True, False),
+    "fast-float32": ("float32", "sdpa", None, True, False),
     "fast-bf16-weights": ("bfloat16", "sdpa", None, True, False),
     "compiled": ("float32", None, None, False, True),
 }
@@ -93,9 +95,7 @@ def load_option_models(model_dir, options):
 
 
 def clip_pixel_values(processor, entries, num_frames):
-    """`(B, T, 3, H, W)` frames of a batch of manifest entries; clips with `start`/`end` are cut from their video."""
-    if all(entry["start"] is None and entry["end"] is None for entry in entries):
-        return processor([entry["video"] for entry in entries], return_tensors="pt")["pixel_values"]
+    """`(B, T, 3, H, W)` test-time frames of a batch of manifest entries (videos, frame folders, `start`/`end` clips)."""
     videos = [
         read_frames(entry["video"], num_frames, start=entry["start"], end=entry["end"], folder_fps=entry["fps"])[0]
         for entry in entries
@@ -105,7 +105,9 @@ def clip_pixel_values(processor, entries, num_frames):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="saved MSQNet folder (model and video processor)")
+    parser.add_argument(
+        "--model_dir", "--model", dest="model", required=True, help="saved MSQNet folder (model and video processor)"
+    )
     parser.add_argument("--manifest", required=True, help="JSON Lines test manifest: {'video': ..., 'labels': [...]}")
     parser.add_argument("--options", nargs="+", choices=list(OPTIONS), default=[o for o in OPTIONS if o != "compiled"])
     parser.add_argument("--compile", action="store_true", help="also evaluate the `compiled` option")

@@ -8,7 +8,11 @@ paper's recipe (Adam, lr 1e-5, `BCEWithLogitsLoss`, CLIP image encoder frozen, d
   under `torch.autocast(bfloat16)`;
 - `ours`: `MSQNetForVideoClassification`, float32 and `autocast_dtype="bfloat16"`, each with and without gradient
   checkpointing (`gradient_checkpointing_enable()`: TimeSformer layers, transformer encoder and decoder layers);
-- `ours sdpa-video`: bfloat16 with `video_attn_implementation="sdpa"`, with and without checkpointing.
+- `ours sdpa-video`: `video_attn_implementation="sdpa"`, with and without checkpointing (not run by default: on CPU
+  the SDPA attention backward is no faster than the eager one).
+
+Where the CPU has no native bfloat16 matmul (e.g. AVX2-only x86), bfloat16 is many times slower than float32 and is
+timed on the small configuration only unless `--dtypes` asks for it.
 
 Each variant runs in a fresh subprocess: build the model and optimizer, reset the peak resident size, run `--warmup`
 steps (the first allocates Adam's states) and `--repeats` timed steps. Reported: median and minimum wall seconds per
@@ -17,7 +21,7 @@ step, CPU seconds per step (all threads), the speed-up over the float32 referenc
 checkpointing saves against the same variant without it. See `benchmark_utils` for how memory is measured.
 
 Usage:
-    python benchmarks/train_step.py                          # full and small, all variants, 1 warmup + 2 steps
+    python benchmarks/train_step.py                          # full and small, 1 warmup + 2 steps
     python benchmarks/train_step.py --configs small --repeats 3
     python benchmarks/train_step.py --configs full --variants "reference" "ours" --dtypes bfloat16 --output train.json
 """
@@ -34,11 +38,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchmark_utils import (  # noqa: E402
     PeakMemory,
+    bf16_worth_timing,
     build_reference,
     current_rss_mb,
     format_table,
     full_config,
     machine_summary,
+    matmul_gflops,
     run_worker,
     small_config,
 )
@@ -142,8 +148,17 @@ def worker(payload):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
-    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
-    parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
+    parser.add_argument(
+        "--variants", nargs="+", choices=list(VARIANTS), default=["reference", "ours", "ours + checkpointing"]
+    )
+    parser.add_argument(
+        "--dtypes",
+        nargs="+",
+        choices=DTYPES,
+        default=None,
+        help="default: both for the small config; bfloat16 for the full one only where this CPU's bfloat16 matmul "
+        "rate is at least half its float32 rate",
+    )
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=2, help="timed steps (median reported)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (the first allocates Adam's states)")
@@ -160,15 +175,18 @@ def main():
     variants = list(args.variants)
     if "reference" not in variants:
         variants.insert(0, "reference")
-    # SDPA for TimeSformer is a fast-path option: measured under bfloat16 only.
-    jobs = [
-        (config, variant, dtype)
-        for config in args.configs
-        for variant in variants
-        for dtype in args.dtypes
-        if not (VARIANTS[variant][1] == "sdpa" and dtype == "float32")
-    ]
     print("machine:", machine_summary())
+    rates = {dtype: matmul_gflops(getattr(torch, dtype)) for dtype in DTYPES}
+    print("matmul GFLOP/s:", {dtype: round(rate) for dtype, rate in rates.items()})
+    dtypes = {config: list(args.dtypes or DTYPES) for config in args.configs}
+    if args.dtypes is None and not bf16_worth_timing(rates) and "full" in dtypes:
+        dtypes["full"] = ["float32"]
+        print(
+            f"note: bfloat16 matmuls run at {rates['bfloat16']:.0f} GFLOP/s here against {rates['float32']:.0f} for "
+            "float32 (no native bfloat16 instructions): bfloat16 is timed on the small config only; pass "
+            "`--dtypes float32 bfloat16` to force it on the full one."
+        )
+    jobs = [(config, variant, dtype) for config in args.configs for variant in variants for dtype in dtypes[config]]
     script = os.path.abspath(__file__)
     results = {}
     for config, variant, dtype in tqdm(jobs, desc="training-step variants", unit="variant"):

@@ -28,8 +28,8 @@ from pathlib import Path
 # This folder holds evaluate.py, which must not shadow the `evaluate` library (imported by the metrics).
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 
-from modeling_msqnet.data import ManifestError
-from modeling_msqnet.evaluation import format_summary, parse_args, run_evaluation
+from modeling_msqnet.data import ManifestError  # noqa: E402
+from modeling_msqnet.evaluation import format_summary, parse_args, run_evaluation  # noqa: E402
 
 
 def main(argv=None):

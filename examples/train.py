@@ -19,7 +19,8 @@
 accelerate launch examples/train.py --model configuration/models/msqnet-paper.json --labels animal_kingdom \
     --train_manifest data/ak/train.jsonl --eval_manifest data/ak/val.jsonl --output_dir runs/ak
 # Several GPUs (DDP) or FSDP
-accelerate launch --config_file configuration/accelerate/multi_gpu.yaml examples/train.py ... --checkpointing_steps 1000
+accelerate launch --config_file configuration/accelerate/multi_gpu.yaml examples/train.py ... \
+    --checkpointing_steps 1000
 # Resume exactly where a checkpoint left off
 accelerate launch examples/train.py ... --resume_from_checkpoint runs/ak/step_1000
 ```
@@ -27,6 +28,7 @@ accelerate launch examples/train.py ... --resume_from_checkpoint runs/ak/step_10
 See `python examples/train.py --help` for every flag; the defaults are the paper's recipe.
 """
 
+import logging
 import sys
 from pathlib import Path
 
@@ -34,8 +36,9 @@ from pathlib import Path
 # This folder holds evaluate.py, which must not shadow the `evaluate` library (imported by the metrics).
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 
-from modeling_msqnet.training import parse_args as parse_training_args
-from modeling_msqnet.training import train
+from modeling_msqnet.data import ManifestError  # noqa: E402
+from modeling_msqnet.training import parse_args as parse_training_args  # noqa: E402
+from modeling_msqnet.training import train  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -44,7 +47,14 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    report = train(args)
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%m/%d/%Y %H:%M:%S", level=logging.INFO
+    )
+    try:
+        report = train(args)
+    except (ManifestError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if report:
         from accelerate import PartialState
 

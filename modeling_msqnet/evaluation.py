@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
-
 from accelerate.logging import get_logger
+from torch.nn import functional as F
 
 from .data import MSQNetDataCollator, MSQNetVideoTransform, load_manifest_dataset
 from .metrics import multilabel_accuracy, multilabel_average_precision, top_k_accuracy
@@ -146,7 +145,9 @@ def compute_metrics(logits: np.ndarray, labels: np.ndarray, problem_type: str, i
     else:
         multi_hot = torch.as_tensor(labels).numpy().round().astype(np.int64)
         scores = logits.sigmoid()
-        report["loss"] = float(F.binary_cross_entropy_with_logits(logits, torch.as_tensor(multi_hot, dtype=torch.float64)))
+        report["loss"] = float(
+            F.binary_cross_entropy_with_logits(logits, torch.as_tensor(multi_hot, dtype=torch.float64))
+        )
     average_precision = multilabel_average_precision(scores.numpy(), multi_hot)
     report["mAP_macro"] = _finite_or_none(average_precision["mAP_macro"])
     if problem_type != SINGLE_LABEL:
@@ -164,15 +165,17 @@ def primary_metric(problem_type: str) -> str:
 
 
 @torch.no_grad()
-def evaluate_model(model, dataloader, accelerator, *, problem_type: str, id2label: dict, dataset=None, desc="Evaluating"):
+def evaluate_model(
+    model, dataloader, accelerator, *, problem_type: str, id2label: dict, dataset=None, desc="Evaluating"
+):
     """
     Score `model` on `dataloader` (prepared with `accelerator`, batches from [`FixedSizeCollator`]) on every process,
     gather the predictions with `accelerator.gather_for_metrics` (the samples duplicated to even out the last batch
     are dropped) and compute [`compute_metrics`] on the whole set, identically on every process.
 
     Returns:
-        `dict`: the metrics, plus `skipped` (`{"count": n, "videos": [{"video", "line", "error"}, ...]}`), the unreadable
-        videos of the set (left out of the metrics).
+        `dict`: the metrics, plus `skipped` (`{"count": n, "videos": [{"video", "line", "error"}, ...]}`), the
+        unreadable videos of the set (left out of the metrics).
     """
     from accelerate.utils import gather_object
     from tqdm.auto import tqdm
@@ -184,7 +187,12 @@ def evaluate_model(model, dataloader, accelerator, *, problem_type: str, id2labe
         local_skipped.extend(batch.pop("skipped"))
         outputs = model(pixel_values=batch["pixel_values"])
         gathered = accelerator.gather_for_metrics(
-            {"logits": outputs.logits.float(), "labels": batch["labels"], "valid": batch["valid"], "index": batch["index"]}
+            {
+                "logits": outputs.logits.float(),
+                "labels": batch["labels"],
+                "valid": batch["valid"],
+                "index": batch["index"],
+            }
         )
         logits.append(gathered["logits"].cpu())
         labels.append(gathered["labels"].cpu())
@@ -214,10 +222,12 @@ def evaluate_model(model, dataloader, accelerator, *, problem_type: str, id2labe
 
 def format_summary(report: dict, problem_type: str) -> str:
     """One line with the headline figures of an evaluation report."""
-    keys = ("top1", "top5", "mAP_macro") if problem_type == SINGLE_LABEL else ("mAP_macro", "AP_micro", "multilabel_accuracy")
-    figures = ", ".join(
-        f"{key} {report[key]:.4f}" if report.get(key) is not None else f"{key} n/a" for key in keys
+    keys = (
+        ("top1", "top5", "mAP_macro")
+        if problem_type == SINGLE_LABEL
+        else ("mAP_macro", "AP_micro", "multilabel_accuracy")
     )
+    figures = ", ".join(f"{key} {report[key]:.4f}" if report.get(key) is not None else f"{key} n/a" for key in keys)
     return f"{figures} on {report.get('num_videos', 0)} videos ({report['skipped']['count']} skipped)"
 
 
@@ -230,7 +240,8 @@ def write_per_class_table(report: dict, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     positives = report.get("per_class_positives", {})
     rows = [
-        (index, name, ap, positives.get(name)) for index, (name, ap) in enumerate(report.get("per_class_AP", {}).items())
+        (index, name, ap, positives.get(name))
+        for index, (name, ap) in enumerate(report.get("per_class_AP", {}).items())
     ]
     if suffix == ".csv":
         with open(path, "w", newline="", encoding="utf-8") as file:
@@ -248,7 +259,7 @@ def write_per_class_table(report: dict, path) -> Path:
 
 
 def build_eval_dataloader(dataset, video_processor, config, batch_size: int, num_workers: int = 0, seed: int = 0):
-    """The evaluation `DataLoader` of a manifest dataset: test-time frame sampling and processing, fixed-size batches."""
+    """The evaluation `DataLoader` of a manifest dataset: test-time sampling and processing, fixed-size batches."""
     transform = MSQNetVideoTransform.from_config(video_processor, config, train=False, seed=seed)
     dataset.set_transform(IndexedTransform(transform))
     return torch.utils.data.DataLoader(
@@ -271,7 +282,7 @@ def load_model_and_processor(model_dir):
     if not (model_dir / "config.json").is_file():
         raise FileNotFoundError(f"--model {model_dir}: expected a saved MSQNet folder with a config.json.")
     model = MSQNetForVideoClassification.from_pretrained(model_dir)
-    processor_files = ("video_preprocessor_config.json", "preprocessor_config.json")
+    processor_files = ("video_preprocessor_config.json", "preprocessor_config.json", "processor_config.json")
     if any((model_dir / name).is_file() for name in processor_files):
         video_processor = MSQNetVideoProcessor.from_pretrained(model_dir)
     else:
@@ -285,7 +296,9 @@ def load_model_and_processor(model_dir):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Evaluate a saved MSQNet model on a manifest (JSON Lines).")
     parser.add_argument("--model", required=True, help="Saved MSQNet folder (config.json, weights, video processor).")
-    parser.add_argument("--manifest", required=True, help="Evaluation manifest (.jsonl); labels are model label names.")
+    parser.add_argument(
+        "--manifest", required=True, help="Evaluation manifest (.jsonl); labels are model label names."
+    )
     parser.add_argument("--output", required=True, help="Report to write (.json).")
     parser.add_argument("--per_device_eval_batch_size", type=int, default=8, help="Batch size per process.")
     parser.add_argument("--per_class_table", default=None, help="Also write the per-class AP as .md or .csv.")

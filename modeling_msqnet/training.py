@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.logging import get_logger
-from accelerate.utils import gather_object, set_seed
+from accelerate.utils import ProjectConfiguration, gather_object, set_seed
 from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer, get_scheduler
 
@@ -78,57 +78,110 @@ HUB_IGNORE_PATTERNS = ("step_*", "epoch_*", "checkpoint-*", "*.pyc")
 def build_argument_parser() -> argparse.ArgumentParser:
     """The command-line flags of `examples/train.py` (names as in transformers' `*_no_trainer.py` examples)."""
     parser = argparse.ArgumentParser(description="Train (or fine-tune) MSQNet on video manifests with Accelerate.")
-    parser.add_argument("--config_file", default=None, help="JSON of flag defaults (e.g. configuration/training/paper.json).")
+    parser.add_argument(
+        "--config_file", default=None, help="JSON of flag defaults (e.g. configuration/training/paper.json)."
+    )
     model = parser.add_argument_group("model")
     model.add_argument(
         "--model",
         default=None,
-        help="Saved MSQNet folder (fine-tune), or an MSQNet config (.json file or folder with config.json) for a new model.",
+        help="Saved MSQNet folder (fine-tune), or an MSQNet config (.json file or folder) for a new model.",
     )
-    model.add_argument("--video_model", default=None, help="With --clip_model: compose a new model from a pretrained "
-                       "TimeSformer/VideoMAE (Hub id or folder), e.g. facebook/timesformer-base-finetuned-k400.")
-    model.add_argument("--clip_model", default=None, help="CLIP checkpoint for the video query and label names, e.g. "
-                       "openai/clip-vit-base-patch16 (with --video_model).")
-    model.add_argument("--num_frames", type=int, default=16, help="Frames per clip of a model composed with --video_model.")
-    model.add_argument("--labels", default=None, help="Label names: a JSON list, or a label set JSON (configuration/"
-                       "datasets/*.json or its name, e.g. animal_kingdom), which also gives the problem type.")
-    model.add_argument("--text_model", default=None, help="Text encoder folder/id (e.g. a sentence-transformers BERT) that "
-                       "initialises the label queries from the label names.")
-    model.add_argument("--keep_text_model", action="store_true", help="Keep --text_model inside the saved model (lets "
-                       "it embed new label names later); by default it only initialises the label queries.")
+    model.add_argument(
+        "--video_model",
+        default=None,
+        help="With --clip_model: compose a new model from a pretrained "
+        "TimeSformer/VideoMAE (Hub id or folder), e.g. facebook/timesformer-base-finetuned-k400.",
+    )
+    model.add_argument(
+        "--clip_model",
+        default=None,
+        help="CLIP checkpoint for the video query and label names, e.g. "
+        "openai/clip-vit-base-patch16 (with --video_model).",
+    )
+    model.add_argument(
+        "--num_frames", type=int, default=16, help="Frames per clip of a model composed with --video_model."
+    )
+    model.add_argument(
+        "--labels",
+        default=None,
+        help="Label names: a JSON list, or a label set JSON (configuration/"
+        "datasets/*.json or its name, e.g. animal_kingdom), which also gives the problem type.",
+    )
+    model.add_argument(
+        "--text_model",
+        default=None,
+        help="Text encoder folder/id (e.g. a sentence-transformers BERT) that "
+        "initialises the label queries from the label names.",
+    )
+    model.add_argument(
+        "--keep_text_model",
+        action="store_true",
+        help="Keep --text_model inside the saved model (lets "
+        "it embed new label names later); by default it only initialises the label queries.",
+    )
     model.add_argument("--gradient_checkpointing", action="store_true", help="Trade compute for memory.")
     data = parser.add_argument_group("data")
     data.add_argument("--train_manifest", required=False, default=None, help="Training manifest (.jsonl).")
     data.add_argument("--eval_manifest", default=None, help="Evaluation manifest (.jsonl).")
-    data.add_argument("--dataset_name", default=None, help="Dataset name for the model card (defaults to the label set's).")
+    data.add_argument(
+        "--dataset_name", default=None, help="Dataset name for the model card (defaults to the label set's)."
+    )
     data.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes per training process.")
-    data.add_argument("--decode_shortest_edge", type=int, default=None, help="Downscale training frames while decoding "
-                      "to this shortest edge (faster on large videos).")
+    data.add_argument(
+        "--decode_shortest_edge",
+        type=int,
+        default=None,
+        help="Downscale training frames while decoding to this shortest edge (faster on large videos).",
+    )
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--num_train_epochs", type=int, default=PAPER_RECIPE["num_train_epochs"])
-    optim.add_argument("--max_train_steps", type=int, default=None, help="Stop after this many optimizer steps "
-                       "(overrides --num_train_epochs).")
+    optim.add_argument(
+        "--max_train_steps",
+        type=int,
+        default=None,
+        help="Stop after this many optimizer steps (overrides --num_train_epochs).",
+    )
     optim.add_argument("--per_device_train_batch_size", type=int, default=PAPER_RECIPE["per_device_train_batch_size"])
     optim.add_argument("--per_device_eval_batch_size", type=int, default=PAPER_RECIPE["per_device_eval_batch_size"])
     optim.add_argument("--learning_rate", type=float, default=PAPER_RECIPE["learning_rate"])
     optim.add_argument("--weight_decay", type=float, default=PAPER_RECIPE["weight_decay"])
-    optim.add_argument("--lr_scheduler_type", default=PAPER_RECIPE["lr_scheduler_type"], help="transformers scheduler "
-                       "name: cosine, cosine_with_restarts, linear, constant, ...")
-    optim.add_argument("--lr_scheduler_kwargs", type=json.loads, default=None, help="JSON of scheduler-specific "
-                       "arguments, e.g. '{\"num_cycles\": 10}' for cosine_with_restarts.")
+    optim.add_argument(
+        "--lr_scheduler_type",
+        default=PAPER_RECIPE["lr_scheduler_type"],
+        help="transformers scheduler name: cosine, cosine_with_restarts, linear, constant, ...",
+    )
+    optim.add_argument(
+        "--lr_scheduler_kwargs",
+        type=json.loads,
+        default=None,
+        help="JSON of scheduler-specific arguments, e.g. '{\"num_cycles\": 10}' for cosine_with_restarts.",
+    )
     optim.add_argument("--num_warmup_steps", type=int, default=PAPER_RECIPE["num_warmup_steps"])
     optim.add_argument("--gradient_accumulation_steps", type=int, default=PAPER_RECIPE["gradient_accumulation_steps"])
-    optim.add_argument("--max_grad_norm", type=float, default=None, help="Clip gradients to this norm (off by default).")
-    optim.add_argument("--mixed_precision", choices=("no", "fp16", "bf16"), default=None, help="Defaults to the "
-                       "accelerate config.")
+    optim.add_argument(
+        "--max_grad_norm", type=float, default=None, help="Clip gradients to this norm (off by default)."
+    )
+    optim.add_argument(
+        "--mixed_precision", choices=("no", "fp16", "bf16"), default=None, help="Defaults to the accelerate config."
+    )
     optim.add_argument("--seed", type=int, default=PAPER_RECIPE["seed"])
     run = parser.add_argument_group("run")
     run.add_argument("--output_dir", required=False, default=None, help="Where the model folder and checkpoints go.")
-    run.add_argument("--checkpointing_steps", default=None, help="Save a checkpoint every N optimizer steps, or 'epoch'.")
-    run.add_argument("--resume_from_checkpoint", default=None, help="A checkpoint folder (step_N / epoch_N), or "
-                     "'latest' for the newest one in --output_dir.")
-    run.add_argument("--eval_every_epochs", type=int, default=PAPER_RECIPE["eval_every_epochs"], help="Evaluate every N "
-                     "epochs (and always after the last one).")
+    run.add_argument(
+        "--checkpointing_steps", default=None, help="Save a checkpoint every N optimizer steps, or 'epoch'."
+    )
+    run.add_argument(
+        "--resume_from_checkpoint",
+        default=None,
+        help="A checkpoint folder (step_N / epoch_N), or 'latest' for the newest one in --output_dir.",
+    )
+    run.add_argument(
+        "--eval_every_epochs",
+        type=int,
+        default=PAPER_RECIPE["eval_every_epochs"],
+        help="Evaluate every N epochs (and always after the last one).",
+    )
     run.add_argument("--logging_steps", type=int, default=10, help="Log the loss to the trackers every N steps.")
     run.add_argument("--with_tracking", action="store_true", help="Log to the trackers of --report_to.")
     run.add_argument("--report_to", default="tensorboard", help="Accelerate trackers (tensorboard, wandb, all, ...).")
@@ -155,7 +208,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         known = {action.dest for action in parser._actions}
         unknown = sorted(set(defaults) - known - {"_comment"})
         if unknown:
-            parser.error(f"--config_file {path} has unknown keys {unknown}; expected flag names such as 'learning_rate'.")
+            parser.error(
+                f"--config_file {path} has unknown keys {unknown}; expected flag names such as 'learning_rate'."
+            )
         defaults.pop("_comment", None)
         parser.set_defaults(**defaults)
     args = parser.parse_args(argv)
@@ -169,15 +224,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     for name in ("train_manifest", "output_dir"):
         if getattr(args, name) is None:
             parser.error(f"--{name} is required.")
-    for name in ("num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size",
-                 "gradient_accumulation_steps", "eval_every_epochs", "logging_steps"):  # fmt: skip
+    for name in (
+        "num_train_epochs",
+        "per_device_train_batch_size",
+        "per_device_eval_batch_size",
+        "gradient_accumulation_steps",
+        "eval_every_epochs",
+        "logging_steps",
+    ):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1, got {getattr(args, name)}.")
     if args.max_train_steps is not None and args.max_train_steps < 1:
         parser.error(f"--max_train_steps must be >= 1, got {args.max_train_steps}.")
     if args.checkpointing_steps is not None and args.checkpointing_steps != "epoch":
         if not str(args.checkpointing_steps).isdigit() or int(args.checkpointing_steps) < 1:
-            parser.error(f"--checkpointing_steps must be a positive integer or 'epoch', got {args.checkpointing_steps!r}.")
+            parser.error(
+                f"--checkpointing_steps must be a positive integer or 'epoch', got {args.checkpointing_steps!r}."
+            )
         args.checkpointing_steps = int(args.checkpointing_steps)
     if args.lr_scheduler_kwargs is not None and not isinstance(args.lr_scheduler_kwargs, dict):
         parser.error("--lr_scheduler_kwargs must be a JSON object.")
@@ -187,7 +250,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def load_label_names(path) -> tuple[list[str], dict]:
-    """Label names from a JSON list, or from a label set (file or name in configuration/datasets/) with its metadata."""
+    """Label names from a JSON list, or from a label set (file or name in configuration/datasets/) + metadata."""
     candidate = Path(path)
     if candidate.is_file():
         try:
@@ -260,12 +323,16 @@ def build_model(args):
             **({"label_text_pooling": "mean"} if args.text_model else {}),
         )
         tokenizer = AutoTokenizer.from_pretrained(args.text_model or args.clip_model)
-        base_models = [name for name in (args.video_model, args.clip_model, args.text_model) if name and not os.path.exists(name)]
+        base_models = [
+            name for name in (args.video_model, args.clip_model, args.text_model) if name and not os.path.exists(name)
+        ]
         return model, tokenizer, video_processor, label_info, base_models
 
     source = Path(args.model)
     if source.is_dir() and not (source / "config.json").is_file():
-        raise FileNotFoundError(f"--model {source}: the folder has no config.json (expected a saved MSQNet model or config).")
+        raise FileNotFoundError(
+            f"--model {source}: the folder has no config.json (expected a saved MSQNet model or config)."
+        )
     if not source.exists():
         raise FileNotFoundError(f"--model {source} does not exist (expected a saved MSQNet folder or a config .json).")
     pretrained = source.is_dir() and _has_weights(source)
@@ -274,7 +341,10 @@ def build_model(args):
         model = MSQNetForVideoClassification.from_pretrained(source)
         if any((source / name).is_file() for name in ("tokenizer_config.json", "tokenizer.json")):
             tokenizer = AutoTokenizer.from_pretrained(source)
-        if any((source / name).is_file() for name in ("video_preprocessor_config.json", "preprocessor_config.json")):
+        if any(
+            (source / name).is_file()
+            for name in ("video_preprocessor_config.json", "preprocessor_config.json", "processor_config.json")
+        ):
             video_processor = MSQNetVideoProcessor.from_pretrained(source)
     else:
         config = MSQNetConfig.from_json_file(source) if source.is_file() else MSQNetConfig.from_pretrained(source)
@@ -295,7 +365,8 @@ def build_model(args):
         tokenizer = AutoTokenizer.from_pretrained(args.text_model)
         if text_model.config.model_type != "clip_text_model" and model.config.label_text_pooling == "pooler":
             logger.warning(
-                f"--text_model {args.text_model} is a {text_model.config.model_type!r} model and the config pools label "
+                f"--text_model {args.text_model} is a {text_model.config.model_type!r} model and the config pools "
+                "label "
                 "names with 'pooler'; sentence encoders need `label_text_pooling: \"mean\"` in the model config."
             )
         _attach_text_model(model, text_model)
@@ -344,7 +415,7 @@ class TrainingProgress:
         self._local_skipped.extend(skipped)
 
     def flush(self, accelerator):
-        """Gather the per-process losses and skipped videos (a collective: every process calls it at the same point)."""
+        """Gather the per-process losses and skipped videos (a collective: all processes call it at the same point)."""
         totals = accelerator.reduce(self._local_loss.to(accelerator.device), reduction="sum").cpu()
         self.loss_sum += float(totals[0])
         self.loss_count += int(totals[1])
@@ -364,8 +435,16 @@ class TrainingProgress:
         self.loss_sum, self.loss_count = 0.0, 0
 
     def state_dict(self) -> dict:
-        keys = ("completed_steps", "epoch", "batches_in_epoch", "epoch_finished", "history", "train_skipped",
-                "loss_sum", "loss_count")  # fmt: skip
+        keys = (
+            "completed_steps",
+            "epoch",
+            "batches_in_epoch",
+            "epoch_finished",
+            "history",
+            "train_skipped",
+            "loss_sum",
+            "loss_count",
+        )
         return {key: getattr(self, key) for key in keys}
 
     def load_state_dict(self, state: dict):
@@ -373,15 +452,20 @@ class TrainingProgress:
             setattr(self, key, value)
 
     def skipped_report(self) -> dict:
-        videos = [{"video": entry["video"], "error": entry["error"], "times": entry["times"]}
-                  for _, entry in sorted(self.train_skipped.items(), key=lambda item: int(item[0]))]  # fmt: skip
+        videos = [
+            {"video": entry["video"], "error": entry["error"], "times": entry["times"]}
+            for _, entry in sorted(self.train_skipped.items(), key=lambda item: int(item[0]))
+        ]
         return {"count": len(videos), "videos": videos}
 
 
 def find_latest_checkpoint(output_dir) -> Path:
     """The newest `step_N` / `epoch_N` folder of `output_dir` (by modification time)."""
-    candidates = [path for path in Path(output_dir).iterdir() if path.is_dir() and CHECKPOINT_NAME.match(path.name)] \
-        if Path(output_dir).is_dir() else []  # fmt: skip
+    candidates = (
+        [path for path in Path(output_dir).iterdir() if path.is_dir() and CHECKPOINT_NAME.match(path.name)]
+        if Path(output_dir).is_dir()
+        else []
+    )
     if not candidates:
         raise FileNotFoundError(f"--resume_from_checkpoint latest: no step_N or epoch_N checkpoint in {output_dir}.")
     return max(candidates, key=lambda path: path.stat().st_mtime)
@@ -416,7 +500,10 @@ def train(args) -> dict:
     accelerator_kwargs = {}
     if args.with_tracking:
         accelerator_kwargs["log_with"] = args.report_to
-        accelerator_kwargs["project_dir"] = args.output_dir
+        # TensorBoard logs in `runs/`, where the Hub looks for training metrics.
+        accelerator_kwargs["project_config"] = ProjectConfiguration(
+            project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "runs")
+        )
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
@@ -464,8 +551,14 @@ def train(args) -> dict:
             eval_dataset, video_processor, config, args.per_device_eval_batch_size, args.num_workers, seed=args.seed
         )
 
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2 and n != "msqnet.label_embeddings"]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and not (p.ndim >= 2 and n != "msqnet.label_embeddings")]
+    decay = [
+        p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2 and n != "msqnet.label_embeddings"
+    ]
+    no_decay = [
+        p
+        for n, p in model.named_parameters()
+        if p.requires_grad and not (p.ndim >= 2 and n != "msqnet.label_embeddings")
+    ]
     groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW([group for group in groups if group["params"]], lr=args.learning_rate)
 
@@ -499,16 +592,24 @@ def train(args) -> dict:
         "per_device_train_batch_size": args.per_device_train_batch_size,
         "gradient_accumulation_steps": args.gradient_accumulation_steps,
         "num_processes": accelerator.num_processes,
-        "total_train_batch_size": args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps,
+        "total_train_batch_size": args.per_device_train_batch_size
+        * accelerator.num_processes
+        * args.gradient_accumulation_steps,
         "mixed_precision": accelerator.mixed_precision,
         "num_frames": config.num_frames,
         "seed": args.seed,
     }
     if args.with_tracking:
-        accelerator.init_trackers("msqnet", {k: v for k, v in hyperparameters.items() if isinstance(v, (int, float, str, bool))})
+        accelerator.init_trackers(
+            "msqnet", {k: v for k, v in hyperparameters.items() if isinstance(v, (int, float, str, bool))}
+        )
 
-    run_info = {"num_batches_per_epoch": len(train_dataloader), "num_processes": accelerator.num_processes,
-                "gradient_accumulation_steps": args.gradient_accumulation_steps, "seed": args.seed}  # fmt: skip
+    run_info = {
+        "num_batches_per_epoch": len(train_dataloader),
+        "num_processes": accelerator.num_processes,
+        "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "seed": args.seed,
+    }
     progress = TrainingProgress()
     if args.resume_from_checkpoint:
         checkpoint = Path(args.resume_from_checkpoint)
@@ -516,18 +617,25 @@ def train(args) -> dict:
             checkpoint = find_latest_checkpoint(output_dir)
         state_file = checkpoint / CHECKPOINT_STATE_FILE
         if not state_file.is_file():
-            raise FileNotFoundError(f"--resume_from_checkpoint {checkpoint}: no {CHECKPOINT_STATE_FILE}; not a checkpoint of this script.")
+            raise FileNotFoundError(
+                f"--resume_from_checkpoint {checkpoint}: no {CHECKPOINT_STATE_FILE}; not a checkpoint of this script."
+            )
         state = json.loads(state_file.read_text(encoding="utf-8"))
-        mismatched = {key: (state["run"].get(key), value) for key, value in run_info.items() if state["run"].get(key) != value}
+        mismatched = {
+            key: (state["run"].get(key), value) for key, value in run_info.items() if state["run"].get(key) != value
+        }
         if mismatched:
             raise ValueError(
-                f"--resume_from_checkpoint {checkpoint} was written by a run with other settings (saved, now): {mismatched}; "
+                f"--resume_from_checkpoint {checkpoint} was written by a run with other settings (saved, now): "
+                f"{mismatched}; "
                 "resume with the same number of processes, batch size, accumulation and seed."
             )
         accelerator.load_state(str(checkpoint))
         progress.load_state_dict({key: value for key, value in state.items() if key != "run"})
-        logger.info(f"Resumed from {checkpoint} at step {progress.completed_steps} (epoch {progress.epoch + 1}, "
-                    f"batch {progress.batches_in_epoch}).")  # fmt: skip
+        logger.info(
+            f"Resumed from {checkpoint} at step {progress.completed_steps} (epoch {progress.epoch + 1}, "
+            f"batch {progress.batches_in_epoch})."
+        )
     starting_epoch = progress.epoch + 1 if progress.epoch_finished else progress.epoch
     resume_batches = 0 if progress.epoch_finished else progress.batches_in_epoch
 
@@ -569,28 +677,48 @@ def train(args) -> dict:
                 progress.completed_steps += 1
                 progress_bar.update(1)
                 if args.with_tracking and progress.completed_steps % args.logging_steps == 0:
-                    accelerator.log({"train_loss_step": float(loss.detach()), "learning_rate": lr_scheduler.get_last_lr()[0]},
-                                    step=progress.completed_steps)  # fmt: skip
-                if isinstance(args.checkpointing_steps, int) and progress.completed_steps % args.checkpointing_steps == 0:
+                    accelerator.log(
+                        {"train_loss_step": float(loss.detach()), "learning_rate": lr_scheduler.get_last_lr()[0]},
+                        step=progress.completed_steps,
+                    )
+                if (
+                    isinstance(args.checkpointing_steps, int)
+                    and progress.completed_steps % args.checkpointing_steps == 0
+                ):
                     save_checkpoint(accelerator, progress, output_dir / f"step_{progress.completed_steps}", run_info)
 
         progress.flush(accelerator)
-        entry = {"epoch": epoch + 1, "step": progress.completed_steps, "train_loss": progress.epoch_loss(),
-                 "learning_rate": lr_scheduler.get_last_lr()[0]}  # fmt: skip
+        entry = {
+            "epoch": epoch + 1,
+            "step": progress.completed_steps,
+            "train_loss": progress.epoch_loss(),
+            "learning_rate": lr_scheduler.get_last_lr()[0],
+        }
         last_epoch = epoch == num_train_epochs - 1 or progress.completed_steps >= max_train_steps
         if eval_dataloader is not None and ((epoch + 1) % args.eval_every_epochs == 0 or last_epoch):
-            eval_report = evaluate_model(model, eval_dataloader, accelerator, problem_type=problem_type,
-                                         id2label=config.id2label, dataset=eval_dataset, desc=f"Evaluating epoch {epoch + 1}")  # fmt: skip
+            eval_report = evaluate_model(
+                model,
+                eval_dataloader,
+                accelerator,
+                problem_type=problem_type,
+                id2label=config.id2label,
+                dataset=eval_dataset,
+                desc=f"Evaluating epoch {epoch + 1}",
+            )
             eval_report = {"epoch": epoch + 1, "step": progress.completed_steps, **eval_report}
             entry.update(_history_metrics(eval_report))
-            logger.info(f"epoch {epoch + 1}: train_loss {entry['train_loss']:.4f}, {format_summary(eval_report, problem_type)}")
+            logger.info(
+                f"epoch {epoch + 1}: train_loss {entry['train_loss']:.4f}, {format_summary(eval_report, problem_type)}"
+            )
         else:
             logger.info(f"epoch {epoch + 1}: train_loss {entry['train_loss']:.4f}")
         progress.history.append(entry)
         progress.epoch_finished = True
         if args.with_tracking:
-            accelerator.log({k: v for k, v in entry.items() if k not in ("epoch", "step") and math.isfinite(v)},
-                            step=progress.completed_steps)  # fmt: skip
+            accelerator.log(
+                {k: v for k, v in entry.items() if k not in ("epoch", "step") and math.isfinite(v)},
+                step=progress.completed_steps,
+            )
         if args.checkpointing_steps == "epoch":
             save_checkpoint(accelerator, progress, output_dir / f"epoch_{epoch + 1}", run_info)
         if last_epoch:
@@ -599,8 +727,14 @@ def train(args) -> dict:
 
     if eval_dataloader is not None and not eval_report:
         # Resumed from a checkpoint written after the last epoch: score the final weights.
-        eval_report = evaluate_model(model, eval_dataloader, accelerator, problem_type=problem_type,
-                                     id2label=config.id2label, dataset=eval_dataset)  # fmt: skip
+        eval_report = evaluate_model(
+            model,
+            eval_dataloader,
+            accelerator,
+            problem_type=problem_type,
+            id2label=config.id2label,
+            dataset=eval_dataset,
+        )
         eval_report = {"epoch": progress.epoch + 1, "step": progress.completed_steps, **eval_report}
     if eval_report:
         eval_report = {"problem_type": problem_type, "primary_metric": primary_metric(problem_type), **eval_report}
@@ -612,14 +746,20 @@ def train(args) -> dict:
     if accelerator.is_main_process:
         unwrapped.save_pretrained(output_dir, state_dict=state_dict)
         save_processor(video_processor, tokenizer, unwrapped.config, output_dir)
-        finish_output_folder(output_dir, unwrapped.config, progress, eval_report, hyperparameters, args, label_info,
-                             base_models)  # fmt: skip
+        finish_output_folder(
+            output_dir, unwrapped.config, progress, eval_report, hyperparameters, args, label_info, base_models
+        )
         report_skipped(progress, eval_report)
         if args.push_to_hub:
             from .hub import push_model_folder
 
-            revision = push_model_folder(output_dir, args.hub_model_id, token=args.hub_token,
-                                         ignore_patterns=HUB_IGNORE_PATTERNS, commit_message="Upload MSQNet (examples/train.py)")  # fmt: skip
+            revision = push_model_folder(
+                output_dir,
+                args.hub_model_id,
+                token=args.hub_token,
+                ignore_patterns=HUB_IGNORE_PATTERNS,
+                commit_message="Upload MSQNet (examples/train.py)",
+            )
             logger.info(f"Pushed {output_dir} to {args.hub_model_id} at revision {revision}")
     accelerator.wait_for_everyone()
     accelerator.end_training()
@@ -643,21 +783,29 @@ def finish_output_folder(output_dir, config, progress, eval_report, hyperparamet
 
     output_dir = Path(output_dir)
     history = {"history": progress.history, "train_skipped": progress.skipped_report()}
-    (output_dir / "training_history.json").write_text(json.dumps(history, indent=2, default=_json_default) + "\n",
-                                                      encoding="utf-8")  # fmt: skip
+    (output_dir / "training_history.json").write_text(
+        json.dumps(history, indent=2, default=_json_default) + "\n", encoding="utf-8"
+    )
     plots = []
     if eval_report:
-        (output_dir / "eval_report.json").write_text(json.dumps(eval_report, indent=2, ensure_ascii=False) + "\n",
-                                                     encoding="utf-8")  # fmt: skip
+        (output_dir / "eval_report.json").write_text(
+            json.dumps(eval_report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         metric_key = f"eval_{primary_metric(config.problem_type)}"
         if any(metric_key in entry for entry in progress.history) and any("train_loss" in e for e in progress.history):
-            plots.append(plot_training_curves(progress.history, output_dir / "training_curves.png", metric_key=metric_key).name)
+            plots.append(
+                plot_training_curves(progress.history, output_dir / "training_curves.png", metric_key=metric_key).name
+            )
         if eval_report.get("per_class_AP"):
             plots.append(plot_per_class_ap(eval_report["per_class_AP"], output_dir / "per_class_ap.png").name)
     dataset_name = args.dataset_name or label_info.get("display_name") or label_info.get("name")
     if dataset_name is None and args.eval_manifest:
         dataset_name = Path(args.eval_manifest).resolve().parent.name
-    metrics = {key: value for key, value in eval_report.items() if key in ("mAP_macro", "AP_micro", "multilabel_accuracy", "top1", "top5", "loss")}
+    metrics = {
+        key: value
+        for key, value in eval_report.items()
+        if key in ("mAP_macro", "AP_micro", "multilabel_accuracy", "top1", "top5", "loss")
+    }
     render_model_card_from_config(
         output_dir,
         config,

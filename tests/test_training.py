@@ -1,0 +1,354 @@
+"""examples/train.py and examples/evaluate.py end to end on tiny models and tiny generated videos (CPU)."""
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from modeling_msqnet.data import MSQNetVideoTransform, load_manifest_dataset
+from modeling_msqnet.evaluation import FixedSizeCollator, IndexedTransform, compute_metrics, masked_loss
+from modeling_msqnet.synthetic_actions import generate_benchmark
+from modeling_msqnet.training import default_video_processor, load_label_names, parse_args, train
+from tiny_models import tiny_config
+
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN_SCRIPT = ROOT / "examples" / "train.py"
+EVAL_SCRIPT = ROOT / "examples" / "evaluate.py"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
+METRIC_KEYS = ("mAP_macro", "AP_micro", "multilabel_accuracy", "loss", "num_videos")
+
+
+def run(command, timeout=300, env=None):
+    result = subprocess.run(
+        command, env={**ENV, **(env or {})}, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    """12 training clips; an evaluation manifest of 7 clips plus one corrupt file (8 lines: not a multiple of 6)."""
+    root = tmp_path_factory.mktemp("bench")
+    generate_benchmark(root, num_train=12, num_test=7, num_frames=8, size=32, seed=0, progress=False)
+    labels = json.loads((root / "labels.json").read_text())
+    (root / "videos" / "corrupt.mp4").write_bytes(b"this is not a video" * 8)
+    lines = (root / "test.jsonl").read_text().splitlines()
+    lines.insert(3, json.dumps({"video": "videos/corrupt.mp4", "labels": [labels[0]]}))
+    (root / "eval.jsonl").write_text("\n".join(lines) + "\n")
+    config = tiny_config(id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)})
+    config.to_json_file(root / "tiny_config.json")
+    return root
+
+
+def train_command(bench, output_dir, *extra):
+    return [
+        "--model",
+        str(bench / "tiny_config.json"),
+        "--train_manifest",
+        str(bench / "train.jsonl"),
+        "--output_dir",
+        str(output_dir),
+        "--learning_rate",
+        "1e-3",
+        "--seed",
+        "3",
+        *extra,
+    ]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ddp_run(bench, tmp_path_factory):
+    """Two CPU processes (gloo DDP): 12 clips, batch 2 per process -> 3 steps, evaluation batch 3 per process."""
+    output_dir = tmp_path_factory.mktemp("ddp")
+    # `accelerate launch --cpu` starts a single process unless mpirun is set up; the torchrun launcher behind
+    # `--multi_gpu` with ACCELERATE_USE_CPU=1 starts CPU processes that join a gloo process group.
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+        str(TRAIN_SCRIPT),
+    ]
+    args = train_command(
+        bench,
+        output_dir,
+        "--eval_manifest",
+        str(bench / "eval.jsonl"),
+        "--num_train_epochs",
+        "1",
+        "--per_device_train_batch_size",
+        "2",
+        "--per_device_eval_batch_size",
+        "3",
+    )
+    result = run(launch + args, env={"ACCELERATE_USE_CPU": "1", "CUDA_VISIBLE_DEVICES": ""})
+    return output_dir, result
+
+
+def test_ddp_training_matches_single_process_evaluation(bench, ddp_run, tmp_path, capsys):
+    output_dir, result = ddp_run
+    assert "Final evaluation: mAP_macro" in result.stdout
+    train_report = json.loads((output_dir / "eval_report.json").read_text())
+
+    report_path, table_path = tmp_path / "report.json", tmp_path / "per_class.csv"
+    code = load_evaluate_script().main(
+        [
+            "--model",
+            str(output_dir),
+            "--manifest",
+            str(bench / "eval.jsonl"),
+            "--output",
+            str(report_path),
+            "--per_device_eval_batch_size",
+            "2",
+            "--per_class_table",
+            str(table_path),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "mAP_macro" in printed and "skipped" in printed and "corrupt.mp4 (line 4)" in printed
+    eval_report = json.loads(report_path.read_text())
+
+    assert train_report["num_videos"] == eval_report["num_videos"] == 7
+    for key in METRIC_KEYS:
+        assert eval_report[key] == pytest.approx(train_report[key], abs=1e-6), key
+    assert eval_report["per_class_AP"].keys() == train_report["per_class_AP"].keys()
+    for label, value in train_report["per_class_AP"].items():
+        assert (value is None) == (eval_report["per_class_AP"][label] is None), label
+        if value is not None:
+            assert eval_report["per_class_AP"][label] == pytest.approx(value, abs=1e-6), label
+    for report in (train_report, eval_report):
+        assert report["skipped"]["count"] == 1
+        [skipped] = report["skipped"]["videos"]
+        assert skipped["video"].endswith("corrupt.mp4") and skipped["line"] == 4 and skipped["error"]
+    rows = table_path.read_text().splitlines()
+    assert rows[0] == "index,label,AP,positives" and len(rows) == 1 + len(train_report["per_class_AP"])
+
+
+def test_ddp_output_folder_is_hub_ready(bench, ddp_run):
+    from transformers import AutoModelForVideoClassification, pipeline
+
+    output_dir, _ = ddp_run
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "README.md",
+        "eval_report.json",
+        "training_history.json",
+        "training_curves.png",
+        "per_class_ap.png",
+        "video_preprocessor_config.json",
+        "modeling_msqnet.py",
+    ):
+        assert (output_dir / name).is_file(), name
+    history = json.loads((output_dir / "training_history.json").read_text())
+    assert [entry["epoch"] for entry in history["history"]] == [1]
+    assert history["history"][0]["step"] == 3 and "eval_mAP_macro" in history["history"][0]
+    card = (output_dir / "README.md").read_text()
+    assert "mAP (macro)" in card and "| num_processes | 2 |" in card
+
+    model = AutoModelForVideoClassification.from_pretrained(output_dir, trust_remote_code=True)
+    labels = json.loads((bench / "labels.json").read_text())
+    assert [model.config.id2label[i] for i in range(len(labels))] == labels
+    classifier = pipeline("video-classification", model=str(output_dir), trust_remote_code=True)
+    predictions = classifier(str(bench / "videos" / "test_00000.mp4"), top_k=3)
+    assert len(predictions) == 3 and all(p["label"] in labels for p in predictions)
+
+
+def reset_accelerate_state():
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+
+
+def train_in_process(argv):
+    """`examples/train.py` in this process (saves the interpreter start-up and imports of a subprocess)."""
+    reset_accelerate_state()
+    try:
+        return train(parse_args(argv))
+    finally:
+        reset_accelerate_state()
+
+
+def test_exact_resume_from_mid_epoch_checkpoint(bench, tmp_path):
+    # 12 clips, batch 3 -> 4 steps per epoch: step_3 is in the middle of the first epoch.
+    common = ("--per_device_train_batch_size", "3", "--max_train_steps", "6", "--checkpointing_steps", "3")
+    full, resumed = tmp_path / "full", tmp_path / "resumed"
+    train_in_process(train_command(bench, full, *common))
+    assert (full / "step_3").is_dir() and (full / "step_6").is_dir()
+    train_in_process([*train_command(bench, resumed, *common), "--resume_from_checkpoint", str(full / "step_3")])
+
+    final, again = load_file(full / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert final.keys() == again.keys()
+    assert [key for key in final if not torch.equal(final[key], again[key])] == []
+    at_step_3 = load_file(full / "step_3" / "model.safetensors")
+    assert any(not torch.equal(at_step_3[key], final[key]) for key in at_step_3)  # the resumed run did train
+    history = json.loads((full / "training_history.json").read_text())["history"]
+    assert history == json.loads((resumed / "training_history.json").read_text())["history"]
+    assert [entry["step"] for entry in history] == [4, 6]
+
+
+def load_evaluate_script():
+    reset_accelerate_state()
+    spec = importlib.util.spec_from_file_location("msqnet_examples_evaluate", EVAL_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_evaluate_unknown_label_names_the_line(bench, ddp_run, tmp_path, capsys):
+    output_dir, _ = ddp_run
+    lines = (bench / "test.jsonl").read_text().splitlines()[:3]
+    lines[1] = json.dumps({"video": str(bench / "videos" / "test_00001.mp4"), "labels": ["moving sideways"]})
+    manifest = tmp_path / "bad.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    script = load_evaluate_script()
+    code = script.main(["--model", str(output_dir), "--manifest", str(manifest), "--output", str(tmp_path / "r.json")])
+    error = capsys.readouterr().err
+    assert code == 1
+    assert f"{manifest}:2" in error and "unknown label 'moving sideways'" in error
+    assert not (tmp_path / "r.json").exists()
+
+    code = script.main(["--model", str(tmp_path / "missing"), "--manifest", str(manifest), "--output", "r.json"])
+    assert code == 1 and "config.json" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        script.parse_args(["--model", "m", "--manifest", "x", "--output", "r.json", "--per_class_table", "t.txt"])
+
+
+def test_parse_args_defaults_config_file_and_errors(tmp_path):
+    args = parse_args(["--model", "m.json", "--train_manifest", "t.jsonl", "--output_dir", "out"])
+    assert (args.learning_rate, args.lr_scheduler_type, args.weight_decay, args.num_train_epochs) == (
+        1e-5,
+        "cosine",
+        0.0,
+        100,
+    )
+    preset = tmp_path / "preset.json"
+    preset.write_text(json.dumps({"learning_rate": 3e-4, "checkpointing_steps": "epoch", "num_train_epochs": 5}))
+    args = parse_args(
+        [
+            "--config_file",
+            str(preset),
+            "--model",
+            "m.json",
+            "--train_manifest",
+            "t.jsonl",
+            "--output_dir",
+            "out",
+            "--num_train_epochs",
+            "7",
+        ]
+    )
+    assert (args.learning_rate, args.checkpointing_steps, args.num_train_epochs) == (3e-4, "epoch", 7)
+    preset.write_text(json.dumps({"learning_rat": 1.0}))
+    for argv in (
+        ["--config_file", str(preset), "--model", "m", "--train_manifest", "t", "--output_dir", "o"],
+        ["--train_manifest", "t", "--output_dir", "o"],
+        ["--model", "m", "--train_manifest", "t", "--output_dir", "o", "--checkpointing_steps", "often"],
+        ["--model", "m", "--train_manifest", "t", "--output_dir", "o", "--push_to_hub"],
+    ):
+        with pytest.raises(SystemExit):
+            parse_args(argv)
+    for name in (ROOT / "configuration" / "training").glob("*.json"):
+        parse_args(["--config_file", str(name), "--model", "m", "--train_manifest", "t", "--output_dir", "o"])
+
+
+def test_load_label_names(tmp_path):
+    names, info = load_label_names("hockey")
+    assert len(names) == 12 and info["problem_type"] == "multi_label_classification"
+    assert load_label_names("hmdb51")[1]["problem_type"] == "single_label_classification"
+    path = tmp_path / "labels.json"
+    path.write_text(json.dumps(["a", "b"]))
+    assert load_label_names(path) == (["a", "b"], {})
+    path.write_text(json.dumps(["a", "a"]))
+    with pytest.raises(ValueError, match="repeats"):
+        load_label_names(path)
+
+
+def test_fixed_size_collator_keeps_failed_examples_in_place(bench):
+    config = tiny_config(id2label=dict(enumerate(["a", "b"])), label2id={"a": 0, "b": 1})
+    manifest = bench / "mini.jsonl"
+    manifest.write_text(
+        json.dumps({"video": "videos/test_00000.mp4", "labels": ["a"]})
+        + "\n"
+        + json.dumps({"video": "videos/corrupt.mp4", "labels": ["b"]})
+        + "\n"
+    )
+    dataset = load_manifest_dataset(manifest, config.label2id)
+    processor = default_video_processor(config)
+    dataset.set_transform(IndexedTransform(MSQNetVideoTransform.from_config(processor, config)))
+    batch = FixedSizeCollator((4, 3, 32, 32))([dataset[0], dataset[1]])
+    assert batch["pixel_values"].shape == (2, 4, 3, 32, 32)
+    assert batch["valid"].tolist() == [True, False] and batch["index"].tolist() == [0, 1]
+    assert torch.count_nonzero(batch["pixel_values"][1]) == 0
+    assert [entry["index"] for entry in batch["skipped"]] == [1] and batch["skipped"][0]["error"]
+
+    logits = torch.tensor([[2.0, -1.0], [5.0, 5.0]], requires_grad=True)
+    loss = masked_loss(logits, batch["labels"], batch["valid"], "multi_label_classification")
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits[:1], batch["labels"][:1])
+    assert torch.allclose(loss, expected)
+    empty = masked_loss(logits, batch["labels"], torch.tensor([False, False]), "multi_label_classification")
+    empty.backward()
+    assert empty.item() == 0.0 and torch.count_nonzero(logits.grad) == 0
+
+
+def test_compute_metrics_single_label():
+    logits = np.array([[3.0, 1.0, 0.0], [0.0, 2.0, 1.0], [0.0, 3.0, 1.0], [1.0, 0.0, 2.0]])
+    report = compute_metrics(logits, np.array([0, 1, 2, 2]), "single_label_classification", {0: "x", 1: "y", 2: "z"})
+    assert report["top1"] == pytest.approx(0.75) and report["top5"] == 1.0 and report["num_videos"] == 4
+    assert report["per_class_AP"]["x"] == 1.0 and set(report["per_class_AP"]) == {"x", "y", "z"}
+    assert "AP_micro" not in report and "multilabel_accuracy" not in report
+
+
+def test_train_from_pretrained_parts_saves_processor_with_tokenizer(bench, tmp_path):
+    from transformers import AutoProcessor
+
+    from tiny_models import save_tiny_clip, save_tiny_timesformer
+
+    save_tiny_timesformer(tmp_path / "timesformer", num_frames=2)
+    save_tiny_clip(tmp_path / "clip")
+    output_dir = tmp_path / "out"
+    report = train_in_process(
+        [
+            "--video_model", str(tmp_path / "timesformer"), "--clip_model", str(tmp_path / "clip"),
+            "--num_frames", "4", "--labels", str(bench / "labels.json"),
+            "--train_manifest", str(bench / "train.jsonl"), "--output_dir", str(output_dir),
+            "--max_train_steps", "1", "--per_device_train_batch_size", "2",
+        ]
+    )  # fmt: skip
+    assert report == {}  # no evaluation manifest
+    processor = AutoProcessor.from_pretrained(output_dir, trust_remote_code=True)
+    assert type(processor).__name__ == "MSQNetProcessor" and processor.video_processor.num_frames == 4
+    assert processor.video_processor.crop_size["height"] == 32
+    config = json.loads((output_dir / "config.json").read_text())
+    assert config["text_config"]["model_type"] == "clip_text_model" and config["num_frames"] == 4
+    history = json.loads((output_dir / "training_history.json").read_text())["history"]
+    assert [entry["step"] for entry in history] == [1]

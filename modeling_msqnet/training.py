@@ -24,6 +24,7 @@ from the restored global RNG (the data loaders draw from their own generators, n
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -38,7 +39,7 @@ from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer, get_scheduler
 
 from .configuration_msqnet import MSQNetConfig
-from .data import MSQNetVideoTransform, load_label_set, load_manifest_dataset
+from .data import ClipAugmentation, MSQNetVideoTransform, load_label_set, load_manifest_dataset
 from .evaluation import (
     MULTI_LABEL,
     FixedSizeCollator,
@@ -133,6 +134,13 @@ def build_argument_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="Downscale training frames while decoding to this shortest edge (faster on large videos).",
+    )
+    data.add_argument(
+        "--augmentation_kwargs",
+        type=json.loads,
+        default=None,
+        help="JSON object of ClipAugmentation fields overriding the paper's train-time augmentation, e.g. "
+        '\'{"flip_probability": 0.0, "grayscale_probability": 0.0}\' for direction- or colour-labelled actions.',
     )
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--num_train_epochs", type=int, default=PAPER_RECIPE["num_train_epochs"])
@@ -244,9 +252,23 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.checkpointing_steps = int(args.checkpointing_steps)
     if args.lr_scheduler_kwargs is not None and not isinstance(args.lr_scheduler_kwargs, dict):
         parser.error("--lr_scheduler_kwargs must be a JSON object.")
+    if args.augmentation_kwargs is not None:
+        if not isinstance(args.augmentation_kwargs, dict):
+            parser.error("--augmentation_kwargs must be a JSON object.")
+        known = {field.name for field in dataclasses.fields(ClipAugmentation)} - {"crop_size"}
+        unknown = sorted(set(args.augmentation_kwargs) - known)
+        if unknown:
+            parser.error(f"--augmentation_kwargs has unknown keys {unknown}; expected some of {sorted(known)}.")
     if args.push_to_hub and not args.hub_model_id:
         parser.error("--push_to_hub needs --hub_model_id (user/name).")
     return args
+
+
+def train_augmentation(video_processor, augmentation_kwargs=None) -> ClipAugmentation:
+    """The paper's train-time augmentation at the video processor's crop size, with `augmentation_kwargs` overrides."""
+    crop_size = video_processor.crop_size
+    overrides = {key: tuple(value) if isinstance(value, list) else value for key, value in (augmentation_kwargs or {}).items()}
+    return ClipAugmentation(crop_size=(crop_size["height"], crop_size["width"]), **overrides)
 
 
 def load_label_names(path) -> tuple[list[str], dict]:
@@ -533,7 +555,12 @@ def train(args) -> dict:
 
     train_dataset = load_manifest_dataset(args.train_manifest, config.label2id, problem_type=problem_type)
     train_transform = MSQNetVideoTransform.from_config(
-        video_processor, config, train=True, seed=args.seed, decode_shortest_edge=args.decode_shortest_edge
+        video_processor,
+        config,
+        train=True,
+        seed=args.seed,
+        augmentation=train_augmentation(video_processor, args.augmentation_kwargs),
+        decode_shortest_edge=args.decode_shortest_edge,
     )
     train_dataset.set_transform(IndexedTransform(train_transform))
     train_dataloader = torch.utils.data.DataLoader(

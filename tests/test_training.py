@@ -16,7 +16,8 @@ from safetensors.torch import load_file
 from modeling_msqnet.data import MSQNetVideoTransform, load_manifest_dataset
 from modeling_msqnet.evaluation import FixedSizeCollator, IndexedTransform, compute_metrics, masked_loss
 from modeling_msqnet.synthetic_actions import generate_benchmark
-from modeling_msqnet.training import default_video_processor, load_label_names, parse_args, train
+from modeling_msqnet import MSQNetVideoProcessor
+from modeling_msqnet.training import default_video_processor, load_label_names, parse_args, train, train_augmentation
 from tiny_models import tiny_config
 
 
@@ -274,11 +275,25 @@ def test_parse_args_defaults_config_file_and_errors(tmp_path):
         ["--train_manifest", "t", "--output_dir", "o"],
         ["--model", "m", "--train_manifest", "t", "--output_dir", "o", "--checkpointing_steps", "often"],
         ["--model", "m", "--train_manifest", "t", "--output_dir", "o", "--push_to_hub"],
+        ["--model", "m", "--train_manifest", "t", "--output_dir", "o", "--augmentation_kwargs", '{"flip": 0}'],
+        ["--model", "m", "--train_manifest", "t", "--output_dir", "o", "--augmentation_kwargs", "[0.5]"],
     ):
         with pytest.raises(SystemExit):
             parse_args(argv)
     for name in (ROOT / "configuration" / "training").glob("*.json"):
         parse_args(["--config_file", str(name), "--model", "m", "--train_manifest", "t", "--output_dir", "o"])
+
+
+def test_augmentation_kwargs_override_the_papers_augmentation():
+    args = parse_args(
+        ["--model", "m", "--train_manifest", "t", "--output_dir", "o", "--augmentation_kwargs",
+         '{"flip_probability": 0.0, "scales": [1.0, 0.9]}']
+    )
+    video_processor = MSQNetVideoProcessor(crop_size={"height": 32, "width": 48})
+    augmentation = train_augmentation(video_processor, args.augmentation_kwargs)
+    assert (augmentation.flip_probability, augmentation.scales, augmentation.crop_size) == (0.0, (1.0, 0.9), (32, 48))
+    default = train_augmentation(video_processor)
+    assert (default.flip_probability, default.scales) == (0.5, (1.0, 0.875, 0.75, 0.66))
 
 
 def test_load_label_names(tmp_path):

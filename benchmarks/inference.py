@@ -16,21 +16,24 @@ default `MSQNetConfig()`, 140 labels like Animal Kingdom, batch 1, 224 px):
   `ours fast bf16-weights`; the first call's time (compilation) is reported.
 
 Each runs in float32 and under bfloat16 autocast (`reference`/`timesformer` inside `torch.autocast`, ours through
-`config.autocast_dtype="bfloat16"`). Timing: all variants of one frame count run round-robin in this process under
+`config.autocast_dtype="bfloat16"`). By default bfloat16 is left out where this CPU's bfloat16 matmul rate is below
+half its float32 rate (no AVX512-BF16/AMX: bfloat16 is emulated and one full-size forward takes many minutes);
+`--dtypes float32 bfloat16` forces it. Timing: all variants of one frame count run round-robin in this process under
 `torch.inference_mode()` (so a change of load on a shared machine hits them alike); the table gives the median and the
 minimum wall time per clip over `--repeats` rounds after `--warmup` rounds, and the median process CPU time (all
 threads; less sensitive than wall time to other processes on a shared machine, `--threads 1` makes it close to the
 pure compute time).
 
 FLOPs: `torch.utils.flop_counter.FlopCounterMode` (matmuls, convolutions, attention; 2 FLOPs per multiply-add) on one
-forward. Peak memory: one forward per variant in a fresh subprocess per model (see `benchmark_utils` for the method):
+forward of the same models built on the meta device (shapes only, no compute). Peak memory: one forward per variant in
+a fresh subprocess per model (see `benchmark_utils` for the method):
 `peak MB` is the process's peak resident size (weights included), `delta MB` its growth during the forward. The machine's matmul rates (float32
 and bfloat16, GFLOP/s) are measured in the same run, before and after, and each variant's achieved GFLOP/s is given as
 a share of them. Ours and the reference get the same weights; the max |logit difference| to the float32 reference
 is printed as a check that the same computation is timed.
 
 Usage:
-    python benchmarks/inference.py                              # 8 and 16 frames, float32 and bfloat16, 3 repeats
+    python benchmarks/inference.py                              # 8 and 16 frames, 3 repeats
     python benchmarks/inference.py --frames 16 --repeats 1      # quick run
     python benchmarks/inference.py --compile-only --frames 16 --dtypes bfloat16 --no-memory
     python benchmarks/inference.py --output results.json
@@ -147,8 +150,26 @@ def build_models(num_frames, num_labels, kinds, seed=0):
     return models
 
 
+def count_gflops(num_frames, num_labels, keys, query_num_frames):
+    """
+    FLOPs (GFLOP) of one forward of each (variant, dtype), counted on meta tensors: no compute, no memory. Autocast does
+    not change the operations (and has no meta device), so each variant is counted without it.
+    """
+    kinds = {VARIANTS[variant]["model"] for variant, _ in keys}
+    with torch.device("meta"):
+        models = build_models(num_frames, num_labels, kinds)
+        pixel_values = torch.empty(1, num_frames, 3, 224, 224)
+        gflop = {}
+        for variant, dtype in keys:
+            call = make_call(models, variant, "float32", query_num_frames)
+            with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+                call(pixel_values)
+            gflop[f"{variant.replace(' compiled', '')}|{dtype}"] = counter.get_total_flops() / 1e9
+    return gflop
+
+
 def memory_worker(payload):
-    """Fresh process: build one model kind, then per variant one FLOP-counting forward and one measured forward."""
+    """Fresh process: build one model kind, then per variant one measured forward (peak resident size)."""
     from benchmark_utils import current_rss_mb
 
     torch.manual_seed(0)
@@ -165,12 +186,9 @@ def memory_worker(payload):
     for variant, dtype in payload["variants"]:
         call = make_call(models, variant, dtype, payload["query_num_frames"])
         with torch.inference_mode():
-            with FlopCounterMode(display=False) as counter:
-                call(pixel_values)
             with PeakMemory() as memory:
                 call(pixel_values)
         results[f"{variant}|{dtype}"] = {
-            "gflop": counter.get_total_flops() / 1e9,
             "peak_mb": memory.peak_mb,
             "delta_mb": memory.delta_mb,
             "weights_mb": weights_mb,
@@ -230,7 +248,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd versions of ours")
     parser.add_argument("--compile-only", action="store_true", help="time only the reference and compiled variants")
-    parser.add_argument("--no-memory", action="store_true", help="skip the peak memory / FLOP subprocesses")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak memory subprocesses")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     parser.add_argument("--output", default=None, help="write all figures to this JSON file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -252,12 +270,12 @@ def main():
 
     print("machine:", machine_summary())
     peaks_before = {dtype: matmul_gflops(getattr(torch, dtype)) for dtype in DTYPES}
-    print("matmul GFLOP/s before:", {dtype: round(rate) for dtype, rate in peaks_before.items()})
+    print("matmul GFLOP/s before:", {dtype: round(rate, 1) for dtype, rate in peaks_before.items()})
     if args.dtypes is None:
         args.dtypes = list(DTYPES) if bf16_worth_timing(peaks_before) else ["float32"]
         if "bfloat16" not in args.dtypes:
             print(
-                f"note: bfloat16 matmuls run at {peaks_before['bfloat16']:.0f} GFLOP/s here against "
+                f"note: bfloat16 matmuls run at {peaks_before['bfloat16']:.1f} GFLOP/s here against "
                 f"{peaks_before['float32']:.0f} for float32 (no native bfloat16 instructions), so bfloat16 autocast "
                 "is a slow path on this CPU and is not timed at full size; pass `--dtypes float32 bfloat16` to force it."
             )
@@ -266,6 +284,9 @@ def main():
     rows, checks = [], []
     all_results = {"machine": machine_summary(), "args": vars(args), "matmul_gflops_before": peaks_before, "rows": rows}
     for num_frames in args.frames:
+        # A compiled variant computes what its eager variant computes.
+        eager_keys = list(dict.fromkeys((variant.replace(" compiled", ""), dtype) for variant, dtype in keys))
+        gflops = count_gflops(num_frames, args.num_labels, eager_keys, args.query_num_frames)
         memory = {}
         if not args.no_memory:
             per_kind = {}
@@ -274,7 +295,7 @@ def main():
                     continue
                 kind = VARIANTS[variant]["model"]
                 per_kind.setdefault("reference" if kind == "timesformer" else kind, []).append([variant, dtype])
-            for kind, kind_keys in tqdm(per_kind.items(), desc=f"{num_frames} frames: memory/FLOPs", unit="model"):
+            for kind, kind_keys in tqdm(per_kind.items(), desc=f"{num_frames} frames: peak memory", unit="model"):
                 payload = {
                     "kind": kind,
                     "frames": num_frames,
@@ -292,7 +313,9 @@ def main():
         reference_fp32 = timings.get(("reference", "float32"))
         reference_logits = logits.get(("reference", "float32"))
         for (variant, dtype), timing in timings.items():
-            stats = memory.get(f"{variant.replace(' compiled', '')}|{dtype}", {})
+            stats = dict(memory.get(f"{variant.replace(' compiled', '')}|{dtype}", {}))
+            if f"{variant.replace(' compiled', '')}|{dtype}" in gflops:
+                stats["gflop"] = gflops[f"{variant.replace(' compiled', '')}|{dtype}"]
             reference_same = timings.get(("reference", dtype))
             row = {
                 "frames": num_frames,
@@ -369,7 +392,7 @@ def main():
     print()
     print(
         "matmul GFLOP/s before/after: "
-        + ", ".join(f"{dtype} {peaks_before[dtype]:.0f}/{peaks_after[dtype]:.0f}" for dtype in DTYPES)
+        + ", ".join(f"{dtype} {peaks_before[dtype]:.1f}/{peaks_after[dtype]:.1f}" for dtype in DTYPES)
         + f"; torch threads {torch.get_num_threads()}; load average at end {os.getloadavg()}"
     )
     print(

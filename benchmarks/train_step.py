@@ -177,12 +177,12 @@ def main():
         variants.insert(0, "reference")
     print("machine:", machine_summary())
     rates = {dtype: matmul_gflops(getattr(torch, dtype)) for dtype in DTYPES}
-    print("matmul GFLOP/s:", {dtype: round(rate) for dtype, rate in rates.items()})
+    print("matmul GFLOP/s:", {dtype: round(rate, 1) for dtype, rate in rates.items()})
     dtypes = {config: list(args.dtypes or DTYPES) for config in args.configs}
     if args.dtypes is None and not bf16_worth_timing(rates) and "full" in dtypes:
         dtypes["full"] = ["float32"]
         print(
-            f"note: bfloat16 matmuls run at {rates['bfloat16']:.0f} GFLOP/s here against {rates['float32']:.0f} for "
+            f"note: bfloat16 matmuls run at {rates['bfloat16']:.1f} GFLOP/s here against {rates['float32']:.0f} for "
             "float32 (no native bfloat16 instructions): bfloat16 is timed on the small config only; pass "
             "`--dtypes float32 bfloat16` to force it on the full one."
         )

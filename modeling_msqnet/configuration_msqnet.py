@@ -106,7 +106,9 @@ class MSQNetConfig(PretrainedConfig):
         autocast_dtype (`str`, *optional*):
             Fast path: run the forward pass under `torch.autocast` with this dtype (`"bfloat16"` or `"float16"`) on
             the device of the inputs; logits and loss stay in float32. `None` (default) computes in the weights' dtype,
-            the exact mode. Wrapping the call in `torch.autocast` yourself does the same.
+            the exact mode. Wrapping the call in `torch.autocast` yourself does the same. Faster on GPUs and on CPUs with
+            bfloat16 instructions (AVX512-BF16, AMX); CPUs without them (e.g. AVX2-only x86) emulate bfloat16 matmuls
+            and run many times slower than in float32.
         video_attn_implementation (`str`, *optional*):
             Attention of the video encoder. For TimeSformer, `None` or `"eager"` keeps transformers' attention and
             `"sdpa"` computes the same divided space-time attention with `scaled_dot_product_attention` (same weights,

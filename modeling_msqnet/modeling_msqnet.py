@@ -428,10 +428,11 @@ class MSQNetModel(MSQNetPreTrainedModel):
     and `decoder`.
 
     The default configuration computes exactly what the published model computes. Faster options, each changing the
-    outputs a little: `config.autocast_dtype="bfloat16"` (or a `torch.autocast` context), bfloat16 weights
-    (`from_pretrained(..., dtype=torch.bfloat16)`), `query_num_frames` (CLIP query over fewer frames),
-    `video_attn_implementation="sdpa"` (inference; on CPU its attention backward is slower than the eager one) and
-    `torch.compile(model)`; `gradient_checkpointing_enable()` trades training time for memory.
+    outputs a little: `config.autocast_dtype="bfloat16"` (or a `torch.autocast` context) and bfloat16 weights
+    (`from_pretrained(..., dtype=torch.bfloat16)`), on GPUs and CPUs with bfloat16 instructions; `query_num_frames`
+    (CLIP query over fewer frames); `video_attn_implementation="sdpa"` (inference; on CPU its attention backward is
+    slower than the eager one) and `torch.compile(model)`. `gradient_checkpointing_enable()` trades training time for
+    memory.
     """
 
     def __init__(self, config: MSQNetConfig):

@@ -3,7 +3,8 @@
 - `autocast_dtype="bfloat16"` (or an outer `torch.autocast`): logits within 0.05 of float32 (bfloat16 keeps 8 bits of
   mantissa; the tiny model is typically off by ~0.01), returned in float32;
 - bfloat16 weights (`from_pretrained(..., dtype=torch.bfloat16)`): logits within 0.05 of float32;
-- `query_num_frames=num_frames`: identical to the default;
+- `query_num_frames=num_frames`: identical to the default; fewer frames: the video query is CLIP's mean over the
+  evenly spaced subset, the video branch is unchanged;
 - `video_attn_implementation="sdpa"`: same weights and state-dict keys, outputs within 1e-5 of transformers' eager
   TimeSformer attention;
 - `torch.compile`: logits within 1e-5 of eager, in one graph;
@@ -120,6 +121,19 @@ def test_query_num_frames_equal_to_num_frames_is_identical():
     assert not torch.allclose(default, subset)
 
 
+def test_query_num_frames_embeds_evenly_spaced_frames_only():
+    model = build()
+    frames = pixel_values()
+    with torch.no_grad():
+        full = model(frames)
+        subset = model(frames, query_num_frames=2)
+        # linspace(0, FRAMES - 1, 2) -> frames 0 and 3.
+        pooled = model.msqnet.image_model(pixel_values=frames[:, [0, FRAMES - 1]].flatten(0, 1)).pooler_output
+    assert torch.allclose(subset.video_query_embeds, pooled.view(BATCH, 2, -1).mean(dim=1), atol=1e-6)
+    # The video branch does not depend on the query frames.
+    assert subset.encoder_last_hidden_state.equal(full.encoder_last_hidden_state)
+
+
 @pytest.mark.parametrize("output_attentions", [False, True])
 def test_sdpa_timesformer_matches_eager(output_attentions):
     eager = build(seed=2)
@@ -186,7 +200,8 @@ def test_gradient_checkpointing_gives_same_gradients_everywhere():
     for checkpointing in (False, True):
         model = build(seed=8, dropout=0.0, video_attn_implementation="sdpa").train()
         if checkpointing:
-            model.gradient_checkpointing_enable()
+            # `activation_checkpointing_enable` is the newer name of `gradient_checkpointing_enable`.
+            getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
             assert model.msqnet.video_model.encoder.layer[0].gradient_checkpointing
         loss = model(pixel_values(), labels=labels).loss
         loss.backward()

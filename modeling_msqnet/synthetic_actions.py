@@ -118,14 +118,16 @@ VIDEO_X264_PARAMS = "bframes=0:mbtree=0"
 # Motion settings, as fractions of the frame side unless said otherwise.
 _DRIFT_RANGE = (0.38, 0.5)  # total displacement of "moving ..." over the clip
 _BOUNCE_HEIGHT_RANGE = (0.22, 0.28)
-_SHAKE_AMPLITUDE_RANGE = (0.04, 0.05)
+# Large enough to stay visible on small frames (2.5 to 3 pixels at 32x32).
+_SHAKE_AMPLITUDE_RANGE = (0.08, 0.1)
 _GROWTH_RANGE = (1.7, 2.0)  # ratio of the last to the first linear size of "growing" (inverse for "shrinking")
 # Per-frame rotation, kept below half the smallest symmetry period of the shapes (72 degrees for the star), so that
 # the direction of rotation is never ambiguous.
 _ROTATION_SPEED_RANGE_DEGREES = (22.0, 30.0)
 # "changing colour" switches the hue abruptly every few frames, by a large step (fraction of the hue circle).
-_COLOUR_RUN_RANGE = (3, 5)
+_COLOUR_RUN_RANGE = (2, 3)
 _HUE_STEP_RANGE = (0.25, 0.4)
+_ACTOR_VALUES = (0.95, 0.65)  # HSV value of the actor colour: always the first, and the second on alternate runs
 # Every actor wears a dark round marker off its centroid (like an eye), which shows turning whatever the shape.
 _MARKER_RADIUS = 0.2
 _MARKER_SHADE = 0.15
@@ -437,7 +439,7 @@ def _background(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
 @dataclass
 class _Motion:
     """Per-frame state of the actor: centre (pixels), radius (pixels), angle (radians, clockwise on screen),
-    visibility and hue."""
+    visibility, hue and value (HSV brightness)."""
 
     centre_x: np.ndarray
     centre_y: np.ndarray
@@ -445,6 +447,7 @@ class _Motion:
     angle: np.ndarray
     visible: np.ndarray
     hue: np.ndarray
+    value: np.ndarray
 
 
 def _plan_motion(spec: ClipSpec, num_frames: int, size: int, rng: np.random.Generator) -> _Motion:
@@ -515,17 +518,20 @@ def _plan_motion(spec: ClipSpec, num_frames: int, size: int, rng: np.random.Gene
             on, run = not on, run + 1
         visible[-1] = True
 
-    # Changing colour: runs of 3 to 5 frames, each a large hue step (always the same way round) from the last.
+    # Changing colour: runs of 2 or 3 frames, each a large hue step (always the same way round) from the last, and
+    # alternately bright and dim (a change that shows in brightness as well as in hue; small models pick it up sooner).
     hue = np.full(num_frames, COLOURS[spec.colour] + rng.uniform(-0.02, 0.02))
+    value = np.full(num_frames, _ACTOR_VALUES[0])
     colour_runs = rng.integers(_COLOUR_RUN_RANGE[0], _COLOUR_RUN_RANGE[1] + 1, size=num_frames)
     hue_steps = rng.uniform(*_HUE_STEP_RANGE, size=num_frames) * rng.choice([-1.0, 1.0])
     if "changing colour" in actions:
         position, run = int(colour_runs[0]), 1
         while position < num_frames:
             hue[position:] += hue_steps[run]
+            value[position:] = _ACTOR_VALUES[run % 2]
             position, run = position + int(colour_runs[run]), run + 1
 
-    return _Motion(centre_x + shake_x, centre_y + shake_y, radius, angle, visible, hue)
+    return _Motion(centre_x + shake_x, centre_y + shake_y, radius, angle, visible, hue, value)
 
 
 def render_clip(spec: ClipSpec, *, num_frames: int = 16, size: int = 64) -> tuple:
@@ -565,7 +571,7 @@ def render_clip(spec: ClipSpec, *, num_frames: int = 16, size: int = 64) -> tupl
 
     mask = _actor_inside(spec.actor, u, v) & motion.visible[:, None, None]
     tint = _TEXTURE_TINT * _texture_pattern(spec.texture, u, v, rng)[..., None]
-    colours = np.stack([_hsv_to_rgb(hue, 0.85, 0.95) for hue in motion.hue])[:, None, None, :]
+    colours = np.stack([_hsv_to_rgb(hue, 0.85, value) for hue, value in zip(motion.hue, motion.value)])[:, None, None, :]
     actor = colours * (1.0 - tint) + tint
     marker_u, marker_v = _marker_position(spec.actor)
     on_marker = (u - marker_u) ** 2 + (v - marker_v) ** 2 <= _MARKER_RADIUS**2  # (outside the mask: not drawn)
@@ -644,7 +650,9 @@ def generate_benchmark(
         seed (`int`, *optional*, defaults to 0):
             Seed of everything that is drawn.
         num_workers (`int`, *optional*, defaults to 1):
-            Processes that render and encode clips (the output does not depend on it).
+            Processes that render and encode clips (the output does not depend on it). Each worker starts by importing
+            the `modeling_msqnet` package (torch, transformers: seconds), so workers only pay off for thousands of
+            large clips; one process writes about 100 clips of 32x32x8 a second.
         progress (`bool`, *optional*, defaults to `True`):
             Whether to show a progress bar.
 

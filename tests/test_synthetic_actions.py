@@ -219,7 +219,7 @@ class TestLabelsMatchWhatIsDrawn:
             centroids = np.stack([centroid(mask[t]) for t in visible])
             if "bouncing" in actions:
                 # Goes up from its floor and comes back (the floor is the lowest point, up to the shaking).
-                tolerance = 1.0 + (0.05 * 64 if "shaking" in actions else 0.0)
+                tolerance = 1.0 + (synthetic_actions._SHAKE_AMPLITUDE_RANGE[1] * 64 if "shaking" in actions else 0.0)
                 # (Blinking may hide some of the highest frames.)
                 assert centroids[:, 1].max() - centroids[:, 1].min() > (5 if "blinking" in actions else 10), spec
                 assert centroids[0, 1] >= centroids[:, 1].max() - tolerance, spec

@@ -24,6 +24,10 @@ from transformers.utils import logging
 
 logger = logging.get_logger(__name__)
 
+VIDEO_ENCODER_NAMES = {
+    "timesformer": "TimeSformer (divided space-time attention)",
+    "videomae": "VideoMAE (joint space-time attention over tubelets)",
+}
 DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "hub_cards" / "msqnet_model_card_template.md"
 PROBLEM_TYPES = ("multi_label_classification", "single_label_classification")
 TASK_TYPE = "video-classification"
@@ -143,6 +147,8 @@ def render_model_card(
     eval_split: str | None = None,
     classifier_head: str | None = None,
     tags: list[str] | None = None,
+    video_encoder: str = "TimeSformer (divided space-time attention)",
+    use_video_query: bool = True,
 ) -> ModelCard:
     """
     Render the MSQNet model card template into `model_dir/README.md` and return the card.
@@ -188,6 +194,10 @@ def render_model_card(
             `config.classifier_head` (`"per_class"` or `"shared"`), to describe the head.
         tags (`list[str]`, *optional*):
             Tags added to the default ones.
+        video_encoder (`str`, *optional*, defaults to `"TimeSformer (divided space-time attention)"`):
+            How the card names the video encoder.
+        use_video_query (`bool`, *optional*, defaults to `True`):
+            `config.use_video_query`: whether the label queries are fused with the CLIP video embedding.
 
     Returns:
         [`~huggingface_hub.ModelCard`]: the rendered card.
@@ -276,6 +286,8 @@ def render_model_card(
         plots=_collect_plots(model_dir, plots or []),
         base_models=base_models,
         classifier_head=classifier_head,
+        video_encoder=video_encoder,
+        use_video_query=use_video_query,
         license=license,
         extra_text=extra_text,
     )
@@ -329,6 +341,8 @@ def render_model_card_from_config(model_dir, config, eval_report: dict | None = 
         num_frames=config.num_frames,
         eval_results=eval_report_to_results(eval_report) if eval_report else None,
         classifier_head=kwargs.pop("classifier_head", getattr(config, "classifier_head", None)),
+        video_encoder=kwargs.pop("video_encoder", VIDEO_ENCODER_NAMES.get(config.video_config.model_type, config.video_config.model_type)),
+        use_video_query=kwargs.pop("use_video_query", getattr(config, "use_video_query", True)),
         **kwargs,
     )
 

@@ -25,9 +25,11 @@ This module is shared by the video processor and the training data pipeline. It 
 import math
 import os
 import re
+import threading
 from dataclasses import dataclass
 
 import av
+import av.video.reformatter
 import numpy as np
 from transformers.utils import logging
 
@@ -174,18 +176,30 @@ def _rotation_turns(rotation: int) -> int:
     return turns % 4
 
 
+_reformatters = threading.local()
+
+
+def _reformat_to_rgb(frame: "av.VideoFrame", **kwargs) -> np.ndarray:
+    # `VideoFrame.to_ndarray` builds a new swscale context for every frame, which costs more than decoding a small
+    # frame; one reformatter per thread keeps its context (the output is identical).
+    reformatter = getattr(_reformatters, "reformatter", None)
+    if reformatter is None:
+        reformatter = _reformatters.reformatter = av.video.reformatter.VideoReformatter()
+    return reformatter.reformat(frame, format="rgb24", **kwargs).to_ndarray()
+
+
 def _frame_to_rgb(frame: "av.VideoFrame", shortest_edge: int | None) -> np.ndarray:
     """Convert a decoded frame to an upright `(H, W, 3)` uint8 RGB array, downscaled by swscale if asked."""
     turns = _rotation_turns(frame.rotation)
     if shortest_edge is None:
-        array = frame.to_ndarray(format="rgb24")
+        array = _reformat_to_rgb(frame)
     else:
         # The target size is for the upright frame; swscale works on the coded (not yet rotated) frame.
         upright_height, upright_width = (frame.width, frame.height) if turns % 2 else (frame.height, frame.width)
         height, width = _output_size(upright_height, upright_width, shortest_edge)
         if turns % 2:
             height, width = width, height
-        array = frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="BILINEAR")
+        array = _reformat_to_rgb(frame, width=width, height=height, interpolation="BILINEAR")
     if turns:
         array = np.rot90(array, k=turns)
     return np.ascontiguousarray(array)

@@ -214,6 +214,14 @@ def test_from_config_and_evaluation_report(tmp_path):
     assert "**Input:** 4 RGB frames" in card.text
     assert "one linear scorer, shared by all labels" in card.text
 
+    assert "a TimeSformer (divided space-time attention) encodes" in card.text
+    assert "A frozen CLIP image encoder embeds every frame" in card.text
+
+    config = tiny_config(video_config=dict(model_type="videomae", image_size=32, patch_size=8), use_video_query=False)
+    card = render_model_card_from_config(tmp_path, config)
+    assert "a VideoMAE (joint space-time attention over tubelets) encodes" in card.text
+    assert "without the CLIP video query" in card.text and "frozen CLIP image encoder" not in card.text
+
     config.problem_type = None
     with pytest.raises(ValueError, match="problem_type"):
         render_model_card_from_config(tmp_path, config)

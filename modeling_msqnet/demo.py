@@ -219,7 +219,7 @@ def build_argument_parser() -> argparse.ArgumentParser:
         help="Keep the benchmark already in --output_dir when it was generated with the same settings.",
     )
     training = parser.add_argument_group("training")
-    training.add_argument("--epochs", type=_positive_int, default=8, help="Epochs of the main run.")
+    training.add_argument("--epochs", type=_positive_int, default=14, help="Epochs of the main run.")
     training.add_argument("--batch_size", type=_positive_int, default=16, help="Training batch size.")
     training.add_argument("--learning_rate", type=_positive_float, default=1e-3, help="Peak learning rate.")
     training.add_argument("--weight_decay", type=float, default=0.05, help="AdamW weight decay.")

@@ -170,34 +170,24 @@ def find_real_video() -> Path | None:
     return path if path.is_file() else None
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _bounded_number(cast, minimum, inclusive: bool, description: str):
+    """An argparse type: `cast(text)`, finite and >= `minimum` (> `minimum` when not `inclusive`)."""
+
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None
+        if not np.isfinite(value) or (value < minimum if inclusive else value <= minimum):
+            raise argparse.ArgumentTypeError(f"expected {description}, got {value}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or not np.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
+_positive_int = _bounded_number(int, 1, True, "a positive integer")
+_non_negative_int = _bounded_number(int, 0, True, "an integer >= 0")
+_positive_float = _bounded_number(float, 0.0, False, "a positive number")
 
 
 def build_argument_parser() -> argparse.ArgumentParser:

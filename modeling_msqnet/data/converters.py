@@ -82,6 +82,20 @@ class ConversionResult:
         if len(examples) < MAX_EXAMPLES_PER_REASON:
             examples.append(example)
 
+    def add_labelled_media(
+        self, name: str, labels: list, media_root, media_format: str, check_media: bool, keep_unlabelled: bool,
+        unlabelled_reason: str,
+    ):
+        """Add the entry of clip `name`, or count it as skipped when it has no labels (unless kept) or no media."""
+        if not labels and not keep_unlabelled:
+            self.skip(unlabelled_reason, name)
+            return
+        video = resolve_media(media_root, name, media_format, check_media)
+        if video is None:
+            self.skip("media not found", name)
+            return
+        self.entries.append({"video": video, "labels": labels, "id": name})
+
     @property
     def num_skipped(self) -> int:
         return sum(self.skipped.values())
@@ -226,14 +240,9 @@ def convert_animal_kingdom(
 
     for clip, (label_ids, where) in clips.items():
         labels = _label_names(label_set, label_ids, where)
-        if not labels and not keep_unlabelled:
-            result.skip("clip without labels", clip)
-            continue
-        video = resolve_media(media_root, clip, media_format, check_media)
-        if video is None:
-            result.skip("media not found", clip)
-            continue
-        result.entries.append({"video": video, "labels": labels, "id": clip})
+        result.add_labelled_media(
+            clip, labels, media_root, media_format, check_media, keep_unlabelled, "clip without labels"
+        )
     return result
 
 
@@ -308,14 +317,9 @@ def convert_charades(
                     raise ValueError(f"{where}: expected actions like 'c092 11.90 21.20', got {action!r}.")
                 label_ids.append(int(parts[0][1:]))
             labels = _label_names(label_set, label_ids, where)
-            if not labels and not keep_unlabelled:
-                result.skip("video without actions", video_id)
-                continue
-            video = resolve_media(media_root, video_id, media_format, check_media)
-            if video is None:
-                result.skip("media not found", video_id)
-                continue
-            result.entries.append({"video": video, "labels": labels, "id": video_id})
+            result.add_labelled_media(
+                video_id, labels, media_root, media_format, check_media, keep_unlabelled, "video without actions"
+            )
     num_unlabelled = sum(1 for entry in result.entries if not entry["labels"])
     if num_unlabelled:
         result.notes.append(f"{num_unlabelled} videos without actions kept as all-negative examples.")

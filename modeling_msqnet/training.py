@@ -673,6 +673,18 @@ def train(args) -> dict:
     progress_bar = tqdm(range(max_train_steps), disable=not accelerator.is_local_main_process, desc="Training")
     progress_bar.update(progress.completed_steps)
 
+    def evaluate_after_epoch(epoch_number, desc="Evaluating"):
+        report = evaluate_model(
+            model,
+            eval_dataloader,
+            accelerator,
+            problem_type=problem_type,
+            id2label=config.id2label,
+            dataset=eval_dataset,
+            desc=desc,
+        )
+        return {"epoch": epoch_number, "step": progress.completed_steps, **report}
+
     eval_report = {}
     for epoch in range(starting_epoch, num_train_epochs):
         if progress.completed_steps >= max_train_steps and progress.epoch_finished:
@@ -723,16 +735,7 @@ def train(args) -> dict:
         }
         last_epoch = epoch == num_train_epochs - 1 or progress.completed_steps >= max_train_steps
         if eval_dataloader is not None and ((epoch + 1) % args.eval_every_epochs == 0 or last_epoch):
-            eval_report = evaluate_model(
-                model,
-                eval_dataloader,
-                accelerator,
-                problem_type=problem_type,
-                id2label=config.id2label,
-                dataset=eval_dataset,
-                desc=f"Evaluating epoch {epoch + 1}",
-            )
-            eval_report = {"epoch": epoch + 1, "step": progress.completed_steps, **eval_report}
+            eval_report = evaluate_after_epoch(epoch + 1, desc=f"Evaluating epoch {epoch + 1}")
             entry.update(_history_metrics(eval_report))
             logger.info(
                 f"epoch {epoch + 1}: train_loss {entry['train_loss']:.4f}, {format_summary(eval_report, problem_type)}"
@@ -754,15 +757,7 @@ def train(args) -> dict:
 
     if eval_dataloader is not None and not eval_report:
         # Resumed from a checkpoint written after the last epoch: score the final weights.
-        eval_report = evaluate_model(
-            model,
-            eval_dataloader,
-            accelerator,
-            problem_type=problem_type,
-            id2label=config.id2label,
-            dataset=eval_dataset,
-        )
-        eval_report = {"epoch": progress.epoch + 1, "step": progress.completed_steps, **eval_report}
+        eval_report = evaluate_after_epoch(progress.epoch + 1)
     if eval_report:
         eval_report = {"problem_type": problem_type, "primary_metric": primary_metric(problem_type), **eval_report}
         eval_report["train_skipped"] = progress.skipped_report()

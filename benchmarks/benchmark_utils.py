@@ -45,8 +45,14 @@ def small_config(num_frames=8, num_labels=140, **overrides):
     """A small MSQNet (ViT-S/16-like encoders at 112 px, 8 frames, D=256 with 2+2 layers) for quick comparisons."""
     from modeling_msqnet import MSQNetConfig
 
-    encoder = dict(image_size=112, patch_size=16, hidden_size=384, num_hidden_layers=6, num_attention_heads=6,
-                   intermediate_size=1536)
+    encoder = dict(
+        image_size=112,
+        patch_size=16,
+        hidden_size=384,
+        num_hidden_layers=6,
+        num_attention_heads=6,
+        intermediate_size=1536,
+    )
     labels = [f"class_{index}" for index in range(num_labels)]
     kwargs = dict(
         video_config=dict(model_type="timesformer", **encoder),
@@ -84,7 +90,7 @@ def build_reference(config):
 def build_ours_from_reference(config, reference):
     """Our model with the reference's weights (through the official-layout converter)."""
     from modeling_msqnet import MSQNetForVideoClassification
-    from modeling_msqnet.convert_official import load_official_into
+    from modeling_msqnet.conversion.convert_official import load_official_into
 
     return load_official_into(MSQNetForVideoClassification(config), reference.state_dict())
 
@@ -209,8 +215,10 @@ def format_table(rows, columns):
             line.append("-" if value is None else (fmt.format(value) if fmt else str(value)))
         cells.append(line)
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    lines = ["  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths)))
-             for row in cells]
+    lines = [
+        "  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths)))
+        for row in cells
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from modeling_msqnet.video_decoding import probe_video, read_video_frames, sample_frame_indices  # noqa: E402
+from modeling_msqnet.hub_code.video_decoding import probe_video, read_video_frames, sample_frame_indices  # noqa: E402
 
 
 WIDTH, HEIGHT, FPS, DURATION_S = 1280, 720, 30, 60

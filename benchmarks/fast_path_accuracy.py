@@ -36,13 +36,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from benchmark_utils import format_table  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from benchmark_utils import format_table  # noqa: E402
 from modeling_msqnet import MSQNetForVideoClassification  # noqa: E402
 from modeling_msqnet.data.manifest import read_manifest  # noqa: E402
-from modeling_msqnet.video_decoding import read_frames  # noqa: E402
-from modeling_msqnet.video_processing_msqnet import MSQNetVideoProcessor  # noqa: E402
+from modeling_msqnet.hub_code.video_decoding import read_frames  # noqa: E402
+from modeling_msqnet.hub_code.video_processing_msqnet import MSQNetVideoProcessor  # noqa: E402
 
 
 # option -> (weights dtype, video attention, autocast dtype, use the query subset, compiled)
@@ -124,7 +124,9 @@ def main():
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be >= 1, got {args.limit}")
     if not os.path.isdir(args.model):
-        parser.error(f"--model {args.model!r} is not a folder (expected a saved MSQNet model with its video processor)")
+        parser.error(
+            f"--model {args.model!r} is not a folder (expected a saved MSQNet model with its video processor)"
+        )
 
     options = list(dict.fromkeys(["exact", *args.options, *(["compiled"] if args.compile else [])]))
     models, compiled_models = load_option_models(args.model, options)
@@ -203,8 +205,11 @@ def main():
     print("s/clip: forward time only, indicative (the `compiled` option includes its compilations).")
     if args.output:
         with open(args.output, "w") as handle:
-            json.dump({"model": args.model, "manifest": args.manifest, "num_clips": len(entries), "rows": rows},
-                      handle, indent=2)
+            json.dump(
+                {"model": args.model, "manifest": args.manifest, "num_clips": len(entries), "rows": rows},
+                handle,
+                indent=2,
+            )
         print(f"figures written to {args.output}")
 
 

@@ -50,6 +50,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import torch  # noqa: E402
 from benchmark_utils import (  # noqa: E402
     PeakMemory,
     bf16_worth_timing,
@@ -61,8 +62,6 @@ from benchmark_utils import (  # noqa: E402
     matmul_gflops,
     run_worker,
 )
-
-import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
@@ -282,7 +281,12 @@ def main():
     keys = [(variant, dtype) for variant in variants for dtype in args.dtypes if runs_in(variant, dtype)]
 
     rows, checks = [], []
-    all_results = {"machine": machine_summary(), "args": vars(args), "matmul_gflops_before": peaks_before, "rows": rows}
+    all_results = {
+        "machine": machine_summary(),
+        "args": vars(args),
+        "matmul_gflops_before": peaks_before,
+        "rows": rows,
+    }
     for num_frames in args.frames:
         # A compiled variant computes what its eager variant computes.
         eager_keys = list(dict.fromkeys((variant.replace(" compiled", ""), dtype) for variant, dtype in keys))
@@ -335,7 +339,9 @@ def main():
                 row["pct_of_dtype_peak"] = 100 * achieved / peaks_before[dtype]
                 row["pct_of_fp32_peak"] = 100 * achieved / peaks_before["float32"]
             if reference_logits is not None and logits.get((variant, dtype)) is not None:
-                row["max_abs_logit_diff_vs_ref_fp32"] = (logits[(variant, dtype)] - reference_logits).abs().max().item()
+                row["max_abs_logit_diff_vs_ref_fp32"] = (
+                    (logits[(variant, dtype)] - reference_logits).abs().max().item()
+                )
             if VARIANTS[variant].get("compiled"):
                 row["compile_s"] = timing["first_call_s"]
             rows.append(row)
@@ -354,7 +360,12 @@ def main():
                     f"{ours_memory['delta_mb']:.0f} vs {reference_memory['delta_mb']:.0f} MB"
                 )
             checks.append(line)
-        for variant in ("ours fast", "ours fast bf16-weights", "ours fast compiled", "ours fast bf16-weights compiled"):
+        for variant in (
+            "ours fast",
+            "ours fast bf16-weights",
+            "ours fast compiled",
+            "ours fast bf16-weights compiled",
+        ):
             for dtype in DTYPES:
                 fast = timings.get((variant, dtype))
                 if fast and reference_fp32:

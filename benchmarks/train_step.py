@@ -36,6 +36,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import torch  # noqa: E402
 from benchmark_utils import (  # noqa: E402
     PeakMemory,
     bf16_worth_timing,
@@ -48,8 +49,6 @@ from benchmark_utils import (  # noqa: E402
     run_worker,
     small_config,
 )
-
-import torch  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 
@@ -161,7 +160,9 @@ def main():
     )
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=2, help="timed steps (median reported)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (the first allocates Adam's states)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed steps first (the first allocates Adam's states)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads in the workers")
     parser.add_argument("--output", default=None, help="write all figures to this JSON file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)

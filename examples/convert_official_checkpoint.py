@@ -9,16 +9,20 @@
 import argparse
 import sys
 
-from modeling_msqnet.convert_official import convert_official_checkpoint
+from modeling_msqnet.conversion.convert_official import convert_official_checkpoint
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, help="Official state_dict (.pth/.pt, read weights-only, or .safetensors).")
+    parser.add_argument(
+        "--checkpoint", required=True, help="Official state_dict (.pth/.pt, read weights-only, or .safetensors)."
+    )
     parser.add_argument("--config", required=True, help="MSQNet config: a folder with config.json, or a JSON file.")
     parser.add_argument("--output", required=True, help="Folder to write the converted model to.")
     parser.add_argument("--text_model", default=None, help="Text encoder weights, when the config has a text_config.")
-    parser.add_argument("--tokenizer", default=None, help="Tokenizer to bundle into the processor (e.g. the CLIP checkpoint).")
+    parser.add_argument(
+        "--tokenizer", default=None, help="Tokenizer to bundle into the processor (e.g. the CLIP checkpoint)."
+    )
     return parser.parse_args(argv)
 
 

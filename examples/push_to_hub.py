@@ -3,13 +3,13 @@
     python examples/push_to_hub.py --model_dir trained/msqnet-animal-kingdom --repo_id USER/msqnet-animal-kingdom
 
 Creates the model repository if needed, uploads the folder in one commit and prints the commit's revision, to pin that
-exact version when loading. Render the model card first with `modeling_msqnet.model_card.render_model_card`.
+exact version when loading. Render the model card first with `modeling_msqnet.publishing.model_card.render_model_card`.
 """
 
 import argparse
 import sys
 
-from modeling_msqnet.hub import HubPushError, push_model_folder
+from modeling_msqnet.publishing.push import HubPushError, push_model_folder
 
 
 def parse_args(argv=None):

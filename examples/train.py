@@ -30,15 +30,10 @@ See `python examples/train.py --help` for every flag; the defaults are the paper
 
 import logging
 import sys
-from pathlib import Path
 
-
-# This folder holds evaluate.py, which must not shadow the `evaluate` library (imported by the metrics).
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
-
-from modeling_msqnet.data import ManifestError  # noqa: E402
-from modeling_msqnet.training import parse_args as parse_training_args  # noqa: E402
-from modeling_msqnet.training import train  # noqa: E402
+from modeling_msqnet.data import ManifestError
+from modeling_msqnet.training.training import parse_args as parse_training_args
+from modeling_msqnet.training.training import train
 
 
 def parse_args(argv=None):
@@ -59,7 +54,7 @@ def main(argv=None):
         from accelerate import PartialState
 
         if PartialState().is_main_process:
-            from modeling_msqnet.evaluation import format_summary
+            from modeling_msqnet.training.evaluation import format_summary
 
             print(f"Final evaluation: {format_summary(report, report['problem_type'])}")
     return 0

@@ -13,10 +13,10 @@ from transformers import (
     AutoVideoProcessor,
 )
 
-from .configuration_msqnet import MSQNetConfig
-from .modeling_msqnet import MSQNetForVideoClassification, MSQNetModel, MSQNetPreTrainedModel
-from .processing_msqnet import MSQNetProcessor
-from .video_processing_msqnet import MSQNetVideoProcessor
+from .hub_code.configuration_msqnet import MSQNetConfig
+from .hub_code.modeling_msqnet import MSQNetForVideoClassification, MSQNetModel, MSQNetPreTrainedModel
+from .hub_code.processing_msqnet import MSQNetProcessor
+from .hub_code.video_processing_msqnet import MSQNetVideoProcessor
 
 
 AutoConfig.register(MSQNetConfig.model_type, MSQNetConfig, exist_ok=True)

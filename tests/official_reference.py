@@ -44,8 +44,18 @@ class OfficialGroupWiseLinear(nn.Module):
 class OfficialMSQNet(nn.Module):
     """REFERENCE.md steps 1-7 with a TimeSformer backbone and the official parameter names."""
 
-    def __init__(self, video_config, vision_config, num_labels, d_model=512, nhead=8, num_encoder_layers=6,
-                 num_decoder_layers=6, dim_feedforward=2048, dropout=0.1):
+    def __init__(
+        self,
+        video_config,
+        vision_config,
+        num_labels,
+        d_model=512,
+        nhead=8,
+        num_encoder_layers=6,
+        num_decoder_layers=6,
+        dim_feedforward=2048,
+        dropout=0.1,
+    ):
         super().__init__()
         self.backbone = TimesformerModel(video_config)
         width = video_config.hidden_size

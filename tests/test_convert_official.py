@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_parity import build_official_pair
+from tiny_models import IMAGE_SIZE, tiny_config
 from transformers import AutoModelForVideoClassification, AutoVideoProcessor
 
 from modeling_msqnet import MSQNetForVideoClassification, MSQNetVideoProcessor
-from test_parity import build_official_pair
-from tiny_models import IMAGE_SIZE, tiny_config
 
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "convert_official_checkpoint.py"

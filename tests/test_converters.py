@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from video_fixtures import write_video
 
 from modeling_msqnet.data import (
     convert_animal_kingdom,
@@ -21,7 +22,6 @@ from modeling_msqnet.data import (
     load_manifest_dataset,
     resolve_media,
 )
-from video_fixtures import write_video
 
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -174,8 +174,9 @@ def test_hockey_train_split_default_stride_and_sampled_frame_labels(tmp_path):
 
 
 def test_hockey_video_file_uses_its_frame_rate_and_reads_the_right_frames(tmp_path):
-    from modeling_msqnet.video_decoding import VideoReader
     from video_fixtures import decode_frame_indices
+
+    from modeling_msqnet.hub_code.video_decoding import VideoReader
 
     shutil.copy(FIXTURES / "hockey" / "period1-1-6-gray-label.txt", tmp_path)
     write_video(tmp_path / "period1-1-6-gray.mp4", 50, fps=25)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from modeling_msqnet import MSQNetConfig
-from modeling_msqnet.demo import (
+from modeling_msqnet.demo.demo import (
     DEMO_AUGMENTATION,
     DEMO_CONFIG,
     DEMO_TEXT_CONFIG,
@@ -34,8 +34,8 @@ from modeling_msqnet.demo import (
     read_label_lists,
     train_command,
 )
+from modeling_msqnet.demo.synthetic_actions import ACTIONS, generate_benchmark
 from modeling_msqnet.metrics import binary_average_precision
-from modeling_msqnet.synthetic_actions import ACTIONS, generate_benchmark
 
 
 LABELS = ["a", "b", "c", "d"]
@@ -115,7 +115,11 @@ class TestSummaryLine:
 
     @pytest.mark.parametrize(
         "values, name",
-        [((1.2, 0.5, 0.2, 1.0), "mAP_macro"), ((0.5, float("nan"), 0.2, 1.0), "AP_micro"), ((0.5, 0.5, 0.2, -1), "minutes")],
+        [
+            ((1.2, 0.5, 0.2, 1.0), "mAP_macro"),
+            ((0.5, float("nan"), 0.2, 1.0), "AP_micro"),
+            ((0.5, 0.5, 0.2, -1), "minutes"),
+        ],
     )
     def test_format_rejects_bad_values(self, values, name):
         with pytest.raises(ValueError, match=name):
@@ -158,7 +162,9 @@ class TestArguments:
 class TestTrainingCommand:
     def test_command(self, tmp_path):
         args = parse_args(["--epochs", "3", "--batch_size", "8", "--learning_rate", "0.002", "--seed", "5"])
-        command = train_command(args, model_config=DEMO_CONFIG, benchmark_dir=tmp_path, output_dir=tmp_path / "m", epochs=3)
+        command = train_command(
+            args, model_config=DEMO_CONFIG, benchmark_dir=tmp_path, output_dir=tmp_path / "m", epochs=3
+        )
         assert command[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
         assert command[command.index("--num_processes") + 1] == "1" and "--cpu" in command
         script = command.index(args.train_script)
@@ -172,8 +178,14 @@ class TestTrainingCommand:
         assert float(flags["--learning_rate"]) == 0.002 and flags["--seed"] == "5"
         assert json.loads(flags["--augmentation_kwargs"]) == DEMO_AUGMENTATION
         assert "--text_model" not in flags
-        with_text = train_command(args, model_config=DEMO_TEXT_CONFIG, benchmark_dir=tmp_path, output_dir=tmp_path, epochs=1,
-                                  text_model="minilm")
+        with_text = train_command(
+            args,
+            model_config=DEMO_TEXT_CONFIG,
+            benchmark_dir=tmp_path,
+            output_dir=tmp_path,
+            epochs=1,
+            text_model="minilm",
+        )
         assert with_text[-2:] == ["--text_model", "minilm"]
 
     def test_no_flip_and_colours_kept(self):

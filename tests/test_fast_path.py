@@ -13,10 +13,10 @@
 
 import pytest
 import torch
+from tiny_models import IMAGE_SIZE, LABELS, VIDEO_CONFIG, tiny_config
 
 from modeling_msqnet import MSQNetConfig, MSQNetForVideoClassification
-from modeling_msqnet.modeling_msqnet import MSQNetTimesformerSdpaSelfAttention
-from tiny_models import IMAGE_SIZE, LABELS, VIDEO_CONFIG, tiny_config
+from modeling_msqnet.hub_code.modeling_msqnet import MSQNetTimesformerSdpaSelfAttention
 
 
 BATCH, FRAMES = 2, 4

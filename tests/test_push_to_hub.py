@@ -15,11 +15,12 @@ from types import SimpleNamespace
 
 import pytest
 from huggingface_hub import HfApi
+from tiny_models import tiny_config
 from transformers.testing_utils import CaptureLogger
 
-from modeling_msqnet import MSQNetForVideoClassification, hub
-from modeling_msqnet.hub import HubPushError, check_model_folder, push_model_folder
-from tiny_models import tiny_config
+from modeling_msqnet import MSQNetForVideoClassification
+from modeling_msqnet.publishing import push as hub
+from modeling_msqnet.publishing.push import HubPushError, check_model_folder, push_model_folder
 
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "push_to_hub.py"
@@ -58,7 +59,9 @@ def error_line(stderr):
 
 
 def test_offline_mode_fails_with_one_clear_line(model_dir, tmp_path):
-    result = run_script("--model_dir", str(model_dir), "--repo_id", "someone/msqnet", HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path))
+    result = run_script(
+        "--model_dir", str(model_dir), "--repo_id", "someone/msqnet", HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path)
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "offline mode is enabled (HF_HUB_OFFLINE)" in error_line(result.stderr)
@@ -104,7 +107,9 @@ def test_refused_token_is_a_push_error(model_dir):
     thread.start()
     try:
         with pytest.raises(HubPushError, match="refused the upload to someone/msqnet.*Check the token") as error:
-            push_model_folder(model_dir, "someone/msqnet", token="hf_bad", endpoint=f"http://127.0.0.1:{server.server_port}")
+            push_model_folder(
+                model_dir, "someone/msqnet", token="hf_bad", endpoint=f"http://127.0.0.1:{server.server_port}"
+            )
         assert "\n" not in str(error.value)
     finally:
         server.shutdown()
@@ -129,11 +134,29 @@ def test_upload_calls_and_revision(model_dir, monkeypatch, capsys):
     finally:
         sys.path.remove(str(SCRIPT.parent))
 
-    argv = ["--model_dir", str(model_dir), "--repo_id", "someone/msqnet", "--private", "--commit_message", "v1", "--token", "hf_x"]
+    argv = [
+        "--model_dir",
+        str(model_dir),
+        "--repo_id",
+        "someone/msqnet",
+        "--private",
+        "--commit_message",
+        "v1",
+        "--token",
+        "hf_x",
+    ]
     assert push_to_hub.main(argv) == 0
-    assert calls["create_repo"] == ("someone/msqnet", {"repo_type": "model", "private": True, "exist_ok": True}, "hf_x")
+    assert calls["create_repo"] == (
+        "someone/msqnet",
+        {"repo_type": "model", "private": True, "exist_ok": True},
+        "hf_x",
+    )
     upload = calls["upload_folder"]
-    assert (upload["repo_id"], Path(upload["folder_path"]), upload["commit_message"]) == ("someone/msqnet", model_dir, "v1")
+    assert (upload["repo_id"], Path(upload["folder_path"]), upload["commit_message"]) == (
+        "someone/msqnet",
+        model_dir,
+        "v1",
+    )
     assert "checkpoint-*" in upload["ignore_patterns"]
     out = capsys.readouterr().out
     assert "at revision 0123456789abcdef0123456789abcdef01234567" in out

@@ -25,8 +25,8 @@ import av
 import numpy as np
 import pytest
 
-from modeling_msqnet import synthetic_actions
-from modeling_msqnet.synthetic_actions import (
+from modeling_msqnet.demo import synthetic_actions
+from modeling_msqnet.demo.synthetic_actions import (
     ACTION_GROUPS,
     ACTIONS,
     ACTORS,
@@ -357,7 +357,9 @@ class TestGenerateBenchmark:
         for name in ("labels.json", "train.jsonl", "test.jsonl", "info.json", "README.md"):
             assert (tmp_path / "again" / name).read_bytes() == (output_dir / name).read_bytes(), name
         for record in read_manifest(output_dir / "test.jsonl"):
-            np.testing.assert_array_equal(decode(tmp_path / "again" / record["video"]), decode(output_dir / record["video"]))
+            np.testing.assert_array_equal(
+                decode(tmp_path / "again" / record["video"]), decode(output_dir / record["video"])
+            )
 
         generate_benchmark(tmp_path / "other", **{**GENERATION, "seed": 4})
         assert (tmp_path / "other" / "train.jsonl").read_bytes() != (output_dir / "train.jsonl").read_bytes()
@@ -366,17 +368,23 @@ class TestGenerateBenchmark:
 
     def test_cli_writes_the_layout(self, tmp_path):
         output_dir = tmp_path / "cli"
-        main(["--output_dir", str(output_dir), "--num_train", "3", "--num_test", "2", "--num_frames", "6"]
-             + ["--size", "16", "--seed", "5", "--no_progress"])
-        assert {"labels.json", "train.jsonl", "test.jsonl", "info.json", "README.md", "videos"} <= set(os.listdir(output_dir))
-        assert len(read_manifest(output_dir / "train.jsonl")) == 3 and len(read_manifest(output_dir / "test.jsonl")) == 2
+        main(
+            ["--output_dir", str(output_dir), "--num_train", "3", "--num_test", "2", "--num_frames", "6"]
+            + ["--size", "16", "--seed", "5", "--no_progress"]
+        )
+        assert {"labels.json", "train.jsonl", "test.jsonl", "info.json", "README.md", "videos"} <= set(
+            os.listdir(output_dir)
+        )
+        assert (
+            len(read_manifest(output_dir / "train.jsonl")) == 3 and len(read_manifest(output_dir / "test.jsonl")) == 2
+        )
         assert decode(output_dir / "videos" / "test_00001.mp4").shape == (6, 16, 16, 3)
         with pytest.raises(SystemExit) as error:
             main(["--output_dir", str(output_dir), "--size", "33"])
         assert error.value.code == 2
 
     def test_python_dash_m(self, tmp_path):
-        command = [sys.executable, "-m", "modeling_msqnet.synthetic_actions", "--output_dir", str(tmp_path)]
+        command = [sys.executable, "-m", "modeling_msqnet.demo.synthetic_actions", "--output_dir", str(tmp_path)]
         command += ["--num_train", "2", "--num_test", "1", "--num_frames", "4", "--size", "16", "--no_progress"]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr

@@ -1,4 +1,4 @@
-"""examples/train.py and examples/evaluate.py end to end on tiny models and tiny generated videos (CPU)."""
+"""examples/train.py and examples/evaluate_model.py end to end on tiny models and tiny generated videos (CPU)."""
 
 import importlib.util
 import json
@@ -12,18 +12,24 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-
-from modeling_msqnet.data import MSQNetVideoTransform, load_manifest_dataset
-from modeling_msqnet.evaluation import FixedSizeCollator, IndexedTransform, compute_metrics, masked_loss
-from modeling_msqnet.synthetic_actions import generate_benchmark
-from modeling_msqnet import MSQNetVideoProcessor
-from modeling_msqnet.training import default_video_processor, load_label_names, parse_args, train, train_augmentation
 from tiny_models import tiny_config
+
+from modeling_msqnet import MSQNetVideoProcessor
+from modeling_msqnet.data import MSQNetVideoTransform, load_manifest_dataset
+from modeling_msqnet.demo.synthetic_actions import generate_benchmark
+from modeling_msqnet.training.evaluation import FixedSizeCollator, IndexedTransform, compute_metrics, masked_loss
+from modeling_msqnet.training.training import (
+    default_video_processor,
+    load_label_names,
+    parse_args,
+    train,
+    train_augmentation,
+)
 
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_SCRIPT = ROOT / "examples" / "train.py"
-EVAL_SCRIPT = ROOT / "examples" / "evaluate.py"
+EVAL_SCRIPT = ROOT / "examples" / "evaluate_model.py"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
 METRIC_KEYS = ("mAP_macro", "AP_micro", "multilabel_accuracy", "loss", "num_videos")
 
@@ -286,8 +292,16 @@ def test_parse_args_defaults_config_file_and_errors(tmp_path):
 
 def test_augmentation_kwargs_override_the_papers_augmentation():
     args = parse_args(
-        ["--model", "m", "--train_manifest", "t", "--output_dir", "o", "--augmentation_kwargs",
-         '{"flip_probability": 0.0, "scales": [1.0, 0.9]}']
+        [
+            "--model",
+            "m",
+            "--train_manifest",
+            "t",
+            "--output_dir",
+            "o",
+            "--augmentation_kwargs",
+            '{"flip_probability": 0.0, "scales": [1.0, 0.9]}',
+        ]
     )
     video_processor = MSQNetVideoProcessor(crop_size={"height": 32, "width": 48})
     augmentation = train_augmentation(video_processor, args.augmentation_kwargs)
@@ -344,9 +358,8 @@ def test_compute_metrics_single_label():
 
 
 def test_train_from_pretrained_parts_saves_processor_with_tokenizer(bench, tmp_path):
-    from transformers import AutoProcessor
-
     from tiny_models import save_tiny_clip, save_tiny_timesformer
+    from transformers import AutoProcessor
 
     save_tiny_timesformer(tmp_path / "timesformer", num_frames=2)
     save_tiny_clip(tmp_path / "clip")

@@ -1,4 +1,4 @@
-"""Tests for modeling_msqnet.video_decoding: frame sampling and PyAV reading of only the needed frames."""
+"""Tests for modeling_msqnet.hub_code.video_decoding: frame sampling and PyAV reading of only the needed frames."""
 
 import logging
 import os
@@ -16,7 +16,7 @@ from video_fixtures import (
     write_video,
 )
 
-from modeling_msqnet.video_decoding import (
+from modeling_msqnet.hub_code.video_decoding import (
     VideoDecodingError,
     VideoInfo,
     VideoReader,

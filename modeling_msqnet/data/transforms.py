@@ -23,7 +23,7 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 from transformers.utils import logging
 
-from ..video_decoding import VideoDecodingError, read_frames
+from ..hub_code.video_decoding import VideoDecodingError, read_frames
 
 
 logger = logging.get_logger(__name__)

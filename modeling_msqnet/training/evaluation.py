@@ -13,7 +13,7 @@
 # limitations under the License.
 """Evaluation of MSQNet models on manifest datasets, on one or several processes (Accelerate).
 
-The same code scores the model during training (`modeling_msqnet.training`) and in `examples/evaluate.py`, so the
+The same code scores the model during training (`modeling_msqnet.training.training`) and in `examples/evaluate_model.py`, so the
 figures of both agree. Videos that cannot be decoded are left out of the metrics, counted and reported by name.
 """
 
@@ -29,8 +29,8 @@ import torch
 from accelerate.logging import get_logger
 from torch.nn import functional as F
 
-from .data import MSQNetDataCollator, MSQNetVideoTransform, load_manifest_dataset
-from .metrics import multilabel_accuracy, multilabel_average_precision, top_k_accuracy
+from ..data import MSQNetDataCollator, MSQNetVideoTransform, load_manifest_dataset
+from ..metrics import multilabel_accuracy, multilabel_average_precision, top_k_accuracy
 
 
 SINGLE_LABEL = "single_label_classification"
@@ -275,8 +275,8 @@ def build_eval_dataloader(dataset, video_processor, config, batch_size: int, num
 
 def load_model_and_processor(model_dir):
     """Load a saved MSQNet folder: the model and its video processor (the default one, with a warning, if none)."""
-    from .modeling_msqnet import MSQNetForVideoClassification
-    from .video_processing_msqnet import MSQNetVideoProcessor
+    from ..hub_code.modeling_msqnet import MSQNetForVideoClassification
+    from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
 
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():

@@ -96,7 +96,9 @@ def convert_official_state_dict(official_state_dict):
             continue
         converted[target + LAYER_MAP[stack][layer_prefix] + inner[len(layer_prefix) :]] = value
     if unknown:
-        raise ValueError(f"{len(unknown)} keys of the official checkpoint have no counterpart in MSQNet: {unknown[:10]}.")
+        raise ValueError(
+            f"{len(unknown)} keys of the official checkpoint have no counterpart in MSQNet: {unknown[:10]}."
+        )
     return converted
 
 
@@ -162,7 +164,7 @@ def load_official_into(model, official_state_dict):
 
 def load_msqnet_config(config_path):
     """An `MSQNetConfig` from a saved folder (`config.json` inside) or a JSON file."""
-    from .configuration_msqnet import MSQNetConfig
+    from ..hub_code.configuration_msqnet import MSQNetConfig
 
     config_path = Path(config_path)
     if config_path.is_dir():
@@ -182,9 +184,9 @@ def convert_official_checkpoint(checkpoint_path, config_path, output_dir, text_m
     """
     from transformers import AutoModel, AutoTokenizer, CLIPTextModel
 
-    from .modeling_msqnet import MSQNetForVideoClassification
-    from .processing_msqnet import MSQNetProcessor
-    from .video_processing_msqnet import MSQNetVideoProcessor
+    from ..hub_code.modeling_msqnet import MSQNetForVideoClassification
+    from ..hub_code.processing_msqnet import MSQNetProcessor
+    from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
 
     config = load_msqnet_config(config_path)
     if config.text_config is not None and text_model_path is None:
@@ -204,9 +206,9 @@ def convert_official_checkpoint(checkpoint_path, config_path, output_dir, text_m
     model.save_pretrained(output_dir)
     video_processor = MSQNetVideoProcessor(num_frames=config.num_frames)
     if tokenizer_path is not None:
-        MSQNetProcessor(video_processor=video_processor, tokenizer=AutoTokenizer.from_pretrained(tokenizer_path)).save_pretrained(
-            output_dir
-        )
+        MSQNetProcessor(
+            video_processor=video_processor, tokenizer=AutoTokenizer.from_pretrained(tokenizer_path)
+        ).save_pretrained(output_dir)
     else:
         video_processor.save_pretrained(output_dir)
     logger.info(f"Saved the converted model to {output_dir}")

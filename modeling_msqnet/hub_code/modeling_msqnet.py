@@ -15,17 +15,18 @@
 
 import contextlib
 import math
+import os
+import shutil
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss
-
 from transformers import AutoModel, AutoTokenizer, CLIPTextModel, CLIPVisionModel
 from transformers.modeling_utils import PreTrainedModel
 from transformers.utils import ModelOutput, logging
 
-from .configuration_msqnet import MSQNetConfig
+from .configuration_msqnet import HUB_CODE_FILES, MSQNetConfig
 
 
 logger = logging.get_logger(__name__)
@@ -212,7 +213,9 @@ class MSQNetAttention(nn.Module):
 
         if output_attentions or self.config._attn_implementation == "eager":
             attn_weights = torch.matmul(query_states * self.scaling, key_states.transpose(-1, -2)).softmax(dim=-1)
-            attn_output = torch.matmul(nn.functional.dropout(attn_weights, p=dropout, training=self.training), value_states)
+            attn_output = torch.matmul(
+                nn.functional.dropout(attn_weights, p=dropout, training=self.training), value_states
+            )
         else:
             attn_weights = None
             attn_output = nn.functional.scaled_dot_product_attention(
@@ -363,6 +366,16 @@ class MSQNetSharedLinear(nn.Module):
         return hidden_states @ self.weight + self.bias
 
 
+def copy_hub_code(save_directory):
+    """Copies every Hub code file (`HUB_CODE_FILES`) into `save_directory`, also those no saved class imports."""
+    source_dir = os.path.dirname(os.path.abspath(__file__))
+    for file_name in HUB_CODE_FILES:
+        source = os.path.join(source_dir, file_name)
+        target = os.path.join(save_directory, file_name)
+        if os.path.isfile(source) and not os.path.isfile(target):
+            shutil.copyfile(source, target)
+
+
 class MSQNetPreTrainedModel(PreTrainedModel):
     config_class = MSQNetConfig
     base_model_prefix = "msqnet"
@@ -416,7 +429,9 @@ class MSQNetPreTrainedModel(PreTrainedModel):
         auto_map.setdefault("AutoModel", f"{module}.MSQNetModel")
         auto_map.setdefault("AutoModelForVideoClassification", f"{module}.MSQNetForVideoClassification")
         self.config.auto_map = auto_map
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        copy_hub_code(save_directory)
+        return result
 
 
 class MSQNetModel(MSQNetPreTrainedModel):
@@ -649,7 +664,10 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         duplicates = sorted({name for name in label_names if label_names.count(name) > 1})
         if duplicates:
             raise ValueError(f"`label_names` has duplicates: {duplicates}.")
-        if label_embeddings is not None and tuple(label_embeddings.shape) != (len(label_names), self.config.hidden_size):
+        if label_embeddings is not None and tuple(label_embeddings.shape) != (
+            len(label_names),
+            self.config.hidden_size,
+        ):
             raise ValueError(
                 f"`label_embeddings` must have shape ({len(label_names)}, {self.config.hidden_size}), "
                 f"got {tuple(label_embeddings.shape)}."
@@ -666,7 +684,9 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
             )
 
         weight = self.msqnet.label_embeddings
-        new_embeddings = torch.empty(len(label_names), self.config.hidden_size, dtype=weight.dtype, device=weight.device)
+        new_embeddings = torch.empty(
+            len(label_names), self.config.hidden_size, dtype=weight.dtype, device=weight.device
+        )
         if label_embeddings is not None:
             new_embeddings.copy_(label_embeddings)
         else:
@@ -732,7 +752,9 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         tokenizer = AutoTokenizer.from_pretrained(text_source)
 
         # The backbone's own classification labels (e.g. Kinetics-400) are not ours.
-        video_config = {k: v for k, v in video_model.config.to_dict().items() if k not in ("id2label", "label2id", "architectures")}
+        video_config = {
+            k: v for k, v in video_model.config.to_dict().items() if k not in ("id2label", "label2id", "architectures")
+        }
         config_kwargs.setdefault("hidden_size", text_model.config.hidden_size)
         config = MSQNetConfig(
             video_config=video_config,
@@ -804,7 +826,7 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
             else:
                 raise ValueError(f"Unsupported `problem_type` {self.config.problem_type!r} for MSQNet.")
 
-        output = MSQNetVideoClassifierOutput(loss=loss, logits=logits, **{k: v for k, v in outputs.items()})
+        output = MSQNetVideoClassifierOutput(loss=loss, logits=logits, **dict(outputs.items()))
         return output if return_dict else output.to_tuple()
 
 

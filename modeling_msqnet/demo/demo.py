@@ -15,7 +15,7 @@
 
 Steps (everything under `--output_dir`, `demo_output/` by default):
 
-1. generate the synthetic benchmark (`modeling_msqnet.synthetic_actions`) into `benchmark/`: train and test clips are
+1. generate the synthetic benchmark (`modeling_msqnet.demo.synthetic_actions`) into `benchmark/`: train and test clips are
    split by actor kind, so the test split only shows actors that training never shows;
 2. train `configuration/models/msqnet-demo.json` from scratch with `accelerate launch examples/train.py` (one CPU
    process) into `msqnet-demo/`, a Hub-ready model folder (weights, config, processor, model card, plots);
@@ -67,7 +67,7 @@ logger = logging.getLogger(__name__)
 # The demo's wall time counts from here (the module is imported first thing by `python -m modeling_msqnet.demo`).
 _START_TIME = time.perf_counter()
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO_ROOT / "configuration" / "models" / "msqnet-demo.json"
 DEMO_TEXT_CONFIG = REPO_ROOT / "configuration" / "models" / "msqnet-demo-minilm.json"
 TRAIN_SCRIPT = REPO_ROOT / "examples" / "train.py"
@@ -116,7 +116,9 @@ def read_label_lists(manifest, label_names) -> list[list[str]]:
                 raise ValueError(f"{manifest}:{line_number}: expected a JSON object with a 'labels' list ({error}).")
             unknown = [label for label in labels if label not in known]
             if unknown:
-                raise ValueError(f"{manifest}:{line_number}: unknown labels {unknown}; the label set is {label_names}.")
+                raise ValueError(
+                    f"{manifest}:{line_number}: unknown labels {unknown}; the label set is {label_names}."
+                )
             label_lists.append(list(labels))
     if not label_lists:
         raise ValueError(f"{manifest} holds no clips.")
@@ -142,7 +144,7 @@ def label_frequency_baseline(train_label_lists, test_label_lists, label_names) -
         `dict`: `multilabel_average_precision` of those scores (`mAP_macro`, `AP_micro`, `per_class_AP`, ...) and the
         `train_frequencies` used.
     """
-    from .metrics import multilabel_average_precision
+    from ..metrics import multilabel_average_precision
 
     frequencies = multi_hot(train_label_lists, label_names).mean(axis=0)
     targets = multi_hot(test_label_lists, label_names)
@@ -261,7 +263,12 @@ def train_command(args, *, model_config, benchmark_dir, output_dir, epochs, text
     command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1"]
     command += ["--cpu", "--mixed_precision", "no", "--dynamo_backend", "no", str(args.train_script)]
     command += ["--model", str(model_config), "--labels", str(benchmark_dir / "labels.json")]
-    command += ["--train_manifest", str(benchmark_dir / "train.jsonl"), "--eval_manifest", str(benchmark_dir / "test.jsonl")]
+    command += [
+        "--train_manifest",
+        str(benchmark_dir / "train.jsonl"),
+        "--eval_manifest",
+        str(benchmark_dir / "test.jsonl"),
+    ]
     command += ["--output_dir", str(output_dir), "--dataset_name", "synthetic actor-agnostic actions"]
     command += ["--num_train_epochs", str(epochs), "--per_device_train_batch_size", str(args.batch_size)]
     command += ["--per_device_eval_batch_size", "64", "--learning_rate", str(args.learning_rate)]
@@ -284,9 +291,9 @@ def run_training(command, num_threads: int):
 
 
 def evaluate_saved_model(model_dir, manifest, output) -> dict:
-    """Evaluate the saved model folder on a manifest with the package's evaluation (as `examples/evaluate.py`)."""
-    from .evaluation import parse_args as parse_evaluation_args
-    from .evaluation import run_evaluation
+    """Evaluate the saved model folder on a manifest with the package's evaluation (as `examples/evaluate_model.py`)."""
+    from ..training.evaluation import parse_args as parse_evaluation_args
+    from ..training.evaluation import run_evaluation
 
     return run_evaluation(
         parse_evaluation_args(
@@ -298,7 +305,7 @@ def evaluate_saved_model(model_dir, manifest, output) -> dict:
 
 def check_model_folder(model_dir) -> list[str]:
     """Check that a trained folder is Hub-ready: loadable code and weights, processor, model card, plots."""
-    from .hub import check_model_folder as check_hub_folder
+    from ..publishing.push import check_model_folder as check_hub_folder
 
     model_dir = Path(model_dir)
     check_hub_folder(model_dir)
@@ -319,8 +326,8 @@ def top_k_predictions(classifier, video, k: int = 5) -> list[tuple[str, float]]:
 
 def plot_test_clip_confidences(classifier, test_records, benchmark_dir, path, num_clips: int = 4):
     """Top-5 confidences of the first `num_clips` test clips, with their middle frame (the paper's Figure 5)."""
-    from .plots import plot_top_k_confidences
-    from .video_decoding import read_frames
+    from ..hub_code.video_decoding import read_frames
+    from ..publishing.plots import plot_top_k_confidences
 
     num_labels = classifier.model.config.num_labels
     examples = []
@@ -428,7 +435,9 @@ def run_pipeline_checks(model_dir, test_records, benchmark_dir) -> dict:
             real_video.name,
             ", ".join(f"{label} {score:.2f}" for label, score in outputs["bigbuckbunny"]),
         )
-    plot = plot_test_clip_confidences(classifier, test_records, benchmark_dir, Path(model_dir) / "top5_confidences.png")
+    plot = plot_test_clip_confidences(
+        classifier, test_records, benchmark_dir, Path(model_dir) / "top5_confidences.png"
+    )
     logger.info("Wrote %s", plot)
     return outputs
 

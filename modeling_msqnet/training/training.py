@@ -38,8 +38,10 @@ from accelerate.utils import ProjectConfiguration, gather_object, set_seed
 from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer, get_scheduler
 
-from .configuration_msqnet import MSQNetConfig
-from .data import ClipAugmentation, MSQNetVideoTransform, load_label_set, load_manifest_dataset
+from ..data import ClipAugmentation, MSQNetVideoTransform, load_label_set, load_manifest_dataset
+from ..hub_code.configuration_msqnet import MSQNetConfig
+from ..hub_code.modeling_msqnet import MSQNetForVideoClassification
+from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
 from .evaluation import (
     MULTI_LABEL,
     FixedSizeCollator,
@@ -51,8 +53,6 @@ from .evaluation import (
     pixel_shape,
     primary_metric,
 )
-from .modeling_msqnet import MSQNetForVideoClassification
-from .video_processing_msqnet import MSQNetVideoProcessor
 
 
 logger = get_logger(__name__)
@@ -267,7 +267,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def train_augmentation(video_processor, augmentation_kwargs=None) -> ClipAugmentation:
     """The paper's train-time augmentation at the video processor's crop size, with `augmentation_kwargs` overrides."""
     crop_size = video_processor.crop_size
-    overrides = {key: tuple(value) if isinstance(value, list) else value for key, value in (augmentation_kwargs or {}).items()}
+    overrides = {
+        key: tuple(value) if isinstance(value, list) else value for key, value in (augmentation_kwargs or {}).items()
+    }
     return ClipAugmentation(crop_size=(crop_size["height"], crop_size["width"]), **overrides)
 
 
@@ -773,7 +775,7 @@ def train(args) -> dict:
         )
         report_skipped(progress, eval_report)
         if args.push_to_hub:
-            from .hub import push_model_folder
+            from ..publishing.push import push_model_folder
 
             revision = push_model_folder(
                 output_dir,
@@ -791,7 +793,7 @@ def train(args) -> dict:
 def save_processor(video_processor, tokenizer, config, output_dir):
     """An `MSQNetProcessor` with the tokenizer when the model keeps a text encoder, else the video processor alone."""
     if tokenizer is not None and config.text_config is not None:
-        from .processing_msqnet import MSQNetProcessor
+        from ..hub_code.processing_msqnet import MSQNetProcessor
 
         MSQNetProcessor(video_processor=video_processor, tokenizer=tokenizer).save_pretrained(output_dir)
     else:
@@ -800,8 +802,8 @@ def save_processor(video_processor, tokenizer, config, output_dir):
 
 def finish_output_folder(output_dir, config, progress, eval_report, hyperparameters, args, label_info, base_models):
     """Write `training_history.json`, `eval_report.json`, the plots and the model card into the model folder."""
-    from .model_card import render_model_card_from_config
-    from .plots import plot_per_class_ap, plot_training_curves
+    from ..publishing.model_card import render_model_card_from_config
+    from ..publishing.plots import plot_per_class_ap, plot_training_curves
 
     output_dir = Path(output_dir)
     history = {"history": progress.history, "train_skipped": progress.skipped_report()}

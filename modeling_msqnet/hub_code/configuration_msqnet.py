@@ -19,6 +19,18 @@ from transformers.utils import logging
 
 logger = logging.get_logger(__name__)
 
+# The Hub code: the files of this folder that `save_pretrained` writes next to the weights, and the only packages
+# (besides the standard library and each other) that they may import, so that a saved folder loads with
+# `trust_remote_code=True` where this package is not installed.
+HUB_CODE_FILES = (
+    "configuration_msqnet.py",
+    "modeling_msqnet.py",
+    "video_processing_msqnet.py",
+    "processing_msqnet.py",
+    "video_decoding.py",
+)
+HUB_CODE_IMPORTS = ("transformers", "torch", "av", "numpy")
+
 VIDEO_MODEL_TYPES = ("timesformer", "videomae")
 FRAME_POOLING_TYPES = ("official", "per_frame")
 CLASSIFIER_HEAD_TYPES = ("per_class", "shared")
@@ -168,7 +180,9 @@ class MSQNetConfig(PretrainedConfig):
             logger.info(f"Setting `video_config.num_frames` to `num_frames`={num_frames}.")
         video_config.num_frames = num_frames
 
-        vision_config = _to_config(vision_config, "vision_config", {"model_type": "clip_vision_model", **DEFAULT_VISION_CONFIG})
+        vision_config = _to_config(
+            vision_config, "vision_config", {"model_type": "clip_vision_model", **DEFAULT_VISION_CONFIG}
+        )
         text_config = _to_config(text_config, "text_config")
 
         for name, value, allowed in (
@@ -183,7 +197,9 @@ class MSQNetConfig(PretrainedConfig):
                 f"`hidden_size` ({hidden_size}) must be divisible by `num_attention_heads` ({num_attention_heads})."
             )
         if query_num_frames is not None and not 1 <= query_num_frames <= num_frames:
-            raise ValueError(f"`query_num_frames` must be between 1 and `num_frames` ({num_frames}), got {query_num_frames}.")
+            raise ValueError(
+                f"`query_num_frames` must be between 1 and `num_frames` ({num_frames}), got {query_num_frames}."
+            )
         for name, value, allowed in (
             ("autocast_dtype", autocast_dtype, AUTOCAST_DTYPES),
             ("video_attn_implementation", video_attn_implementation, VIDEO_ATTN_IMPLEMENTATIONS),

@@ -15,21 +15,16 @@
 """Evaluate a saved MSQNet model on a manifest: the paper's metrics, per-class AP and the unreadable videos.
 
 ```bash
-python examples/evaluate.py --model runs/ak --manifest data/ak/val.jsonl --output runs/ak/val_report.json \
+python examples/evaluate_model.py --model runs/ak --manifest data/ak/val.jsonl --output runs/ak/val_report.json \
     --per_class_table runs/ak/val_per_class.md
-accelerate launch --num_processes 4 examples/evaluate.py ...   # same figures, split over processes
+accelerate launch --num_processes 4 examples/evaluate_model.py ...   # same figures, split over processes
 ```
 """
 
 import sys
-from pathlib import Path
 
-
-# This folder holds evaluate.py, which must not shadow the `evaluate` library (imported by the metrics).
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
-
-from modeling_msqnet.data import ManifestError  # noqa: E402
-from modeling_msqnet.evaluation import format_summary, parse_args, run_evaluation  # noqa: E402
+from modeling_msqnet.data import ManifestError
+from modeling_msqnet.training.evaluation import format_summary, parse_args, run_evaluation
 
 
 def main(argv=None):

@@ -114,7 +114,7 @@ def check_model_folder(model_dir) -> Path:
         )
     if not (model_dir / "README.md").is_file():
         logger.warning(
-            f"{model_dir} has no README.md: render a model card with `modeling_msqnet.model_card.render_model_card`."
+            f"{model_dir} has no README.md: render a model card with `modeling_msqnet.publishing.model_card.render_model_card`."
         )
     return model_dir
 

@@ -28,7 +28,7 @@ VIDEO_ENCODER_NAMES = {
     "timesformer": "TimeSformer (divided space-time attention)",
     "videomae": "VideoMAE (joint space-time attention over tubelets)",
 }
-DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "hub_cards" / "msqnet_model_card_template.md"
+DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "hub_cards" / "msqnet_model_card_template.md"
 PROBLEM_TYPES = ("multi_label_classification", "single_label_classification")
 TASK_TYPE = "video-classification"
 TASK_NAME = "Video Classification"
@@ -341,7 +341,9 @@ def render_model_card_from_config(model_dir, config, eval_report: dict | None = 
         num_frames=config.num_frames,
         eval_results=eval_report_to_results(eval_report) if eval_report else None,
         classifier_head=kwargs.pop("classifier_head", getattr(config, "classifier_head", None)),
-        video_encoder=kwargs.pop("video_encoder", VIDEO_ENCODER_NAMES.get(config.video_config.model_type, config.video_config.model_type)),
+        video_encoder=kwargs.pop(
+            "video_encoder", VIDEO_ENCODER_NAMES.get(config.video_config.model_type, config.video_config.model_type)
+        ),
         use_video_query=kwargs.pop("use_video_query", getattr(config, "use_video_query", True)),
         **kwargs,
     )

@@ -1,0 +1,1 @@
+"""Conversion of the authors' official MSQNet checkpoints into Hub-ready folders."""

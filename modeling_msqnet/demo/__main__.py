@@ -1,0 +1,5 @@
+from .demo import main
+
+
+if __name__ == "__main__":
+    main()

@@ -126,7 +126,7 @@ class TestArguments:
             (["--num_train", "many"], "expected a positive integer"),
             (["--learning_rate", "-1"], "expected a positive number"),
             (["--seed", "-3"], "expected an integer >= 0"),
-            (["--weight_decay", "-0.1"], "--weight_decay must be >= 0"),
+            (["--weight_decay", "-0.1"], "expected a number >= 0"),
             (["--model_config", "missing.json"], "--model_config missing.json does not exist"),
             (["--text_model", "no_such_folder"], "--text_model no_such_folder is not a folder"),
         ],

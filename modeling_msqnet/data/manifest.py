@@ -60,9 +60,9 @@ def check_label_names(names, source: str) -> list[str]:
     """
     if not isinstance(names, (list, tuple)) or not names:
         raise ValueError(f"{source} must hold a non-empty list of class names (strings), got {names!r}.")
-    bad = [name for name in names if not isinstance(name, str) or not name.strip()]
+    bad = [index for index, name in enumerate(names) if not isinstance(name, str) or not name.strip()]
     if bad:
-        raise ValueError(f"{source} must hold class names as non-empty strings, got {bad[:5]}.")
+        raise ValueError(f"{source} must hold class names as non-empty strings; those at indices {bad[:10]} are not.")
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ValueError(f"{source} repeats the class names {duplicates}.")

@@ -65,6 +65,7 @@ from transformers.utils import logging
 
 from ..data import multi_hot, read_manifest
 from ..publishing.model_folder import TRAINING_OUTPUT_FILES, check_model_folder
+from ..training.arguments import non_negative_float, non_negative_int, positive_float, positive_int
 
 
 logger = logging.get_logger(__name__)
@@ -148,26 +149,6 @@ def find_real_video() -> Path | None:
     return path if path.is_file() else None
 
 
-def _bounded_number(cast, minimum, inclusive: bool, description: str):
-    """An argparse type: `cast(text)`, finite and >= `minimum` (> `minimum` when not `inclusive`)."""
-
-    def parse(text: str):
-        try:
-            value = cast(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None
-        if not np.isfinite(value) or (value < minimum if inclusive else value <= minimum):
-            raise argparse.ArgumentTypeError(f"expected {description}, got {value}")
-        return value
-
-    return parse
-
-
-_positive_int = _bounded_number(int, 1, True, "a positive integer")
-_non_negative_int = _bounded_number(int, 0, True, "an integer >= 0")
-_positive_float = _bounded_number(float, 0.0, False, "a positive number")
-
-
 def build_argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m modeling_msqnet.demo",
@@ -175,28 +156,28 @@ def build_argument_parser() -> argparse.ArgumentParser:
         "unseen actors against the label-frequency baseline, run the pipeline and plot.",
     )
     parser.add_argument("--output_dir", default="demo_output", help="Where the benchmark, models and plots go.")
-    parser.add_argument("--seed", type=_non_negative_int, default=0, help="Seed of the benchmark and of training.")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="Seed of the benchmark and of training.")
     generation = parser.add_argument_group("benchmark")
-    generation.add_argument("--num_train", type=_positive_int, default=2400, help="Training clips (train actors).")
-    generation.add_argument("--num_test", type=_positive_int, default=300, help="Test clips (unseen actors).")
-    generation.add_argument("--size", type=_positive_int, default=32, help="Frame side in pixels (even).")
-    generation.add_argument("--num_frames", type=_positive_int, default=8, help="Frames per generated clip.")
+    generation.add_argument("--num_train", type=positive_int, default=2400, help="Training clips (train actors).")
+    generation.add_argument("--num_test", type=positive_int, default=300, help="Test clips (unseen actors).")
+    generation.add_argument("--size", type=positive_int, default=32, help="Frame side in pixels (even).")
+    generation.add_argument("--num_frames", type=positive_int, default=8, help="Frames per generated clip.")
     generation.add_argument(
         "--reuse_benchmark",
         action="store_true",
         help="Keep the benchmark already in --output_dir when it was generated with the same settings.",
     )
     training = parser.add_argument_group("training")
-    training.add_argument("--epochs", type=_positive_int, default=14, help="Epochs of the main run.")
-    training.add_argument("--batch_size", type=_positive_int, default=16, help="Training batch size.")
-    training.add_argument("--learning_rate", type=_positive_float, default=1e-3, help="Peak learning rate.")
-    training.add_argument("--weight_decay", type=float, default=0.05, help="AdamW weight decay.")
-    training.add_argument("--warmup_steps", type=_non_negative_int, default=50, help="Linear warm-up steps.")
+    training.add_argument("--epochs", type=positive_int, default=14, help="Epochs of the main run.")
+    training.add_argument("--batch_size", type=positive_int, default=16, help="Training batch size.")
+    training.add_argument("--learning_rate", type=positive_float, default=1e-3, help="Peak learning rate.")
+    training.add_argument("--weight_decay", type=non_negative_float, default=0.05, help="AdamW weight decay.")
+    training.add_argument("--warmup_steps", type=non_negative_int, default=50, help="Linear warm-up steps.")
     training.add_argument(
-        "--num_threads", type=_positive_int, default=1, help="Torch threads of the training process (OMP_NUM_THREADS)."
+        "--num_threads", type=positive_int, default=1, help="Torch threads of the training process (OMP_NUM_THREADS)."
     )
     training.add_argument(
-        "--num_workers", type=_non_negative_int, default=1, help="DataLoader workers decoding clips beside training."
+        "--num_workers", type=non_negative_int, default=1, help="DataLoader workers decoding clips beside training."
     )
     training.add_argument("--model_config", default=str(DEMO_CONFIG), help="MSQNet config of the main run.")
     text = parser.add_argument_group("text encoder variant")
@@ -210,7 +191,7 @@ def build_argument_parser() -> argparse.ArgumentParser:
     )
     text.add_argument("--text_model_config", default=str(DEMO_TEXT_CONFIG), help="MSQNet config of that run.")
     text.add_argument(
-        "--text_encoder_epochs", type=_positive_int, default=4, help="Epochs of the text encoder run (shorter)."
+        "--text_encoder_epochs", type=positive_int, default=4, help="Epochs of the text encoder run (shorter)."
     )
     return parser
 
@@ -222,8 +203,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--size must be even and at least 16 (H.264 yuv420p clips), got {args.size}.")
     if args.num_frames < 2:
         parser.error(f"--num_frames must be at least 2, got {args.num_frames}.")
-    if args.weight_decay < 0:
-        parser.error(f"--weight_decay must be >= 0, got {args.weight_decay}.")
     for name in ("model_config",) + (() if args.no_text_encoder_variant else ("text_model_config",)):
         if not Path(getattr(args, name)).is_file():
             parser.error(f"--{name} {getattr(args, name)} does not exist.")

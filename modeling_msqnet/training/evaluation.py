@@ -39,6 +39,7 @@ from ..metrics import (
     top_k_accuracy,
 )
 from ..publishing.model_folder import load_model_folder
+from .arguments import non_negative_int, positive_int
 from .dataloaders import build_eval_dataloader
 
 
@@ -189,15 +190,13 @@ def parse_args(argv=None):
         "--manifest", required=True, help="Evaluation manifest (.jsonl); labels are model label names."
     )
     parser.add_argument("--output", required=True, help="Report to write (.json).")
-    parser.add_argument("--per_device_eval_batch_size", type=int, default=8, help="Batch size per process.")
+    parser.add_argument("--per_device_eval_batch_size", type=positive_int, default=8, help="Batch size per process.")
     parser.add_argument("--per_class_table", default=None, help="Also write the per-class AP as .md or .csv.")
-    parser.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes.")
+    parser.add_argument("--num_workers", type=non_negative_int, default=0, help="DataLoader worker processes.")
     parser.add_argument(
         "--mixed_precision", choices=("no", "fp16", "bf16"), default=None, help="Defaults to the accelerate config."
     )
     args = parser.parse_args(argv)
-    if args.per_device_eval_batch_size < 1:
-        parser.error(f"--per_device_eval_batch_size must be >= 1, got {args.per_device_eval_batch_size}.")
     if args.per_class_table and Path(args.per_class_table).suffix.lower() not in (".md", ".csv"):
         parser.error(f"--per_class_table must end with .md or .csv, got {args.per_class_table!r}.")
     return args

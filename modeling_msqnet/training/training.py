@@ -56,6 +56,14 @@ from ..publishing.model_card import render_model_card_from_config
 from ..publishing.model_folder import ModelFolderError, default_video_processor, load_model_folder
 from ..publishing.plots import plot_per_class_ap, plot_training_curves
 from ..publishing.push import push_model_folder
+from .arguments import (
+    json_object,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    set_defaults_from_json,
+)
 from .dataloaders import build_dataloader, build_eval_dataloader
 from .evaluation import evaluate_model, format_summary
 
@@ -106,7 +114,7 @@ def build_argument_parser() -> argparse.ArgumentParser:
         "openai/clip-vit-base-patch16 (with --video_model).",
     )
     model.add_argument(
-        "--num_frames", type=int, default=16, help="Frames per clip of a model composed with --video_model."
+        "--num_frames", type=positive_int, default=16, help="Frames per clip of a model composed with --video_model."
     )
     model.add_argument(
         "--labels",
@@ -133,32 +141,38 @@ def build_argument_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--dataset_name", default=None, help="Dataset name for the model card (defaults to the label set's)."
     )
-    data.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes per training process.")
+    data.add_argument(
+        "--num_workers", type=non_negative_int, default=0, help="DataLoader worker processes per training process."
+    )
     data.add_argument(
         "--decode_shortest_edge",
-        type=int,
+        type=positive_int,
         default=None,
         help="Downscale training frames while decoding to this shortest edge (faster on large videos).",
     )
     data.add_argument(
         "--augmentation_kwargs",
-        type=json.loads,
+        type=json_object,
         default=None,
         help="JSON object of ClipAugmentation fields overriding the paper's train-time augmentation, e.g. "
         '\'{"flip_probability": 0.0, "grayscale_probability": 0.0}\' for direction- or colour-labelled actions.',
     )
     optim = parser.add_argument_group("optimisation")
-    optim.add_argument("--num_train_epochs", type=int, default=PAPER_RECIPE["num_train_epochs"])
+    optim.add_argument("--num_train_epochs", type=positive_int, default=PAPER_RECIPE["num_train_epochs"])
     optim.add_argument(
         "--max_train_steps",
-        type=int,
+        type=positive_int,
         default=None,
         help="Stop after this many optimizer steps (overrides --num_train_epochs).",
     )
-    optim.add_argument("--per_device_train_batch_size", type=int, default=PAPER_RECIPE["per_device_train_batch_size"])
-    optim.add_argument("--per_device_eval_batch_size", type=int, default=PAPER_RECIPE["per_device_eval_batch_size"])
-    optim.add_argument("--learning_rate", type=float, default=PAPER_RECIPE["learning_rate"])
-    optim.add_argument("--weight_decay", type=float, default=PAPER_RECIPE["weight_decay"])
+    optim.add_argument(
+        "--per_device_train_batch_size", type=positive_int, default=PAPER_RECIPE["per_device_train_batch_size"]
+    )
+    optim.add_argument(
+        "--per_device_eval_batch_size", type=positive_int, default=PAPER_RECIPE["per_device_eval_batch_size"]
+    )
+    optim.add_argument("--learning_rate", type=positive_float, default=PAPER_RECIPE["learning_rate"])
+    optim.add_argument("--weight_decay", type=non_negative_float, default=PAPER_RECIPE["weight_decay"])
     optim.add_argument(
         "--lr_scheduler_type",
         default=PAPER_RECIPE["lr_scheduler_type"],
@@ -166,19 +180,21 @@ def build_argument_parser() -> argparse.ArgumentParser:
     )
     optim.add_argument(
         "--lr_scheduler_kwargs",
-        type=json.loads,
+        type=json_object,
         default=None,
         help="JSON of scheduler-specific arguments, e.g. '{\"num_cycles\": 10}' for cosine_with_restarts.",
     )
-    optim.add_argument("--num_warmup_steps", type=int, default=PAPER_RECIPE["num_warmup_steps"])
-    optim.add_argument("--gradient_accumulation_steps", type=int, default=PAPER_RECIPE["gradient_accumulation_steps"])
+    optim.add_argument("--num_warmup_steps", type=non_negative_int, default=PAPER_RECIPE["num_warmup_steps"])
     optim.add_argument(
-        "--max_grad_norm", type=float, default=None, help="Clip gradients to this norm (off by default)."
+        "--gradient_accumulation_steps", type=positive_int, default=PAPER_RECIPE["gradient_accumulation_steps"]
+    )
+    optim.add_argument(
+        "--max_grad_norm", type=positive_float, default=None, help="Clip gradients to this norm (off by default)."
     )
     optim.add_argument(
         "--mixed_precision", choices=("no", "fp16", "bf16"), default=None, help="Defaults to the accelerate config."
     )
-    optim.add_argument("--seed", type=int, default=PAPER_RECIPE["seed"])
+    optim.add_argument("--seed", type=non_negative_int, default=PAPER_RECIPE["seed"])
     run = parser.add_argument_group("run")
     run.add_argument("--output_dir", required=False, default=None, help="Where the model folder and checkpoints go.")
     run.add_argument(
@@ -187,7 +203,10 @@ def build_argument_parser() -> argparse.ArgumentParser:
         help="Train into a non-empty --output_dir (refused otherwise, unless resuming).",
     )
     run.add_argument(
-        "--checkpointing_steps", default=None, help="Save a checkpoint every N optimizer steps, or 'epoch'."
+        "--checkpointing_steps",
+        type=checkpointing_steps,
+        default=None,
+        help="Save a checkpoint every N optimizer steps, or 'epoch'.",
     )
     run.add_argument(
         "--resume_from_checkpoint",
@@ -196,11 +215,13 @@ def build_argument_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--eval_every_epochs",
-        type=int,
+        type=positive_int,
         default=PAPER_RECIPE["eval_every_epochs"],
         help="Evaluate every N epochs (and always after the last one).",
     )
-    run.add_argument("--logging_steps", type=int, default=10, help="Log the loss to the trackers every N steps.")
+    run.add_argument(
+        "--logging_steps", type=positive_int, default=10, help="Log the loss to the trackers every N steps."
+    )
     run.add_argument("--with_tracking", action="store_true", help="Log to the trackers of --report_to.")
     run.add_argument("--report_to", default="tensorboard", help="Accelerate trackers (tensorboard, wandb, all, ...).")
     run.add_argument("--push_to_hub", action="store_true", help="Upload the final folder to --hub_model_id.")
@@ -209,28 +230,20 @@ def build_argument_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def checkpointing_steps(text):
+    """The argparse `type` of `--checkpointing_steps`: a positive integer or `"epoch"`."""
+    return text if text == "epoch" else positive_int(text)
+
+
+checkpointing_steps.__name__ = "a positive integer or 'epoch'"
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     """Parse the flags; `--config_file` JSON values become defaults that explicit flags override."""
     parser = build_argument_parser()
     pre_args, _ = parser.parse_known_args(argv)
     if pre_args.config_file:
-        path = Path(pre_args.config_file)
-        if not path.is_file():
-            parser.error(f"--config_file {path} does not exist.")
-        try:
-            defaults = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            parser.error(f"--config_file {path} is not valid JSON: {error}")
-        if not isinstance(defaults, dict):
-            parser.error(f"--config_file {path} must hold a JSON object of flag names to values.")
-        known = {action.dest for action in parser._actions}
-        unknown = sorted(set(defaults) - known - {"_comment"})
-        if unknown:
-            parser.error(
-                f"--config_file {path} has unknown keys {unknown}; expected flag names such as 'learning_rate'."
-            )
-        defaults.pop("_comment", None)
-        parser.set_defaults(**defaults)
+        set_defaults_from_json(parser, pre_args.config_file)
     args = parser.parse_args(argv)
 
     if args.model is None and not (args.video_model and args.clip_model):
@@ -242,29 +255,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     for name in ("train_manifest", "output_dir"):
         if getattr(args, name) is None:
             parser.error(f"--{name} is required.")
-    for name in (
-        "num_train_epochs",
-        "per_device_train_batch_size",
-        "per_device_eval_batch_size",
-        "gradient_accumulation_steps",
-        "eval_every_epochs",
-        "logging_steps",
-    ):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}.")
-    if args.max_train_steps is not None and args.max_train_steps < 1:
-        parser.error(f"--max_train_steps must be >= 1, got {args.max_train_steps}.")
-    if args.checkpointing_steps is not None and args.checkpointing_steps != "epoch":
-        if not str(args.checkpointing_steps).isdigit() or int(args.checkpointing_steps) < 1:
-            parser.error(
-                f"--checkpointing_steps must be a positive integer or 'epoch', got {args.checkpointing_steps!r}."
-            )
-        args.checkpointing_steps = int(args.checkpointing_steps)
-    if args.lr_scheduler_kwargs is not None and not isinstance(args.lr_scheduler_kwargs, dict):
-        parser.error("--lr_scheduler_kwargs must be a JSON object.")
     if args.augmentation_kwargs is not None:
-        if not isinstance(args.augmentation_kwargs, dict):
-            parser.error("--augmentation_kwargs must be a JSON object.")
         known = {field.name for field in dataclasses.fields(ClipAugmentation)} - {"crop_size"}
         unknown = sorted(set(args.augmentation_kwargs) - known)
         if unknown:

@@ -28,51 +28,13 @@ accelerate launch examples/train.py ... --zero_shot_splits configuration/zero_sh
     --seen_setting 75_seen --split_index 0 --text_model sentence-transformers/all-MiniLM-L6-v2
 ```
 
-See `python examples/train.py --help` for every flag; the defaults are the paper's recipe.
+See `python examples/train.py --help` for every flag; the defaults are the paper's recipe. The same command line runs
+from an installed package as `accelerate launch -m modeling_msqnet.training ...`.
 """
 
-import logging
 import sys
 
-from modeling_msqnet.data import ManifestError
-from modeling_msqnet.training.training import parse_args as parse_training_args
-from modeling_msqnet.training.training import train
-from modeling_msqnet.zero_shot import SplitError
-from modeling_msqnet.zero_shot.protocol import (
-    finish_zero_shot_run,
-    format_zero_shot_summary,
-    parse_zero_shot_args,
-    prepare_seen_class_training,
-)
-
-
-def parse_args(argv=None):
-    zero_shot_args, argv = parse_zero_shot_args(argv)
-    return parse_training_args(argv), zero_shot_args
-
-
-def main(argv=None):
-    args, zero_shot_args = parse_args(argv)
-    logging.basicConfig(
-        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%m/%d/%Y %H:%M:%S", level=logging.INFO
-    )
-    try:
-        split = prepare_seen_class_training(args, zero_shot_args) if zero_shot_args.zero_shot_splits else None
-        report = train(args)
-        zero_shot_report = finish_zero_shot_run(args.output_dir, split) if split else None
-    except (ManifestError, FileNotFoundError, SplitError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    if report:
-        from accelerate import PartialState
-
-        if PartialState().is_main_process:
-            from modeling_msqnet.training.evaluation import format_summary
-
-            print(f"Final evaluation: {format_summary(report, report['problem_type'])}")
-            if zero_shot_report:
-                print(format_zero_shot_summary(zero_shot_report))
-    return 0
+from modeling_msqnet.training.training import main
 
 
 if __name__ == "__main__":

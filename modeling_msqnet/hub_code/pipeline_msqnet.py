@@ -18,6 +18,8 @@ from typing import Any
 from transformers.pipelines import Pipeline
 from transformers.utils import logging
 
+from .configuration_msqnet import SINGLE_LABEL_CLASSIFICATION
+
 
 logger = logging.get_logger(__name__)
 
@@ -151,7 +153,7 @@ class MSQNetZeroShotVideoClassificationPipeline(Pipeline):
     def postprocess(self, model_outputs, candidate_labels=None, function_to_apply=None):
         logits = model_outputs["logits"][0].float()
         if function_to_apply is None:
-            single_label = self.model.config.problem_type == "single_label_classification"
+            single_label = self.model.config.problem_type == SINGLE_LABEL_CLASSIFICATION
             function_to_apply = "softmax" if single_label else "sigmoid"
         if function_to_apply == "softmax":
             scores = logits.softmax(dim=-1)

@@ -117,7 +117,8 @@ def _train_command(args, model_config, output_dir, extra=()):
     command = [sys.executable, str(TRAIN_SCRIPT), "--config_file", args.training_config, "--model", str(model_config)]
     command += ["--labels", args.labels, "--train_manifest", args.train_manifest]
     command += ["--eval_manifest", args.eval_manifest, "--output_dir", str(output_dir)]
-    command += ["--text_model", args.text_model, "--keep_text_model", *extra, *shlex.split(args.train_args)]
+    command += ["--text_model", args.text_model, "--keep_text_model", "--overwrite_output_dir"]
+    command += [*extra, *shlex.split(args.train_args)]
     return command
 
 

@@ -36,13 +36,14 @@ import numpy as np
 from transformers.utils import logging
 
 from ..data import load_label_set, read_manifest, write_manifest
+from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION as MULTI_LABEL
+from ..hub_code.configuration_msqnet import SINGLE_LABEL_CLASSIFICATION as SINGLE_LABEL
+from ..metrics import primary_metric
 from .splits import SETTINGS, load_split, write_json_atomically
 
 
 logger = logging.get_logger(__name__)
 
-SINGLE_LABEL = "single_label_classification"
-MULTI_LABEL = "multi_label_classification"
 SPLIT_INFO_FILE = "zero_shot_split.json"
 REPORT_FILE = "zero_shot_report.json"
 WORK_DIR = "zero_shot"
@@ -115,25 +116,11 @@ def restrict_to_classes(entries, classes, problem_type) -> tuple[list[dict], dic
     return kept, counts
 
 
-def _config_value(model_source, key, default):
-    """`key` of an MSQNet config given as a .json file or a folder with a config.json (the default otherwise)."""
-    if model_source is None:
-        return default
-    path = Path(model_source)
-    path = path / "config.json" if path.is_dir() else path
-    if not path.is_file():
-        return default
-    return json.loads(path.read_text(encoding="utf-8")).get(key, default)
-
-
 def prepare_seen_class_training(args, zero_shot_args) -> dict:
     """
     Step 1 of the protocol: point `args` (the training flags) at the seen classes of the split and at filtered copies
     of the manifests in `args.output_dir/zero_shot/`, and write `args.output_dir/zero_shot_split.json` (the split,
     the label set and the counts of the filtering). Returns that record.
-
-    A config with `label_text_init: false` (the vanilla variant) trains without the text encoder (random label
-    embeddings); [`finish_zero_shot_run`] attaches it to the saved model afterwards, to embed the unseen names.
     """
     from accelerate import PartialState
 
@@ -167,8 +154,6 @@ def prepare_seen_class_training(args, zero_shot_args) -> dict:
         if PartialState().is_main_process:
             _write_manifest_atomically(kept, paths[key])
 
-    text_model = args.text_model
-    withhold_text_model = not _config_value(args.model, "label_text_init", True) and text_model is not None
     record = {
         "dataset": dataset,
         "problem_type": problem_type,
@@ -177,8 +162,7 @@ def prepare_seen_class_training(args, zero_shot_args) -> dict:
         "original": {"labels": str(args.labels), "train_manifest": str(args.train_manifest)},
         "eval_manifest": os.path.abspath(args.eval_manifest),
         "filtering": counts,
-        "text_model": text_model,
-        "text_model_withheld_in_training": withhold_text_model,
+        "text_model": args.text_model or args.clip_model,
     }
     state = PartialState()
     if state.is_main_process:
@@ -203,8 +187,6 @@ def prepare_seen_class_training(args, zero_shot_args) -> dict:
     args.train_manifest = str(paths["train_manifest"])
     args.eval_manifest = str(paths["eval_manifest"])
     args.keep_text_model = True
-    if withhold_text_model:
-        args.text_model = None
     return record
 
 
@@ -213,24 +195,6 @@ def _write_manifest_atomically(entries, path):
     temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
     write_manifest(entries, temporary)
     os.replace(temporary, path)
-
-
-def attach_text_encoder(model_dir, text_model_name_or_path):
-    """Add a text encoder (and its tokenizer) to a saved MSQNet folder, so that it can embed new label names."""
-    from transformers import AutoModel, AutoTokenizer
-
-    from ..hub_code.processing_msqnet import MSQNetProcessor
-    from ..training.evaluation import load_model_and_processor
-
-    model, video_processor = load_model_and_processor(model_dir)
-    text_model = AutoModel.from_pretrained(text_model_name_or_path)
-    model.msqnet.text_model = text_model.to(model.device)
-    model.config.text_config = text_model.config
-    if text_model.config.model_type != "clip_text_model":
-        model.config.label_text_pooling = "mean"
-    model.save_pretrained(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(text_model_name_or_path)
-    MSQNetProcessor(video_processor=video_processor, tokenizer=tokenizer).save_pretrained(model_dir)
 
 
 def _label_arrays(entries, classes, problem_type):
@@ -245,7 +209,7 @@ def _label_arrays(entries, classes, problem_type):
 
 def chance_report(entries, classes, problem_type, draws: int = CHANCE_DRAWS, seed: int = 0) -> dict:
     """The primary metric of random scores (uniform, seeded) on `entries`: mean and std over `draws` draws."""
-    from ..training.evaluation import compute_metrics, primary_metric
+    from ..training.evaluation import compute_metrics
 
     targets = _label_arrays(entries, classes, problem_type)
     rng = np.random.default_rng(seed)
@@ -286,20 +250,18 @@ def evaluate_zero_shot(
     Names the model was not trained on are embedded by its text encoder (the folder must hold it and its tokenizer).
     """
     from accelerate import Accelerator
-    from transformers import AutoTokenizer
 
     from ..data import load_manifest_dataset
-    from ..training.evaluation import build_eval_dataloader, evaluate_model, load_model_and_processor, primary_metric
+    from ..publishing.model_folder import load_model_folder
+    from ..training.dataloaders import build_eval_dataloader
+    from ..training.evaluation import evaluate_model
 
     model_dir = Path(model_dir)
     work_dir = Path(work_dir) if work_dir is not None else model_dir / WORK_DIR
     accelerator = Accelerator()
-    model, video_processor = load_model_and_processor(model_dir)
+    model, video_processor, tokenizer = load_model_folder(model_dir)
     model.to(accelerator.device).eval()
     model.config.problem_type = problem_type
-    tokenizer = None
-    if any((model_dir / name).is_file() for name in ("tokenizer_config.json", "tokenizer.json")):
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
     unknown = [name for name in label_names if name not in model.config.label2id]
     if unknown and (tokenizer is None or model.msqnet.text_model is None):
         raise ValueError(
@@ -359,10 +321,6 @@ def finish_zero_shot_run(output_dir, record=None, *, batch_size: int = 32, num_w
     if record is None:
         record = json.loads((output_dir / SPLIT_INFO_FILE).read_text(encoding="utf-8"))
     state = PartialState()
-    if record.get("text_model_withheld_in_training"):
-        if state.is_main_process:
-            attach_text_encoder(output_dir, record["text_model"])
-        state.wait_for_everyone()
     results = evaluate_zero_shot(
         output_dir,
         record["eval_manifest"],
@@ -388,6 +346,23 @@ def finish_zero_shot_run(output_dir, record=None, *, batch_size: int = 32, num_w
     return report
 
 
+def train_on_split(args, zero_shot_args, train) -> dict:
+    """The protocol around `train(args)` (see the module docstring); returns training's final evaluation report."""
+    from accelerate import PartialState
+
+    from ..training.training import check_output_dir
+
+    check_output_dir(args)
+    record = prepare_seen_class_training(args, zero_shot_args)
+    # The folder was checked before the split's files were written into it.
+    args.overwrite_output_dir = True
+    report = train(args)
+    zero_shot_report = finish_zero_shot_run(args.output_dir, record)
+    if PartialState().is_main_process:
+        logger.warning(format_zero_shot_summary(zero_shot_report))
+    return report
+
+
 def format_zero_shot_summary(report: dict) -> str:
     """One line with the zero-shot figures of a [`finish_zero_shot_run`] report."""
     key = report["metric"]
@@ -400,7 +375,6 @@ def format_zero_shot_summary(report: dict) -> str:
 
 
 __all__ = [
-    "attach_text_encoder",
     "build_argument_parser",
     "chance_report",
     "evaluate_zero_shot",
@@ -410,4 +384,5 @@ __all__ = [
     "prepare_seen_class_training",
     "read_label_names",
     "restrict_to_classes",
+    "train_on_split",
 ]

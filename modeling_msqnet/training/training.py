@@ -87,7 +87,7 @@ PAPER_RECIPE = {
 CHECKPOINT_STATE_FILE = "msqnet_training_state.json"
 CHECKPOINT_NAME = re.compile(r"^(step|epoch)_(\d+)$")
 # Files of the output folder that are not part of the model repository.
-HUB_IGNORE_PATTERNS = ("step_*", "epoch_*", "checkpoint-*", "*.pyc")
+HUB_IGNORE_PATTERNS = ("step_*", "epoch_*", "checkpoint-*", "*.pyc", "zero_shot/*")
 
 
 def build_argument_parser() -> argparse.ArgumentParser:

@@ -116,6 +116,11 @@ def restrict_to_classes(entries, classes, problem_type) -> tuple[list[dict], dic
     return kept, counts
 
 
+def _folder_has_text_encoder(model) -> bool:
+    config = Path(model) / "config.json" if model else None
+    return bool(config and config.is_file() and json.loads(config.read_text(encoding="utf-8")).get("text_config"))
+
+
 def prepare_seen_class_training(args, zero_shot_args) -> dict:
     """
     Step 1 of the protocol: point `args` (the training flags) at the seen classes of the split and at filtered copies
@@ -128,10 +133,10 @@ def prepare_seen_class_training(args, zero_shot_args) -> dict:
         raise ValueError("--zero_shot_splits needs --labels (the whole label set of the dataset).")
     if args.eval_manifest is None:
         raise ValueError("--zero_shot_splits needs --eval_manifest (the clips the unseen classes are scored on).")
-    if args.text_model is None and args.clip_model is None:
+    if args.text_model is None and args.clip_model is None and not _folder_has_text_encoder(args.model):
         raise ValueError(
             "--zero_shot_splits needs a text encoder to embed the unseen class names: give --text_model (or "
-            "--clip_model)."
+            "--clip_model), or a --model folder that holds one."
         )
     label_names, problem_type, dataset = read_label_names(args.labels)
     split = load_split(

@@ -24,12 +24,10 @@ See `python examples/zero_shot_protocol.py --help`; `runs/zero-shot/report.md` h
 """
 
 import logging
-import sys
 
 from modeling_msqnet.zero_shot.driver import main
 
 
 if __name__ == "__main__":
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.WARNING)
-    records = main()
-    print(open(sys.argv[sys.argv.index("--output_dir") + 1] + "/report.md").read() if records else "no runs")
+    print(main().read_text(encoding="utf-8"))

@@ -381,3 +381,36 @@ def test_train_script_trains_on_seen_classes_and_scores_unseen_ones(tmp_path):
     train_rows = [json.loads(line) for line in (tmp_path / "bench" / "train.jsonl").read_text().splitlines()]
     kept = [row for row in train_rows if set(row["labels"]) & set(split["seen"])]
     assert report["train_filtering"]["train_manifest"]["num_kept"] == len(kept)
+
+
+def test_driver_collects_finished_runs_into_results_and_report(tmp_path):
+    from modeling_msqnet.zero_shot.driver import main as run_driver
+
+    (tmp_path / "labels.json").write_text(json.dumps(list(ACTIONS)))
+    for index, value in enumerate([0.3, 0.5]):
+        for variant in ("text_derived", "vanilla"):
+            run_dir = tmp_path / "out" / "runs" / "75_seen" / f"split_{index}" / variant
+            run_dir.mkdir(parents=True)
+            report = {
+                "metric": "mAP_macro",
+                "unseen": {"mAP_macro": value, "num_videos": 10, "chance": {"mean": 0.25}},
+                "generalised": {"mAP_macro": 0.4, "mAP_seen": 0.5, "mAP_unseen": value, "mAP_harmonic": 0.4},
+            }
+            (run_dir / "zero_shot_report.json").write_text(json.dumps(report))
+    argv = ["--labels", str(tmp_path / "labels.json"), "--train_manifest", "unused", "--eval_manifest", "unused"]
+    argv += ["--splits", "synthetic_actions", "--settings", "75_seen", "--num_splits", "3", "--report_only"]
+    argv += ["--variants", "text_derived", "vanilla", "--supervised_variant", "none", "--text_model", "unused"]
+    report_path = run_driver([*argv, "--dataset", "synthetic_actions", "--output_dir", str(tmp_path / "out")])
+    records = json.loads((tmp_path / "out" / "results.json").read_text())["records"]
+    assert sorted({(r["method"], r["split_index"]) for r in records}) == [
+        ("chance", 0),
+        ("chance", 1),
+        ("text_derived", 0),
+        ("text_derived", 1),
+        ("vanilla", 0),
+        ("vanilla", 1),
+    ]
+    report = report_path.read_text()
+    assert "| 75% Seen | MSQNet, text-derived label queries | 40.00 ± 10.00 (2) | – |" in report
+    assert "| 75% Seen | Chance (random scores) | 25.00 ± 0.00 (2) | – |" in report
+    assert "Splits run: 75_seen[0], 75_seen[1]." in report

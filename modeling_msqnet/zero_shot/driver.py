@@ -243,15 +243,16 @@ def write_outputs(records, output_dir, args):
     os.replace(temporary, output_dir / "report.md")
 
 
-def main(argv=None):
+def main(argv=None) -> Path:
+    """The command line of `examples/zero_shot_protocol.py`; returns the path of the report."""
     parser = build_argument_parser()
     args = parser.parse_args(argv)
     if args.num_splits < 1:
         parser.error(f"--num_splits must be >= 1, got {args.num_splits}.")
     arguments = sys.argv[1:] if argv is None else list(argv)
     args.command = "python examples/zero_shot_protocol.py " + shlex.join(arguments)
-    records = run_protocol(args)
-    return records
+    run_protocol(args)
+    return Path(args.output_dir) / "report.md"
 
 
 __all__ = ["DEMO_VARIANTS", "build_argument_parser", "main", "parse_variants", "run_protocol"]

@@ -54,7 +54,10 @@ DEMO_TRAINING_CONFIG = REPO_ROOT / "configuration" / "training" / "zero-shot-dem
 
 
 def parse_variants(items) -> dict:
-    """`["name=config.json", ...]` (or bare names of `DEMO_VARIANTS`) as `{name: path}`."""
+    """
+    `["name=MODEL", ...]` as `{name: path}`; MODEL is an MSQNet config (.json) or a saved starting folder (e.g. one
+    composed from pretrained parts); a bare name is one of `DEMO_VARIANTS`.
+    """
     variants = {}
     for item in items:
         name, _, path = item.partition("=")
@@ -62,7 +65,7 @@ def parse_variants(items) -> dict:
             if name not in DEMO_VARIANTS:
                 raise ValueError(f"--variants {item!r}: give NAME=CONFIG or one of {list(DEMO_VARIANTS)}.")
             path = DEMO_VARIANTS[name]
-        if not Path(path).is_file():
+        if not Path(path).exists():
             raise FileNotFoundError(f"--variants {item!r}: {path} does not exist.")
         variants[name] = Path(path)
     return variants

@@ -95,7 +95,12 @@ def build_argument_parser() -> argparse.ArgumentParser:
         help="Variant (name or NAME=MODEL_CONFIG) also trained on all classes, the supervised reference ('none' to "
         "skip).",
     )
-    parser.add_argument("--text_model", default=None, help="Text encoder (defaults to the offline MiniLM).")
+    parser.add_argument(
+        "--text_model",
+        default=None,
+        help="Text encoder of the variants given as configs (defaults to the offline MiniLM); saved starting folders "
+        "keep theirs unless this is given.",
+    )
     parser.add_argument(
         "--training_config", default=str(DEMO_TRAINING_CONFIG), help="--config_file of examples/train.py."
     )
@@ -120,7 +125,10 @@ def _train_command(args, model_config, output_dir, extra=()):
     command = [sys.executable, str(TRAIN_SCRIPT), "--config_file", args.training_config, "--model", str(model_config)]
     command += ["--labels", args.labels, "--train_manifest", args.train_manifest]
     command += ["--eval_manifest", args.eval_manifest, "--output_dir", str(output_dir)]
-    command += ["--text_model", args.text_model, "--keep_text_model", "--overwrite_output_dir"]
+    # A saved starting folder keeps its own text encoder unless one is asked for explicitly.
+    if not Path(model_config).is_dir() or args.text_model_given:
+        command += ["--text_model", args.text_model]
+    command += ["--keep_text_model", "--overwrite_output_dir"]
     command += [*extra, *shlex.split(args.train_args)]
     return command
 
@@ -153,6 +161,7 @@ def run_protocol(args) -> list[dict]:
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     variants = parse_variants(args.variants)
+    args.text_model_given = args.text_model is not None
     if args.text_model is None:
         from ..demo.demo import find_text_model
 

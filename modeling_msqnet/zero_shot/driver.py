@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+from tqdm.auto import tqdm
 from transformers.utils import logging
 
 from .protocol import REPORT_FILE, evaluate_zero_shot, read_label_names
@@ -189,10 +190,12 @@ def run_protocol(args) -> list[dict]:
             minutes = _run(command, supervised_dir / "train.log") / 60
             (supervised_dir / "train_minutes.json").write_text(json.dumps({"minutes": minutes}) + "\n")
 
+    progress = tqdm(total=args.num_splits * len(args.settings) * len(variants), desc="Zero-shot runs", unit="run")
     for index in range(args.num_splits):
         for setting in args.settings:
             split = load_split(split_file, setting, index, label_names)
             for name, model_config in variants.items():
+                progress.update()
                 run_dir = output_dir / "runs" / setting / f"split_{index}" / name
                 report_file = run_dir / REPORT_FILE
                 minutes = None
@@ -229,6 +232,7 @@ def run_protocol(args) -> list[dict]:
                 report = json.loads(eval_file.read_text(encoding="utf-8"))
                 records.append(_record(dataset, setting, index, "supervised", report))
             write_outputs(records, output_dir, args)
+    progress.close()
     write_outputs(records, output_dir, args)
     return records
 

@@ -21,7 +21,6 @@ folder is: a `config.json` of model type `msqnet`, the weights (one file, or eve
 import json
 import os
 import shutil
-import uuid
 from pathlib import Path
 
 from transformers.utils import logging
@@ -87,7 +86,7 @@ def check_weights(folder, argument: str = "--model") -> Path:
     if not (folder / "model.safetensors").is_file():
         raise FileNotFoundError(
             f"{argument} {folder} has a {CONFIG_FILE} but no weights: expected {folder / 'model.safetensors'} (or "
-            "model.safetensors.index.json and its shards). Give a config .json file to train a new model."
+            "model.safetensors.index.json and its shards)."
         )
     return folder
 
@@ -181,7 +180,11 @@ def load_model_folder(model_dir, argument: str = "--model"):
         )
     read_config_dict(model_dir, argument)
     check_weights(model_dir, argument)
-    model = MSQNetForVideoClassification.from_pretrained(model_dir)
+    try:
+        model = MSQNetForVideoClassification.from_pretrained(model_dir)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+        first_line = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise ModelFolderError(f"{argument} {model_dir} could not be loaded: {first_line}") from error
     if has_any(model_dir, VIDEO_PROCESSOR_FILES):
         video_processor = MSQNetVideoProcessor.from_pretrained(model_dir)
     else:
@@ -192,27 +195,30 @@ def load_model_folder(model_dir, argument: str = "--model"):
 
 
 def temporary_sibling(path, tag: str = "saving") -> Path:
-    """A fresh hidden path next to `path` (same file system, so that a rename is atomic)."""
+    """The hidden path `.<name>.<tag>` next to `path` (same file system, so that a rename is atomic)."""
     path = Path(path)
-    return path.parent / f".{path.name}.{tag}-{uuid.uuid4().hex[:8]}"
+    return path.parent / f".{path.name}.{tag}"
 
 
-def replace_folder(staged, final) -> Path:
+def replace_folder(staged, final, keep_old_entries: bool = True) -> Path:
     """
-    Put the complete folder `staged` in place of `final` with renames: the entries of the old `final` that `staged`
-    does not hold (checkpoints, logs, ...) move into it, then the old folder goes. A run killed at any point leaves
-    `final` either as it was or complete, never a new config beside old weights.
+    Put the complete folder `staged` in place of `final` with renames. With `keep_old_entries`, the entries of the old
+    `final` that `staged` does not hold (checkpoints, logs, ...) move into the new one. A run killed at any point
+    leaves `final` either as it was or complete (and the old folder as `.<name>.old`), never new files beside old
+    ones.
     """
     staged, final = Path(staged), Path(final)
     if not final.exists():
         os.replace(staged, final)
         return final
     backup = temporary_sibling(final, "old")
+    shutil.rmtree(backup, ignore_errors=True)
     os.replace(final, backup)
     os.replace(staged, final)
-    for entry in backup.iterdir():
-        if not (final / entry.name).exists():
-            os.replace(entry, final / entry.name)
+    if keep_old_entries:
+        for entry in backup.iterdir():
+            if not (final / entry.name).exists():
+                os.replace(entry, final / entry.name)
     shutil.rmtree(backup, ignore_errors=True)
     return final
 

@@ -252,7 +252,7 @@ def test_evaluate_unknown_label_names_the_line(bench, ddp_run, tmp_path, capsys)
         script.parse_args(["--model", "m", "--manifest", "x", "--output", "r.json", "--per_class_table", "t.txt"])
 
 
-def test_parse_args_defaults_config_file_and_errors(tmp_path):
+def test_parse_args_defaults_config_file_and_errors(tmp_path, capsys):
     args = parse_args(["--model", "m.json", "--train_manifest", "t.jsonl", "--output_dir", "out"])
     assert (args.learning_rate, args.lr_scheduler_type, args.weight_decay, args.num_train_epochs) == (
         1e-5,
@@ -288,6 +288,14 @@ def test_parse_args_defaults_config_file_and_errors(tmp_path):
     ):
         with pytest.raises(SystemExit):
             parse_args(argv)
+    # Preset values are checked like flags on the command line; a byte order mark is fine.
+    preset.write_bytes(b"\xef\xbb\xbf" + json.dumps({"num_train_epochs": 0}).encode())
+    with pytest.raises(SystemExit):
+        parse_args(["--config_file", str(preset), "--model", "m", "--train_manifest", "t", "--output_dir", "o"])
+    assert "'num_train_epochs': expected a positive integer, got 0" in capsys.readouterr().err
+    preset.write_bytes(b"\xef\xbb\xbf" + json.dumps({"checkpointing_steps": "3", "augmentation_kwargs": {}}).encode())
+    args = parse_args(["--config_file", str(preset), "--model", "m", "--train_manifest", "t", "--output_dir", "o"])
+    assert (args.checkpointing_steps, args.augmentation_kwargs) == (3, {})
     for name in (ROOT / "configuration" / "training").glob("*.json"):
         parse_args(["--config_file", str(name), "--model", "m", "--train_manifest", "t", "--output_dir", "o"])
 
@@ -399,6 +407,8 @@ def test_non_empty_output_dir_is_refused_unless_overwriting_or_resuming(bench, t
     (output_dir / "config.json").mkdir()
     with pytest.raises(ValueError, match="not empty"):
         train_in_process(train_command(bench, output_dir, "--max_train_steps", "1"))
+    with pytest.raises(FileExistsError, match="is a file, expected a folder"):
+        train_in_process(train_command(bench, bench / "labels.json", "--max_train_steps", "1"))
 
 
 def test_model_folder_without_weights_is_an_error(bench, tmp_path):

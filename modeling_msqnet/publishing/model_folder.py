@@ -35,6 +35,19 @@ WEIGHTS_INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.
 SAFE_WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")
 VIDEO_PROCESSOR_FILES = ("video_preprocessor_config.json", "preprocessor_config.json", "processor_config.json")
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
+# Files of a training output folder that are not part of the model repository: checkpoints (ours and the Trainer's),
+# optimizer state and folders being written (`temporary_sibling`).
+NOT_UPLOADED_PATTERNS = (
+    "step_*",
+    "epoch_*",
+    "checkpoint-*",
+    "optimizer.pt",
+    "scheduler.pt",
+    "rng_state*.pth",
+    "*.pyc",
+    ".*.saving*",
+    ".*.old*",
+)
 # What training writes into a model folder besides the model and its processor.
 TRAINING_OUTPUT_FILES = ("README.md", "eval_report.json", "training_history.json")
 
@@ -175,8 +188,9 @@ def load_model_folder(model_dir, argument: str = "--model"):
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
+        problem = "is not a folder" if model_dir.exists() else "does not exist"
         raise FileNotFoundError(
-            f"{argument} {model_dir} does not exist (expected a saved MSQNet folder: config.json, model.safetensors)."
+            f"{argument} {model_dir} {problem} (expected a saved MSQNet folder: config.json, model.safetensors)."
         )
     read_config_dict(model_dir, argument)
     check_weights(model_dir, argument)
@@ -225,6 +239,7 @@ def replace_folder(staged, final, keep_old_entries: bool = True) -> Path:
 
 __all__ = [
     "CONFIG_FILE",
+    "NOT_UPLOADED_PATTERNS",
     "TRAINING_OUTPUT_FILES",
     "ModelFolderError",
     "SAFE_WEIGHTS_FILES",

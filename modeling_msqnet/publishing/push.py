@@ -21,13 +21,13 @@ from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError, Offl
 from huggingface_hub.utils import filter_repo_objects
 from transformers.utils import logging
 
-from .model_folder import check_model_folder
+from .model_folder import NOT_UPLOADED_PATTERNS, check_model_folder
 
 
 logger = logging.get_logger(__name__)
 
-# Trainer state that a training output folder may hold next to the model; not part of the model repository.
-DEFAULT_IGNORE_PATTERNS = ("checkpoint-*", "optimizer.pt", "scheduler.pt", "rng_state*.pth", "*.pyc")
+# Checkpoints and optimizer state that a training output folder holds next to the model.
+DEFAULT_IGNORE_PATTERNS = NOT_UPLOADED_PATTERNS
 
 
 class HubPushError(RuntimeError):

@@ -96,8 +96,6 @@ PAPER_RECIPE = {
 }
 CHECKPOINT_STATE_FILE = "msqnet_training_state.json"
 CHECKPOINT_NAME = re.compile(r"^(step|epoch)_(\d+)$")
-# Files of the output folder that are not part of the model repository.
-HUB_IGNORE_PATTERNS = ("step_*", "epoch_*", "checkpoint-*", "*.pyc")
 
 
 def build_argument_parser() -> argparse.ArgumentParser:
@@ -1083,7 +1081,6 @@ def push_output_folder(output_dir: Path, args):
         output_dir,
         args.hub_model_id,
         token=args.hub_token,
-        ignore_patterns=HUB_IGNORE_PATTERNS,
         commit_message="Upload MSQNet (examples/train.py)",
     )
     logger.info(f"Pushed {output_dir} to {args.hub_model_id} at revision {revision}")

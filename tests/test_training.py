@@ -557,3 +557,39 @@ def test_evaluation_checks_output_paths_before_evaluating(tmp_path, capsys):
         with pytest.raises(SystemExit):
             script.parse_args(argv)
         assert message in capsys.readouterr().err, (flag, value)
+
+
+def test_build_model_paths(bench, tmp_path):
+    """The two paths of `build_model` on their own: a new model from a config file, a saved folder to fine-tune."""
+    from modeling_msqnet import MSQNetForVideoClassification
+    from modeling_msqnet.training.training import build_model
+
+    def model_args(model, *extra):
+        return parse_args(["--model", str(model), "--train_manifest", "t", "--output_dir", "o", *extra])
+
+    labels = json.loads((bench / "labels.json").read_text())
+    setup = build_model(model_args(bench / "tiny_config.json"))
+    assert setup.video_processor is None and setup.tokenizer is None and setup.base_models == []
+    assert [setup.model.config.id2label[i] for i in range(len(labels))] == labels
+
+    blank = tmp_path / "blank.json"
+    tiny_config(id2label={0: "LABEL_0", 1: "LABEL_1"}).to_json_file(blank)  # what a config without labels holds
+    with pytest.raises(ValueError, match="without label names"):
+        build_model(model_args(blank))
+    (tmp_path / "two.json").write_text(json.dumps(["not a benchmark action", labels[0]]))
+    assert build_model(model_args(blank, "--labels", str(tmp_path / "two.json"))).model.config.num_labels == 2
+
+    saved = tmp_path / "saved"
+    torch.manual_seed(0)
+    config = tiny_config(id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)})
+    MSQNetForVideoClassification(config).save_pretrained(saved)
+    default_video_processor(tiny_config()).save_pretrained(saved)
+    trained = load_file(saved / "model.safetensors")["msqnet.label_embeddings"]
+    setup = build_model(model_args(saved, "--labels", str(tmp_path / "two.json")))
+    assert setup.video_processor is not None and setup.model.config.label2id == {
+        "not a benchmark action": 0,
+        labels[0]: 1,
+    }
+    # A known label keeps its trained query; the new one is drawn at random.
+    queries = setup.model.msqnet.label_embeddings.detach()
+    assert torch.equal(queries[1], trained[0]) and not torch.equal(queries[0], trained[0])

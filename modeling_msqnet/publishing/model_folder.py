@@ -56,6 +56,12 @@ class ModelFolderError(ValueError):
     """A model folder that cannot be used: the message names the folder and the file that is missing or broken."""
 
 
+def one_line(error: Exception) -> str:
+    """An exception's message on one line (for command-line errors)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " ".join(lines).rstrip(".") or type(error).__name__
+
+
 def has_any(folder, names) -> bool:
     """Whether `folder` holds one of the files `names`."""
     return any((Path(folder) / name).is_file() for name in names)
@@ -197,8 +203,7 @@ def load_model_folder(model_dir, argument: str = "--model"):
     try:
         model = MSQNetForVideoClassification.from_pretrained(model_dir)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
-        first_line = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
-        raise ModelFolderError(f"{argument} {model_dir} could not be loaded: {first_line}") from error
+        raise ModelFolderError(f"{argument} {model_dir} could not be loaded: {one_line(error)}") from error
     if has_any(model_dir, VIDEO_PROCESSOR_FILES):
         video_processor = MSQNetVideoProcessor.from_pretrained(model_dir)
     else:
@@ -253,6 +258,7 @@ __all__ = [
     "has_any",
     "has_weights",
     "load_model_folder",
+    "one_line",
     "read_config_dict",
     "replace_folder",
     "temporary_sibling",

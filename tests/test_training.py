@@ -485,7 +485,11 @@ def test_checkpoints_are_atomic_and_latest_takes_the_newest_complete_one_of_this
     assert (output_dir / "step_2" / CHECKPOINT_STATE_FILE).is_file() and (output_dir / "model.safetensors").is_file()
 
 
-def test_a_manifest_of_missing_videos_fails_training(bench, tmp_path):
+def test_a_manifest_of_missing_videos_fails_training(bench, tmp_path, monkeypatch, caplog):
+    import runpy
+
+    from transformers.utils import logging
+
     manifest = tmp_path / "missing.jsonl"
     labels = json.loads((bench / "labels.json").read_text())
     manifest.write_text(
@@ -494,17 +498,18 @@ def test_a_manifest_of_missing_videos_fails_training(bench, tmp_path):
     output_dir = tmp_path / "out"
     argv = train_command(bench, output_dir, "--max_train_steps", "1")
     argv[argv.index("--train_manifest") + 1] = str(manifest)
-    # The package's own command line (what `accelerate launch -m modeling_msqnet.training` runs).
-    result = subprocess.run(
-        [sys.executable, "-m", "modeling_msqnet.training", *argv],
-        env={**ENV, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 1, result.stderr[-3000:]
-    assert f"error: {manifest}: all 3 videos do not exist" in result.stderr and "Traceback" not in result.stderr
+    # The package's own command line (what `accelerate launch -m modeling_msqnet.training` runs), in this process.
+    monkeypatch.setattr(sys, "argv", ["modeling_msqnet.training", *argv])
+    verbosity = logging.get_verbosity()
+    reset_accelerate_state()
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_module("modeling_msqnet.training", run_name="__main__")
+    finally:
+        logging.set_verbosity(verbosity)
+        reset_accelerate_state()
+    assert exit_info.value.code == 1
+    assert f"error: {manifest}: all 3 videos do not exist" in caplog.text
     assert not (output_dir / "model.safetensors").exists()
 
 

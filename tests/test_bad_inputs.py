@@ -108,6 +108,27 @@ def test_audio_files_are_not_videos(tmp_path):
         probe_video(path)
 
 
+def test_cover_art_of_an_audio_file_is_not_a_video(tmp_path):
+    path = str(tmp_path / "song.mp3")
+    with av.open(path, "w") as container:
+        audio = container.add_stream("libmp3lame", rate=16000)
+        picture = container.add_stream("mjpeg", rate=1)
+        picture.width, picture.height, picture.pix_fmt = 64, 48, "yuvj420p"
+        picture.disposition = av.stream.Disposition.attached_pic
+        cover = av.VideoFrame.from_ndarray(index_frame(3, 48, 64), format="rgb24").reformat(format="yuvj420p")
+        for packet in list(picture.encode(cover)) + list(picture.encode()):
+            container.mux(packet)
+        for index in range(20):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1152), dtype=np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 16000, index * 1152
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+    with pytest.raises(VideoDecodingError, match="song.mp3 has only a cover picture, no video stream"):
+        probe_video(path)
+
+
 # ----------------------------------------------------------------------------------------------- truncated files
 
 

@@ -168,6 +168,10 @@ CONTAINERS = {
     "ts": {},
     "m2ts": {},
     "mts": {"format": "mpegts"},
+    # AV1 decoded by libdav1d, which applies `skip_frame` once, not packet by packet
+    "av1.mp4": {"codec": "libsvtav1", "width": 64, "height": 64},
+    # DVD camcorders and broadcast recordings: MPEG-2 in an MPEG program stream
+    "mpg": {"codec": "mpeg2video", "options": {"bf": "2"}},
 }
 
 

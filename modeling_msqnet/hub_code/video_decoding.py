@@ -52,6 +52,11 @@ NON_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 # Demuxers whose seek index is by decoding timestamp: seeking to a keyframe's presentation timestamp (later, with
 # B-frames) lands after the keyframe.
 DTS_SEEK_FORMATS = frozenset({"mpegts", "mpeg", "mpegvideo"})
+# FFmpeg's own decoders that apply `skip_frame` packet by packet; others (e.g. libdav1d for AV1) read it once, and
+# skipping would drop wanted frames, so they decode every frame.
+SKIP_FRAME_DECODERS = frozenset(
+    {"h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4", "h263", "msmpeg4v3", "vc1", "wmv3", "vp8"}
+)
 
 
 class VideoDecodingError(ValueError):
@@ -375,13 +380,15 @@ class VideoReader:
             if not stream.disposition & av.stream.Disposition.attached_pic
             and stream.codec_context.name not in NON_VIDEO_CODECS
         ]
-        if format_names & NON_VIDEO_FORMATS or not streams:
+        if format_names & NON_VIDEO_FORMATS:
+            format_description = container.format.long_name
             container.close()
-            if format_names & NON_VIDEO_FORMATS:
-                raise VideoDecodingError(
-                    f"The file {self.path} is not a video (FFmpeg reads it as {container.format.long_name!r})."
-                )
-            what = "only a cover picture" if container.streams.video else "no video stream"
+            raise VideoDecodingError(
+                f"The file {self.path} is not a video (FFmpeg reads it as {format_description!r})."
+            )
+        if not streams:
+            what = "only a cover picture, no video stream" if container.streams.video else "no video stream"
+            container.close()
             raise VideoDecodingError(f"The file {self.path} has {what}.")
         return container, streams[0]
 
@@ -409,6 +416,7 @@ class VideoReader:
             if header_duration is None and container.duration:
                 header_duration = container.duration / av.time_base
             self._seek_by_dts = bool(set(container.format.name.split(",")) & DTS_SEEK_FORMATS)
+            self._can_skip_frames = stream.codec_context.name in SKIP_FRAME_DECODERS
         except av.FFmpegError as error:
             raise VideoDecodingError(f"Could not read the packets of the video {self.path}: {error}") from error
         finally:
@@ -701,7 +709,7 @@ class VideoReader:
 
     def _decode_targets(self, targets: np.ndarray, convert: bool, shortest_edge: int | None, skip_unwanted: bool):
         # Frames are matched by timestamp, so frames skipped by the decoder cannot shift the count.
-        skip_unwanted = skip_unwanted and self._has_timestamps
+        skip_unwanted = skip_unwanted and self._has_timestamps and self._can_skip_frames
         self._wanted_pts = set(self._pts[targets].tolist()) if skip_unwanted else None
         found = {}
         for target in targets.tolist():
@@ -760,6 +768,13 @@ class VideoReader:
             previous, self._position = self._position, position
             if position == target:
                 return frame
+            if position > target and self._wanted_pts is not None:
+                # The decoder skipped a wanted frame: decode every frame from now on.
+                logger.info(f"Decoding every frame of {self.path}: skipping unwanted frames dropped a wanted one.")
+                self._can_skip_frames = False
+                self._wanted_pts = None
+                self._seek(int(self._key_positions[np.searchsorted(self._key_positions, target, side="right") - 1]))
+                continue
             if position > target:
                 self._frames = None
                 raise VideoDecodingError(

@@ -779,8 +779,8 @@ class VideoReader:
                 self._frames = None
                 raise VideoDecodingError(
                     f"Frame {target - self._first} of the video {self.path} could not be decoded: the decoder went "
-                    f"from frame {previous - self._first if previous is not None else 'none'} to frame "
-                    f"{position - self._first} (missing or undecodable frames; the file may be corrupt)."
+                    f"from frame {previous} to frame {position} of the file (missing or undecodable frames; the file "
+                    "may be corrupt)."
                 )
 
     def _seek_earlier(self):

@@ -311,3 +311,16 @@ def test_other_frame_count_is_an_error_for_videomae():
     model = MSQNetForVideoClassification(config).eval()
     with pytest.raises(ValueError, match=r"videomae takes exactly `config.num_frames`=4 frames, got 8"):
         model(pixel_values=torch.zeros(1, 8, 3, 32, 32))
+
+
+def test_pipeline_with_another_frame_count_warns(tiny_model, tmp_path):
+    from transformers import pipeline
+
+    path = write_video(tmp_path / "clip.mp4", 12, width=32, height=32)
+    processor = small_processor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    classifier = pipeline("video-classification", model=tiny_model, video_processor=processor)
+    modeling_msqnet.logger.warning_once.cache_clear()
+    with CaptureLogger(modeling_msqnet.logger) as captured:
+        predictions = classifier(path, num_frames=8)
+    assert len(predictions) == 5
+    assert "`pixel_values` has 8 frames but the model was built for `config.num_frames`=4" in captured.out

@@ -167,7 +167,8 @@ CONTAINERS = {
     "avi": {},
     "ts": {},
     "m2ts": {},
-    "mts": {"format": "mpegts"},
+    # AVCHD camcorders: interlaced (MBAFF) h264 with open GOPs
+    "mts": {"format": "mpegts", "options": {"x264-params": "interlaced=1:tff=1:open-gop=1"}},
     # AV1 decoded by libdav1d, which applies `skip_frame` once, not packet by packet
     "av1.mp4": {"codec": "libsvtav1", "width": 64, "height": 64},
     # DVD camcorders and broadcast recordings: MPEG-2 in an MPEG program stream

@@ -207,7 +207,9 @@ def test_one_pixel_clip_is_skipped_by_training_not_a_crash(tmp_path):
 def test_frame_folder_with_png_and_jpg_of_one_frame_is_refused(tmp_path):
     folder = write_frame_folder(tmp_path / "frames", 12, extension="png")
     write_frame_folder(tmp_path / "frames", 12, extension="jpg")
-    with pytest.raises(VideoDecodingError, match=r"12 frame number\(s\) with more than one image.*frame_1\.jpg"):
+    with pytest.raises(
+        VideoDecodingError, match=r"12 frame\(s\) with more than one image \(e.g. frame_1.jpg, frame_1.png\)"
+    ):
         probe_video(folder)
 
 
@@ -324,3 +326,26 @@ def test_pipeline_with_another_frame_count_warns(tiny_model, tmp_path):
         predictions = classifier(path, num_frames=8)
     assert len(predictions) == 5
     assert "`pixel_values` has 8 frames but the model was built for `config.num_frames`=4" in captured.out
+
+
+def test_frame_folder_numbering_rules(tmp_path):
+    def folder_with(*names):
+        folder = tmp_path / f"case_{len(list(tmp_path.iterdir()))}"
+        folder.mkdir()
+        for index, name in enumerate(names):
+            write_image(folder / name, index_frame(index, 16, 16))
+        return folder
+
+    # the number that changes is the frame number; a constant one (a version, a camera) is not
+    folder = folder_with("cam2_frame_1_v2.png", "cam2_frame_2_v2.png", "cam2_frame_10_v2.png")
+    with pytest.raises(VideoDecodingError, match=r"missing 7 of the frames numbered 1 to 10 \(frame 3, 4, "):
+        probe_video(folder)
+    assert probe_video(folder_with("cam2_frame_1_v2.png", "cam2_frame_2_v2.png")).num_frames == 2
+    # zero padding does not make two images different frames
+    with pytest.raises(VideoDecodingError, match=r"1 frame\(s\) with more than one image \(e.g. frame_06.png, "):
+        probe_video(folder_with("frame_5.png", "frame_6.png", "frame_06.png"))
+    # an image outside the numbering (a cover, a thumbnail) is not silently taken as a frame
+    with pytest.raises(VideoDecodingError, match=r"do not follow one numbering \(cover.png and frame_1.png\)"):
+        probe_video(folder_with("frame_1.png", "frame_2.png", "cover.png"))
+    # unnumbered frames are ordered by name
+    assert probe_video(folder_with("a.png", "b.png", "c.png")).num_frames == 3

@@ -164,36 +164,37 @@ def natural_sort_key(name: str):
     return [(0, int(part)) if part.isdigit() else (1, part.lower()) for part in parts], name
 
 
-def _frame_number(name: str) -> int | None:
-    """The frame number of a frame file: the last run of digits in its name without the extension."""
-    numbers = re.findall(r"\d+", os.path.splitext(name)[0])
-    return int(numbers[-1]) if numbers else None
-
-
 def _check_frame_numbering(folder: str, names: list[str]):
-    """Refuse frame folders whose numbering is ambiguous (two files per number) or has gaps (missing frames)."""
-    numbers = [_frame_number(name) for name in names]
-    if any(number is None for number in numbers):
-        if not all(number is None for number in numbers):
-            unnumbered = [name for name, number in zip(names, numbers) if number is None]
-            raise VideoDecodingError(
-                f"The frame folder {folder} mixes numbered and unnumbered images (e.g. {unnumbered[0]}); "
-                "name every frame with its number (frame_1.jpg, frame_2.jpg, ...)."
-            )
-        return
-    by_number = {}
-    for name, number in zip(names, numbers):
-        by_number.setdefault(number, []).append(name)
-    duplicates = {number: files for number, files in by_number.items() if len(files) > 1}
-    if duplicates:
-        number, files = min(duplicates.items())
+    """
+    Refuse frame folders whose numbering is ambiguous (two images with one number, e.g. `frame_6.png` beside
+    `frame_6.jpg` or `frame_06.jpg`) or has gaps (a missing frame). The frame number is the last number in the names
+    that changes from file to file (`clip3_frame_12_v2.jpg`: 12).
+    """
+    stems = [os.path.splitext(name)[0] for name in names]
+    runs = [[int(run) for run in re.findall(r"\d+", stem)] for stem in stems]
+    if len({len(numbers) for numbers in runs}) > 1:
+        shortest = min(range(len(names)), key=lambda i: len(runs[i]))
+        longest = max(range(len(names)), key=lambda i: len(runs[i]))
         raise VideoDecodingError(
-            f"The frame folder {folder} has {len(duplicates)} frame number(s) with more than one image (e.g. "
-            f"frame {number}: {', '.join(sorted(files))}); keep one image per frame."
+            f"The images of the frame folder {folder} do not follow one numbering ({names[shortest]} and "
+            f"{names[longest]}); name every frame with its number (frame_1.jpg, frame_2.jpg, ...)."
         )
-    first, last = min(by_number), max(by_number)
-    if last - first + 1 != len(by_number):
-        missing = sorted(set(range(first, last + 1)) - set(by_number))
+    by_key = {}
+    for name, stem in zip(names, stems):
+        by_key.setdefault(tuple(natural_sort_key(stem)[0]), []).append(name)
+    duplicates = sorted(sorted(files) for files in by_key.values() if len(files) > 1)
+    if duplicates:
+        raise VideoDecodingError(
+            f"The frame folder {folder} has {len(duplicates)} frame(s) with more than one image (e.g. "
+            f"{', '.join(duplicates[0])}); keep one image per frame."
+        )
+    varying = [i for i in range(len(runs[0])) if len({numbers[i] for numbers in runs}) > 1]
+    if not varying:
+        return  # unnumbered frames (ordered by name), or a single frame
+    numbers = {numbers[varying[-1]] for numbers in runs}
+    first, last = min(numbers), max(numbers)
+    if len(varying) == 1 and last - first + 1 != len(numbers):
+        missing = sorted(set(range(first, last + 1)) - numbers)
         shown = ", ".join(str(number) for number in missing[:10]) + (", ..." if len(missing) > 10 else "")
         raise VideoDecodingError(
             f"The frame folder {folder} is missing {len(missing)} of the frames numbered {first} to {last} "

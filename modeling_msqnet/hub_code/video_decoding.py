@@ -207,8 +207,9 @@ def list_frame_files(folder: str | os.PathLike) -> list[str]:
     The image files of a frame folder, sorted naturally by the numbers in their names (`2.jpg` before `10.jpg`).
 
     Files that are not images (by extension) are left out and counted in a warning. The frame numbers (the last
-    number in each name) must be consecutive and unique: a missing frame or two images with one number (e.g.
-    `frame_6.png` beside `frame_6.jpg`) raise a [`VideoDecodingError`].
+    number in the names that changes from file to file) must be consecutive and unique: a missing frame, two images
+    with one number (e.g. `frame_6.png` beside `frame_6.jpg`) or an image outside the numbering raise a
+    [`VideoDecodingError`].
     """
     folder = os.fspath(folder)
     try:

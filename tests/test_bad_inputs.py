@@ -164,6 +164,30 @@ def test_truncated_matroska_is_reported(tmp_path):
         probe_video(cut)
 
 
+def test_matroska_whose_audio_outlasts_the_video_is_not_truncated(tmp_path):
+    path = str(tmp_path / "screen_recording.mkv")
+    with av.open(path, "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.options = {"threads": "1"}
+        audio = container.add_stream("aac", rate=16000)
+        for index in range(25):  # 1 s of video
+            for packet in video.encode(av.VideoFrame.from_ndarray(index_frame(index, 48, 64), format="rgb24")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        for index in range(80):  # about 5 s of audio
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 16000, index * 1024
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+    with av.open(path) as container:
+        assert container.duration / av.time_base > 4
+    assert probe_video(path).num_frames == 25
+
+
 # ----------------------------------------------------------------------------------------------- tiny frames
 
 

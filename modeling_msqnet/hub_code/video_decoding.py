@@ -298,6 +298,15 @@ def _check_source(source) -> str:
     return path
 
 
+def _tagged_duration(tag: str | None) -> float | None:
+    """Seconds in a Matroska `DURATION` tag (`HH:MM:SS.nnnnnnnnn`), the duration of one track."""
+    match = re.fullmatch(r"(\d+):(\d{2}):(\d{2}(?:\.\d+)?)", tag.strip()) if tag else None
+    if match is None:
+        return None
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
 def _check_window(start: float | None, end: float | None):
     if start is not None and (not math.isfinite(start) or start < 0):
         raise ValueError(f"`start` must be a finite number of seconds >= 0, got {start}.")
@@ -415,7 +424,10 @@ class VideoReader:
             average_rate = stream.average_rate
             header_num_frames = stream.frames
             header_duration = stream.duration * time_base if stream.duration and time_base else None
+            if header_duration is None:
+                header_duration = _tagged_duration(stream.metadata.get("DURATION"))
             if header_duration is None and container.duration:
+                # The whole file's duration (all streams): only used with a tolerance.
                 header_duration = container.duration / av.time_base
             self._seek_by_dts = bool(set(container.format.name.split(",")) & DTS_SEEK_FORMATS)
             self._can_skip_frames = stream.codec_context.name in SKIP_FRAME_DECODERS

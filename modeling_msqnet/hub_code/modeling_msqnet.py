@@ -564,7 +564,7 @@ class MSQNetModel(MSQNetPreTrainedModel):
                 if shape[-1] == num_channels
                 else ""
             )
-            raise ValueError(f"`pixel_values` must have shape {expected} (channels third), got {shape}.{hint}")
+            raise ValueError(f"`pixel_values` must have shape {expected} (channels on axis 2), got {shape}.{hint}")
         sizes = {image_size} | ({self.config.vision_config.image_size} if self.config.use_video_query else set())
         if image_size is not None and any(tuple(shape[3:]) != (size, size) for size in sizes):
             raise ValueError(

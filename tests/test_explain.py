@@ -314,3 +314,29 @@ def test_models_loaded_with_trust_remote_code(saved):
         assert list(theirs.label_maps) == list(ours.label_maps)
         for name in ours.label_maps:
             np.testing.assert_allclose(theirs.label_maps[name], ours.label_maps[name], atol=1e-5)
+
+
+def test_demo_step_writes_grids_and_embedding_maps(tmp_path):
+    from modeling_msqnet.demo.synthetic_actions import ACTIONS, generate_benchmark
+    from modeling_msqnet.explain import write_demo_explanations
+
+    benchmark_dir = tmp_path / "benchmark"
+    generate_benchmark(benchmark_dir, num_train=1, num_test=8, num_frames=NUM_FRAMES, size=IMAGE_SIZE, progress=False)
+    torch.manual_seed(0)
+    model = MSQNetForVideoClassification(
+        tiny_config(id2label=dict(enumerate(ACTIONS)), label2id={name: i for i, name in enumerate(ACTIONS)})
+    )
+    model.save_pretrained(tmp_path / "model")
+    MSQNetVideoProcessor(
+        num_frames=NUM_FRAMES,
+        size={"shortest_edge": IMAGE_SIZE},
+        crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+    ).save_pretrained(tmp_path / "model")
+
+    result = write_demo_explanations(tmp_path / "model", benchmark_dir, tmp_path / "explain", num_clips=2)
+    assert sorted(path.rsplit("/", 1)[-1] for path in result["attention_grids"]) == [
+        f"attention_test_0000{i}_{method}.png" for i in range(2) for method in ("gradient", "rollout")
+    ]
+    assert result["embedding"]["num_videos"] == 8
+    assert (tmp_path / "explain" / "embedding_tsne.png").is_file()
+    assert json.loads((tmp_path / "explain" / "embedding_scores.json").read_text())["num_videos"] == 8

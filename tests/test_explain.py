@@ -12,10 +12,13 @@ from video_fixtures import write_video
 from modeling_msqnet import MSQNetForVideoClassification, MSQNetVideoProcessor
 from modeling_msqnet.explain import explain_pixel_values, record_attentions, roll_out, token_relevance
 from modeling_msqnet.explain.attention_maps import (
+    VideoTokenLayout,
     backbone_relevance,
     decoder_relevance,
     reduce_heads,
     relevance_to_maps,
+    timesformer_spatial_matrix,
+    timesformer_temporal_matrix,
     video_matrices,
 )
 from modeling_msqnet.explain.cli import main as explain_main
@@ -115,6 +118,31 @@ def test_rollout_rows_stay_normalised(record):
     relevance = token_relevance(record, list(range(len(LABELS))), "rollout")
     assert (relevance >= 0).all() and (relevance.sum(dim=1) <= 1 + 1e-5).all()
     torch.testing.assert_close(backbone_relevance(record).sum(), torch.tensor(1.0))
+
+
+def test_timesformer_token_matrices_by_hand():
+    # Two frames of one patch: tokens 0 = CLS, 1 = the patch in frame 1, 2 = the patch in frame 2.
+    layout = VideoTokenLayout("timesformer", num_frames=2, grid_height=1, grid_width=1)
+    spatial = torch.tensor([[[0.2, 0.8], [0.6, 0.4]], [[0.4, 0.6], [0.3, 0.7]]])  # (frame, [CLS, patch], [CLS, patch])
+    expected = torch.tensor([[0.3, 0.4, 0.3], [0.6, 0.4, 0.0], [0.3, 0.0, 0.7]])  # CLS: the mean of its two copies
+    torch.testing.assert_close(timesformer_spatial_matrix(spatial, layout), expected)
+    temporal = torch.tensor([[[0.9, 0.1], [0.25, 0.75]]])  # (patch, frame, frame)
+    expected = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.9, 0.1], [0.0, 0.25, 0.75]])
+    torch.testing.assert_close(timesformer_temporal_matrix(temporal, layout, "rollout"), expected)
+    expected[0, 0] = 0.0  # the gradient rule adds no relevance where no attention acts
+    torch.testing.assert_close(timesformer_temporal_matrix(temporal, layout, "gradient"), expected)
+
+
+def test_decoder_relevance_by_hand():
+    self_attention = [torch.eye(2)]
+    cross_attention = [torch.tensor([[1.0, 0.0], [0.5, 0.5]])]
+    memory = torch.tensor([[0.5, 0.5], [0.0, 1.0]])
+    query_part, frame_part = decoder_relevance(self_attention, cross_attention, memory, "rollout")
+    torch.testing.assert_close(query_part, 0.5 * torch.eye(2))
+    torch.testing.assert_close(frame_part, torch.tensor([[0.25, 0.25], [0.125, 0.375]]))
+    query_part, frame_part = decoder_relevance(self_attention, cross_attention, memory, "gradient")
+    torch.testing.assert_close(query_part, 2 * torch.eye(2))
+    torch.testing.assert_close(frame_part, torch.tensor([[0.5, 0.5], [0.25, 0.75]]))  # cross @ memory, once
 
 
 def _force_video_attention(record, patch, frame):

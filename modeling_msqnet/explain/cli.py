@@ -32,9 +32,9 @@ logger = logging.get_logger(__name__)
 
 def load_model(model_dir):
     """A saved MSQNet classification model (eval mode) and its video processor."""
-    from ..training.evaluation import load_model_and_processor
+    from ..publishing.model_folder import load_model_folder
 
-    model, video_processor = load_model_and_processor(model_dir)
+    model, video_processor, _ = load_model_folder(model_dir)
     return model.eval(), video_processor
 
 

@@ -13,7 +13,6 @@
 # limitations under the License.
 """The demo's explanation step: attention grids of a few unseen-actor test clips and the t-SNE of the test split."""
 
-import json
 from pathlib import Path
 
 from transformers.utils import logging
@@ -37,23 +36,18 @@ def write_demo_explanations(
     Returns:
         `dict`: `attention_grids` (paths) and `embedding` (the scores of [`write_embedding_maps`]).
     """
+    from ..data.manifest import read_manifest
     from .embeddings import write_embedding_maps
 
-    benchmark_dir, output_dir = Path(benchmark_dir), Path(output_dir)
-    manifest = benchmark_dir / "test.jsonl"
-    with open(manifest, encoding="utf-8") as file:
-        records = [json.loads(line) for line in file if line.strip()]
+    manifest, output_dir = Path(benchmark_dir) / "test.jsonl", Path(output_dir)
     model, video_processor = load_model(model_dir)
+    records = read_manifest(manifest, model.config.label2id, extra_keys=("actor",))
     grids = []
     for record in records[:num_clips]:
         clip = Path(record["video"]).stem
         for method in METHODS:
-            explanation = explain_video(
-                model, video_processor, benchmark_dir / record["video"], top_k=top_k, method=method
-            )
-            title = (
-                f"{clip}, unseen actor {record.get('actor', '?')!r}, true: {', '.join(record['labels'])} ({method})"
-            )
+            explanation = explain_video(model, video_processor, record["video"], top_k=top_k, method=method)
+            title = f"{clip}, unseen actor {record['actor']!r}, true: {', '.join(record['labels'])} ({method})"
             grids.append(str(plot_attention_grid(explanation, output_dir / f"attention_{clip}_{method}.png", title)))
     logger.info(f"Wrote {len(grids)} attention grids into {output_dir}.")
     embedding = write_embedding_maps(model, video_processor, manifest, output_dir, max_videos=max_videos)

@@ -52,7 +52,7 @@ def collect_embeddings(model, video_processor, manifest, batch_size: int = 16, m
         (decoder states), `targets` `(V, K)` 0/1, `videos` (paths) and `skipped` (videos that could not be read).
     """
     from ..data import load_manifest_dataset
-    from ..training.evaluation import build_eval_dataloader
+    from ..training.dataloaders import build_eval_dataloader
 
     base = getattr(model, "msqnet", model)
     config = model.config

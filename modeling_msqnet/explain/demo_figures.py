@@ -13,6 +13,7 @@
 # limitations under the License.
 """The demo's explanation step: attention grids of a few unseen-actor test clips and the t-SNE of the test split."""
 
+import importlib.util
 from pathlib import Path
 
 from transformers.utils import logging
@@ -34,7 +35,8 @@ def write_demo_explanations(
     the test split (`embedding_tsne.png`, `embedding_scores.json`), all into `output_dir`.
 
     Returns:
-        `dict`: `attention_grids` (paths) and `embedding` (the scores of [`write_embedding_maps`]).
+        `dict`: `attention_grids` (paths) and `embedding` (the scores of [`write_embedding_maps`]; `None` without
+        scikit-learn, which the embedding maps need).
     """
     from ..data.manifest import read_manifest
     from .embeddings import write_embedding_maps
@@ -50,6 +52,9 @@ def write_demo_explanations(
             title = f"{clip}, unseen actor {record['actor']!r}, true: {', '.join(record['labels'])} ({method})"
             grids.append(str(plot_attention_grid(explanation, output_dir / f"attention_{clip}_{method}.png", title)))
     logger.info(f"Wrote {len(grids)} attention grids into {output_dir}.")
+    if importlib.util.find_spec("sklearn") is None:
+        logger.info("scikit-learn is not installed (pip install -e '.[explain]'): skipping the embedding maps.")
+        return {"attention_grids": grids, "embedding": None}
     embedding = write_embedding_maps(model, video_processor, manifest, output_dir, max_videos=max_videos)
     return {"attention_grids": grids, "embedding": embedding}
 

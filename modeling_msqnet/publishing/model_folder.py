@@ -18,6 +18,7 @@ folder is: a `config.json` of model type `msqnet`, the weights (one file, or eve
 `auto_map` names and, for the pipeline, a video processor config.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -213,6 +214,23 @@ def load_model_folder(model_dir, argument: str = "--model"):
     return model, video_processor, tokenizer
 
 
+@contextlib.contextmanager
+def atomic_output(path, suffix: str):
+    """Yields a temporary path beside `path` (which must end with `suffix`, kept so that writers that go by the
+    suffix pick the format) and renames it to `path` on success: a file is never seen half-written."""
+    path = Path(path)
+    if path.suffix.lower() != suffix:
+        raise ValueError(f"`path` must end with {suffix}, got {str(path)!r}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp{suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
 def temporary_sibling(path, tag: str = "saving") -> Path:
     """The hidden path `.<name>.<tag>` next to `path` (same file system, so that a rename is atomic)."""
     path = Path(path)
@@ -244,6 +262,7 @@ def replace_folder(staged, final, keep_old_entries: bool = True) -> Path:
 
 __all__ = [
     "CONFIG_FILE",
+    "atomic_output",
     "NOT_UPLOADED_PATTERNS",
     "TRAINING_OUTPUT_FILES",
     "ModelFolderError",

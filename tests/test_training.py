@@ -542,6 +542,10 @@ def test_evaluation_fails_on_missing_videos_and_broken_folders(bench, ddp_run, t
     assert script.main(argv) == 1
     error = capsys.readouterr().err
     assert "expected" in error and "model.safetensors" in error and len(error.strip().splitlines()) == 1
+    (broken / "model.safetensors").write_bytes(b"not safetensors" * 64)
+    assert script.main(argv) == 1
+    error = capsys.readouterr().err
+    assert "could not be loaded" in error and len(error.strip().splitlines()) == 1
     (broken / "config.json").write_text('{"model_type": "msqnet", ')
     assert script.main(argv) == 1
     error = capsys.readouterr().err

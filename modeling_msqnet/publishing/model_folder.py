@@ -24,6 +24,7 @@ import os
 import shutil
 from pathlib import Path
 
+from safetensors import SafetensorError
 from transformers.utils import logging
 
 
@@ -203,7 +204,7 @@ def load_model_folder(model_dir, argument: str = "--model"):
     check_weights(model_dir, argument)
     try:
         model = MSQNetForVideoClassification.from_pretrained(model_dir)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as error:
         raise ModelFolderError(f"{argument} {model_dir} could not be loaded: {one_line(error)}") from error
     if has_any(model_dir, VIDEO_PROCESSOR_FILES):
         video_processor = MSQNetVideoProcessor.from_pretrained(model_dir)

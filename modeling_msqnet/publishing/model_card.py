@@ -23,6 +23,7 @@ from transformers.utils import logging
 
 from ..data.manifest import check_label_names
 from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, PROBLEM_TYPES
+from .model_folder import atomic_output
 
 
 logger = logging.get_logger(__name__)
@@ -306,7 +307,8 @@ def render_model_card(
     readme_path = model_dir / "README.md"
     if readme_path.exists():
         logger.info(f"Overwriting {readme_path}.")
-    card.save(readme_path)
+    with atomic_output(readme_path, ".md") as temporary:
+        card.save(temporary)
     return card
 
 

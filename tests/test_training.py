@@ -602,3 +602,45 @@ def test_build_model_paths(bench, tmp_path):
     # A known label keeps its trained query; the new one is drawn at random.
     queries = setup.model.msqnet.label_embeddings.detach()
     assert torch.equal(queries[1], trained[0]) and not torch.equal(queries[0], trained[0])
+
+
+def test_package_modules_import_each_other_without_cycles():
+    """No module of `modeling_msqnet` imports (directly or through others) a module that imports it."""
+    import ast
+
+    package = ROOT / "modeling_msqnet"
+    graph = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        current_package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = current_package.split(".")[: len(current_package.split(".")) - node.level + 1]
+                targets.add(".".join(base + ([node.module] if node.module else [])))
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("modeling_msqnet"):
+                targets.add(node.module)
+        graph[module] = {target for target in targets if target != module}
+    graph = {module: {t for t in targets if t in graph} for module, targets in graph.items()}
+    # Importing a package runs its __init__: a module that imports a package's submodule depends on the package.
+    for module in list(graph):
+        for target in list(graph[module]):
+            parent = target.rsplit(".", 1)[0]
+            if parent in graph and parent != module and not module.startswith(parent + "."):
+                graph[module].add(parent)
+
+    def find_cycle(start):
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for target in graph[node]:
+                if target == start:
+                    return path + [start]
+                if target not in path:
+                    stack.append((target, path + [target]))
+        return None
+
+    assert "modeling_msqnet.training.training" not in graph["modeling_msqnet.training.evaluation"]
+    cycles = [cycle for cycle in map(find_cycle, sorted(graph)) if cycle]
+    assert cycles == [], cycles[0]

@@ -585,6 +585,10 @@ def test_build_model_paths(bench, tmp_path):
     tiny_config(id2label={0: "LABEL_0", 1: "LABEL_1"}).to_json_file(blank)  # what a config without labels holds
     with pytest.raises(ValueError, match="without label names"):
         build_model(model_args(blank))
+    blank.write_text('{"model_type": "msqnet", ')
+    with pytest.raises(ValueError, match=r"blank\.json is not a valid MSQNet config file"):
+        build_model(model_args(blank))
+    tiny_config(id2label={0: "LABEL_0", 1: "LABEL_1"}).to_json_file(blank)
     (tmp_path / "two.json").write_text(json.dumps(["not a benchmark action", labels[0]]))
     assert build_model(model_args(blank, "--labels", str(tmp_path / "two.json"))).model.config.num_labels == 2
 

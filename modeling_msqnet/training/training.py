@@ -61,6 +61,7 @@ from ..publishing.model_folder import (
     ModelFolderError,
     default_video_processor,
     load_model_folder,
+    one_line,
     replace_folder,
     temporary_sibling,
 )
@@ -363,7 +364,10 @@ def compose_model_from_parts(args, label_names, problem_type, label_info) -> Mod
 
 def new_model_from_config(config_file: Path, args, label_names, problem_type) -> ModelSetup:
     """A randomly initialised MSQNet from a config (preset) file; label queries from `--text_model` when given."""
-    config = MSQNetConfig.from_json_file(config_file)
+    try:
+        config = MSQNetConfig.from_json_file(config_file)
+    except (OSError, ValueError, TypeError) as error:
+        raise ModelFolderError(f"--model {config_file} is not a valid MSQNet config file: {one_line(error)}") from None
     if label_names is not None:
         config.id2label = dict(enumerate(label_names))
         config.label2id = {name: index for index, name in enumerate(label_names)}

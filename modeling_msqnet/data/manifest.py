@@ -38,14 +38,15 @@ from pathlib import Path
 
 from transformers.utils import logging
 
+from ..resources import resource_path
+
 
 logger = logging.get_logger(__name__)
 
 PROBLEM_TYPES = ("multi_label_classification", "single_label_classification")
 MANIFEST_KEYS = ("video", "labels", "start", "end", "fps", "id")
 
-# `configuration/datasets/` of the repository this package is installed from.
-LABEL_SETS_DIR = Path(__file__).resolve().parents[2] / "configuration" / "datasets"
+LABEL_SETS_DIR = resource_path("configuration", "datasets")
 
 
 class ManifestError(ValueError):

@@ -61,6 +61,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..resources import resource_path
+
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +70,8 @@ logger = logging.getLogger(__name__)
 _START_TIME = time.perf_counter()
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO_ROOT / "configuration" / "models" / "msqnet-demo.json"
-DEMO_TEXT_CONFIG = REPO_ROOT / "configuration" / "models" / "msqnet-demo-minilm.json"
+DEMO_CONFIG = resource_path("configuration", "models", "msqnet-demo.json")
+DEMO_TEXT_CONFIG = resource_path("configuration", "models", "msqnet-demo-minilm.json")
 TRAIN_SCRIPT = REPO_ROOT / "examples" / "train.py"
 
 # Augmentation of the demo: no flips (they swap left and right, clockwise and anticlockwise), no grayscale (it hides

@@ -21,6 +21,8 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers.utils import logging
 
+from ..resources import resource_path
+
 
 logger = logging.get_logger(__name__)
 
@@ -28,7 +30,7 @@ VIDEO_ENCODER_NAMES = {
     "timesformer": "TimeSformer (divided space-time attention)",
     "videomae": "VideoMAE (joint space-time attention over tubelets)",
 }
-DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "hub_cards" / "msqnet_model_card_template.md"
+DEFAULT_TEMPLATE_PATH = resource_path("hub_cards", "msqnet_model_card_template.md")
 PROBLEM_TYPES = ("multi_label_classification", "single_label_classification")
 TASK_TYPE = "video-classification"
 TASK_NAME = "Video Classification"

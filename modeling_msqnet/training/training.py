@@ -42,6 +42,7 @@ from ..data import ClipAugmentation, MSQNetVideoTransform, load_label_set, load_
 from ..hub_code.configuration_msqnet import MSQNetConfig
 from ..hub_code.modeling_msqnet import MSQNetForVideoClassification
 from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
+from ..resources import available_presets, preset_path
 from .evaluation import (
     MULTI_LABEL,
     FixedSizeCollator,
@@ -80,13 +81,14 @@ def build_argument_parser() -> argparse.ArgumentParser:
     """The command-line flags of `examples/train.py` (names as in transformers' `*_no_trainer.py` examples)."""
     parser = argparse.ArgumentParser(description="Train (or fine-tune) MSQNet on video manifests with Accelerate.")
     parser.add_argument(
-        "--config_file", default=None, help="JSON of flag defaults (e.g. configuration/training/paper.json)."
+        "--config_file", default=None, help="JSON of flag defaults, or a preset name (paper: configuration/training/)."
     )
     model = parser.add_argument_group("model")
     model.add_argument(
         "--model",
         default=None,
-        help="Saved MSQNet folder (fine-tune), or an MSQNet config (.json file or folder) for a new model.",
+        help="Saved MSQNet folder (fine-tune), or an MSQNet config (.json file, folder, or a preset name such as "
+        "msqnet-demo from configuration/models/) for a new model.",
     )
     model.add_argument(
         "--video_model",
@@ -204,7 +206,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = build_argument_parser()
     pre_args, _ = parser.parse_known_args(argv)
     if pre_args.config_file:
-        path = Path(pre_args.config_file)
+        path = preset_path(pre_args.config_file, "training")
         if not path.is_file():
             parser.error(f"--config_file {path} does not exist.")
         try:
@@ -352,13 +354,16 @@ def build_model(args):
         ]
         return model, tokenizer, video_processor, label_info, base_models
 
-    source = Path(args.model)
+    source = preset_path(args.model, "models")
     if source.is_dir() and not (source / "config.json").is_file():
         raise FileNotFoundError(
             f"--model {source}: the folder has no config.json (expected a saved MSQNet model or config)."
         )
     if not source.exists():
-        raise FileNotFoundError(f"--model {source} does not exist (expected a saved MSQNet folder or a config .json).")
+        raise FileNotFoundError(
+            f"--model {source} does not exist (expected a saved MSQNet folder, a config .json or one of the presets "
+            f"{available_presets('models')})."
+        )
     pretrained = source.is_dir() and _has_weights(source)
 
     if pretrained:

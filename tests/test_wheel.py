@@ -137,6 +137,9 @@ def test_installed_wheel_trains_and_saves_a_model_with_its_card(installed, tmp_p
     assert "over 51 action classes, trained on **HMDB51**" in card and "{{" not in card
     history = json.loads((output_dir / "training_history.json").read_text())["history"]
     assert history and "train_loss" in history[-1]
+    # The evaluation ran with the metrics shipped in the wheel (`evaluate` modules loaded from the package folder).
+    report = json.loads((output_dir / "eval_report.json").read_text())
+    assert report["num_videos"] == len(rows) and 0.0 <= report["top1"] <= 1.0
 
     # The saved folder loads with the installed package, from outside the checkout.
     check = "from modeling_msqnet import MSQNetForVideoClassification as M; import sys; m = M.from_pretrained(sys.argv[1]); print(m.num_labels)"

@@ -81,7 +81,7 @@ class MSQNetModelTester:
     video_hidden_size = VIDEO_CONFIG["hidden_size"]
     vision_hidden_size = VISION_CONFIG["hidden_size"]
     num_attention_heads = 4
-    num_layers = 2
+    num_layers = 2  # of every stack: video encoder, MSQNet encoder and decoder
     labels = LABELS
     num_labels = len(LABELS)
 
@@ -101,11 +101,6 @@ class MSQNetModelTester:
         if problem_type == "single_label_classification":
             return torch.randint(self.num_labels, (batch_size,), generator=generator)
         return (torch.rand(batch_size, self.num_labels, generator=generator) > 0.5).float()
-
-    def prepare_config_and_inputs(self, **overrides):
-        config = self.get_config(**overrides)
-        inputs = {"pixel_values": self.prepare_pixel_values(), "labels": self.prepare_labels(config.problem_type)}
-        return config, inputs
 
     def create_model(self, seed=0, model_class=MSQNetForVideoClassification, **overrides):
         """A model in eval mode whose random weights depend only on `seed`."""

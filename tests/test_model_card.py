@@ -193,6 +193,7 @@ def test_custom_template(tmp_path):
         ({"id2label": {0: "a", 2: "b"}}, ValueError, "without gaps"),
         ({"id2label": {}}, ValueError, "non-empty dict"),
         ({"id2label": {0: "a", 1: ""}}, ValueError, r"indices \[1\]"),
+        ({"id2label": {0: "a", 1: "a"}}, ValueError, r"repeats the class names \['a'\]"),
         ({"problem_type": "regression"}, ValueError, "problem_type"),
         ({"num_frames": 0}, ValueError, "num_frames"),
         ({"eval_results": {"mAP_macro": float("nan")}}, ValueError, "mAP_macro"),

@@ -20,7 +20,8 @@ from transformers.testing_utils import CaptureLogger
 
 from modeling_msqnet import MSQNetForVideoClassification
 from modeling_msqnet.publishing import push as hub
-from modeling_msqnet.publishing.push import HubPushError, check_model_folder, push_model_folder
+from modeling_msqnet.publishing.model_folder import VIDEO_PROCESSOR_FILES, check_model_folder
+from modeling_msqnet.publishing.push import HubPushError, push_model_folder
 
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "push_to_hub.py"
@@ -217,3 +218,13 @@ def test_missing_folder_and_bad_repo_id(model_dir, tmp_path):
         check_model_folder(tmp_path / "missing")
     with pytest.raises(ValueError, match="'user/name'"):
         push_model_folder(model_dir, "no-namespace", endpoint=CLOSED_ENDPOINT)
+
+
+def test_required_files_and_video_processor(folder_copy):
+    with pytest.raises(FileNotFoundError, match=r"lacks \['eval_report.json'\]"):
+        check_model_folder(folder_copy, required_files=("eval_report.json",))
+    for name in VIDEO_PROCESSOR_FILES:
+        (folder_copy / name).unlink(missing_ok=True)
+    check_model_folder(folder_copy)  # a warning only
+    with pytest.raises(FileNotFoundError, match="video_preprocessor_config.json or"):
+        check_model_folder(folder_copy, require_video_processor=True)

@@ -1,7 +1,7 @@
 """Training and evaluation data for MSQNet: label sets, manifests, converters from official annotations, on-the-fly
 decoding and augmentation, and batching."""
 
-from .collator import MSQNetDataCollator
+from .collator import FixedSizeCollator, MSQNetDataCollator
 from .converters import (
     CONVERTERS,
     ConversionResult,
@@ -18,8 +18,10 @@ from .converters import (
 from .manifest import (
     ManifestError,
     available_label_sets,
+    check_label_names,
     load_label_set,
     load_manifest_dataset,
+    multi_hot,
     read_manifest,
     write_manifest,
 )
@@ -30,10 +32,12 @@ __all__ = [
     "CONVERTERS",
     "ClipAugmentation",
     "ConversionResult",
+    "FixedSizeCollator",
     "MSQNetDataCollator",
     "MSQNetVideoTransform",
     "ManifestError",
     "available_label_sets",
+    "check_label_names",
     "convert_animal_kingdom",
     "convert_charades",
     "convert_dataset",
@@ -44,6 +48,7 @@ __all__ = [
     "convert_volleyball",
     "load_label_set",
     "load_manifest_dataset",
+    "multi_hot",
     "multiscale_crop_candidates",
     "read_manifest",
     "resolve_media",

@@ -23,7 +23,9 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 from transformers.utils import logging
 
+from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, PROBLEM_TYPES, SINGLE_LABEL_CLASSIFICATION
 from ..hub_code.video_decoding import VideoDecodingError, read_frames
+from .manifest import multi_hot
 
 
 logger = logging.get_logger(__name__)
@@ -232,7 +234,7 @@ class MSQNetVideoTransform:
         self,
         video_processor,
         num_labels: int,
-        problem_type: str = "multi_label_classification",
+        problem_type: str = MULTI_LABEL_CLASSIFICATION,
         *,
         train: bool = False,
         num_frames: int | None = None,
@@ -240,11 +242,8 @@ class MSQNetVideoTransform:
         augmentation: ClipAugmentation | None = None,
         decode_shortest_edge: int | None = None,
     ):
-        if problem_type not in ("multi_label_classification", "single_label_classification"):
-            raise ValueError(
-                "`problem_type` must be 'multi_label_classification' or 'single_label_classification', "
-                f"got {problem_type!r}."
-            )
+        if problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"`problem_type` must be one of {PROBLEM_TYPES}, got {problem_type!r}.")
         if int(num_labels) < 1:
             raise ValueError(f"`num_labels` must be at least 1, got {num_labels}.")
         self.video_processor = video_processor
@@ -262,7 +261,7 @@ class MSQNetVideoTransform:
     def from_config(cls, video_processor, config, **kwargs) -> "MSQNetVideoTransform":
         """Build the transform for a model config (its `num_labels`, `problem_type` and `num_frames`)."""
         kwargs.setdefault("num_frames", getattr(config, "num_frames", None))
-        problem_type = config.problem_type or "multi_label_classification"
+        problem_type = config.problem_type or MULTI_LABEL_CLASSIFICATION
         return cls(video_processor, config.num_labels, problem_type, **kwargs)
 
     def set_epoch(self, epoch: int):
@@ -279,13 +278,11 @@ class MSQNetVideoTransform:
         out_of_range = [label_id for label_id in label_ids if not 0 <= label_id < self.num_labels]
         if out_of_range:
             raise ValueError(f"Label ids {out_of_range} are out of range for {self.num_labels} labels.")
-        if self.problem_type == "single_label_classification":
+        if self.problem_type == SINGLE_LABEL_CLASSIFICATION:
             if len(label_ids) != 1:
                 raise ValueError(f"A single-label example needs exactly one label id, got {label_ids}.")
             return torch.tensor(label_ids[0], dtype=torch.int64)
-        labels = torch.zeros(self.num_labels, dtype=torch.float32)
-        labels[label_ids] = 1.0
-        return labels
+        return torch.from_numpy(multi_hot([label_ids], self.num_labels)[0]).float()
 
     def decode(self, video: str, *, start=None, end=None, fps=None, rng=None) -> np.ndarray:
         """Read the `num_frames` frames of a clip: `(T, H, W, 3)` uint8 (random in-segment frames when training)."""

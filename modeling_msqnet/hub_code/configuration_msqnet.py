@@ -37,6 +37,10 @@ CLASSIFIER_HEAD_TYPES = ("per_class", "shared")
 LABEL_TEXT_POOLING_TYPES = ("pooler", "mean")
 AUTOCAST_DTYPES = ("bfloat16", "float16")
 VIDEO_ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
+# `config.problem_type` values MSQNet supports; tooling (label sets, manifests, metrics, cards) imports these.
+MULTI_LABEL_CLASSIFICATION = "multi_label_classification"
+SINGLE_LABEL_CLASSIFICATION = "single_label_classification"
+PROBLEM_TYPES = (MULTI_LABEL_CLASSIFICATION, SINGLE_LABEL_CLASSIFICATION)
 
 # TimeSformer-base (facebook/timesformer-base-finetuned-k400) and CLIP ViT-B/16 (openai/clip-vit-base-patch16) sizes.
 DEFAULT_VIDEO_CONFIG = {"model_type": "timesformer", "image_size": 224, "patch_size": 16, "hidden_size": 768}
@@ -234,7 +238,7 @@ class MSQNetConfig(PretrainedConfig):
         self.max_position_embeddings = max_position_embeddings
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
-        kwargs.setdefault("problem_type", "multi_label_classification")
+        kwargs.setdefault("problem_type", MULTI_LABEL_CLASSIFICATION)
         super().__init__(**kwargs)
         # transformers 5 leaves `label2id` unset when only `id2label` is given; the label set is one mapping.
         if self.id2label is not None and not self.label2id:

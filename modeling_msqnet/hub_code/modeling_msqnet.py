@@ -21,12 +21,16 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss
 from transformers import AutoModel, AutoTokenizer, CLIPTextModel, CLIPVisionModel
 from transformers.modeling_utils import PreTrainedModel
 from transformers.utils import ModelOutput, logging
 
-from .configuration_msqnet import HUB_CODE_FILES, MSQNetConfig
+from .configuration_msqnet import (
+    HUB_CODE_FILES,
+    MULTI_LABEL_CLASSIFICATION,
+    SINGLE_LABEL_CLASSIFICATION,
+    MSQNetConfig,
+)
 
 
 logger = logging.get_logger(__name__)
@@ -638,6 +642,37 @@ class MSQNetModel(MSQNetPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+def classification_loss(
+    logits: torch.Tensor, labels: torch.Tensor, problem_type: str, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """
+    MSQNet's loss: binary cross-entropy averaged over classes and videos (`"multi_label_classification"`, multi-hot
+    `labels` of the shape of `logits`) or cross-entropy (`"single_label_classification"`, class indices).
+
+    `weights` (`(batch_size,)`, optional) weighs each video (0 leaves one out, such as a padded row of an unreadable
+    video); the loss is then the weighted mean over videos, and a batch whose weights are all 0 gives 0, still
+    computed from the logits so that every process of a distributed run takes part in the gradient all-reduce.
+    """
+    if problem_type == SINGLE_LABEL_CLASSIFICATION:
+        per_video = nn.functional.cross_entropy(
+            logits.view(-1, logits.shape[-1]), labels.view(-1).long(), reduction="none"
+        )
+    elif problem_type == MULTI_LABEL_CLASSIFICATION:
+        if labels.shape != logits.shape:
+            raise ValueError(
+                f"Multi-label `labels` must have shape {tuple(logits.shape)} (multi-hot), got {tuple(labels.shape)}."
+            )
+        per_video = nn.functional.binary_cross_entropy_with_logits(
+            logits, labels.to(logits.dtype), reduction="none"
+        ).mean(-1)
+    else:
+        raise ValueError(f"Unsupported `problem_type` {problem_type!r} for MSQNet.")
+    if weights is None:
+        return per_video.mean()
+    weights = weights.to(per_video.dtype)
+    return (per_video * weights).sum() / weights.sum().clamp(min=1.0)
+
+
 class MSQNetForVideoClassification(MSQNetPreTrainedModel):
     """
     MSQNet with its label-wise classification head: `logits` of shape `(batch_size, num_labels)`. Sigmoid scores for
@@ -823,19 +858,10 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         if labels is not None:
             if self.config.problem_type is None:
                 if labels.dtype in (torch.long, torch.int) and labels.dim() == 1:
-                    self.config.problem_type = "single_label_classification"
+                    self.config.problem_type = SINGLE_LABEL_CLASSIFICATION
                 else:
-                    self.config.problem_type = "multi_label_classification"
-            if self.config.problem_type == "single_label_classification":
-                loss = CrossEntropyLoss()(logits.view(-1, self.num_labels), labels.view(-1).long())
-            elif self.config.problem_type == "multi_label_classification":
-                if labels.shape != logits.shape:
-                    raise ValueError(
-                        f"Multi-label `labels` must have shape {tuple(logits.shape)} (multi-hot), got {tuple(labels.shape)}."
-                    )
-                loss = BCEWithLogitsLoss()(logits, labels.to(logits.dtype))
-            else:
-                raise ValueError(f"Unsupported `problem_type` {self.config.problem_type!r} for MSQNet.")
+                    self.config.problem_type = MULTI_LABEL_CLASSIFICATION
+            loss = classification_loss(logits, labels, self.config.problem_type)
 
         output = MSQNetVideoClassifierOutput(loss=loss, logits=logits, **dict(outputs.items()))
         return output if return_dict else output.to_tuple()
@@ -844,4 +870,4 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
 MSQNetModel.register_for_auto_class("AutoModel")
 MSQNetForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
 
-__all__ = ["MSQNetPreTrainedModel", "MSQNetModel", "MSQNetForVideoClassification"]
+__all__ = ["MSQNetPreTrainedModel", "MSQNetModel", "MSQNetForVideoClassification", "classification_loss"]

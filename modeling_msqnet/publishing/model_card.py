@@ -21,6 +21,8 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers.utils import logging
 
+from ..data.manifest import check_label_names
+from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, PROBLEM_TYPES
 from ..resources import resource_path
 
 
@@ -31,7 +33,6 @@ VIDEO_ENCODER_NAMES = {
     "videomae": "VideoMAE (joint space-time attention over tubelets)",
 }
 DEFAULT_TEMPLATE_PATH = resource_path("hub_cards", "msqnet_model_card_template.md")
-PROBLEM_TYPES = ("multi_label_classification", "single_label_classification")
 TASK_TYPE = "video-classification"
 TASK_NAME = "Video Classification"
 DEFAULT_TAGS = ("msqnet", "video-classification", "action-recognition", "custom_code")
@@ -77,11 +78,7 @@ def _check_id2label(id2label) -> list[str]:
         raise ValueError(
             f"`id2label` keys must be 0..{len(by_index) - 1} without gaps, got {sorted(by_index)[:10]}..."
         )
-    names = [by_index[i] for i in range(len(by_index))]
-    bad = [i for i, name in enumerate(names) if not isinstance(name, str) or not name.strip()]
-    if bad:
-        raise ValueError(f"`id2label` must map to non-empty label names; indices {bad[:10]} do not.")
-    return names
+    return check_label_names([by_index[i] for i in range(len(by_index))], "`id2label`")
 
 
 def _check_eval_results(eval_results) -> dict[str, float]:
@@ -229,7 +226,7 @@ def render_model_card(
     if training_hyperparameters is not None and not isinstance(training_hyperparameters, dict):
         raise ValueError(f"`training_hyperparameters` must be a dict, got {type(training_hyperparameters).__name__}.")
 
-    multi_label = problem_type == "multi_label_classification"
+    multi_label = problem_type == MULTI_LABEL_CLASSIFICATION
     model_name = repo_id.split("/")[-1] if repo_id else model_dir.name
     dataset_id = dataset_id or dataset_name
 

@@ -1,5 +1,6 @@
 """The wheel installs and works outside the checkout: it carries the label sets, presets and model-card template, and
-trains and saves a model with `accelerate launch examples/train.py`, the label set and presets given by name.
+trains and saves a model with `accelerate launch -m modeling_msqnet.training` (the command line of
+`examples/train.py`), the label set and presets given by name.
 
 The wheel goes into a fresh virtual environment that reuses this environment's third-party packages (a `.pth` line)
 but neither sees the checkout nor the editable install, and runs from a folder outside the checkout.
@@ -109,7 +110,7 @@ def test_wheel_ships_the_label_sets_presets_and_card_template(installed):
 
 @pytest.mark.slow
 def test_installed_wheel_trains_and_saves_a_model_with_its_card(installed, tmp_path):
-    """`accelerate launch examples/train.py --model msqnet-demo --config_file paper --labels hmdb51`, outside."""
+    """`accelerate launch -m modeling_msqnet.training --model msqnet-demo --config_file paper --labels hmdb51`."""
     python, _, env, site_packages = installed
     data = tmp_path / "data"
     data.mkdir()
@@ -118,11 +119,9 @@ def test_installed_wheel_trains_and_saves_a_model_with_its_card(installed, tmp_p
         write_video(data / f"clip_{index}.mp4", 8, width=32, height=32)
         rows.append(json.dumps({"video": f"clip_{index}.mp4", "labels": [label]}))
     (data / "train.jsonl").write_text("\n".join(rows) + "\n")
-    # The script as a user copies it out of the repository: `sys.path[0]` is its own folder, not the checkout.
-    script = shutil.copy2(ROOT / "examples" / "train.py", tmp_path / "train.py")
     output_dir = tmp_path / "model"
     launch = [str(python), "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1", "--num_machines", "1"]
-    launch += ["--mixed_precision", "no", "--dynamo_backend", "no", script]
+    launch += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "modeling_msqnet.training"]
     launch += ["--model", "msqnet-demo", "--config_file", "paper", "--labels", "hmdb51"]
     launch += ["--train_manifest", str(data / "train.jsonl"), "--eval_manifest", str(data / "train.jsonl")]
     launch += ["--output_dir", str(output_dir), "--num_train_epochs", "1", "--per_device_train_batch_size", "3"]

@@ -247,7 +247,8 @@ def test_gradient_checkpointing_gives_same_loss_and_gradients():
     for checkpointing in (False, True):
         model = build(seed=5, dropout=0.0).train()
         if checkpointing:
-            model.gradient_checkpointing_enable()
+            # `activation_checkpointing_enable` is the newer name of `gradient_checkpointing_enable`.
+            getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
             assert model.msqnet.encoder.gradient_checkpointing and model.msqnet.decoder.gradient_checkpointing
         loss = model(pixel_values(), labels=labels).loss
         loss.backward()

@@ -558,6 +558,46 @@ class MSQNetModel(MSQNetPreTrainedModel):
             )
         return embeddings.to(self.label_embeddings.dtype)
 
+    def _check_pixel_values(self, pixel_values: torch.Tensor):
+        """Refuse `pixel_values` the encoders cannot take, naming the expected shape, before any encoder runs."""
+        if not isinstance(pixel_values, torch.Tensor):
+            raise ValueError(f"`pixel_values` must be a tensor, got {type(pixel_values).__name__}.")
+        video_config = self.config.video_config
+        num_channels = getattr(video_config, "num_channels", 3)
+        image_size = getattr(video_config, "image_size", None)
+        num_frames = self.config.num_frames
+        expected = f"(batch_size, {num_frames}, {num_channels}, {image_size}, {image_size})"
+        shape = tuple(pixel_values.shape)
+        if pixel_values.dim() != 5:
+            raise ValueError(
+                f"`pixel_values` must have shape (batch_size, num_frames, num_channels, height, width) = {expected}, "
+                f"got {shape}."
+            )
+        if shape[2] != num_channels:
+            hint = (
+                " It looks channels-last: permute it with `pixel_values.permute(0, 1, 4, 2, 3)`."
+                if shape[-1] == num_channels
+                else ""
+            )
+            raise ValueError(f"`pixel_values` must have shape {expected} (channels on axis 2), got {shape}.{hint}")
+        sizes = {image_size} | ({self.config.vision_config.image_size} if self.config.use_video_query else set())
+        if image_size is not None and any(tuple(shape[3:]) != (size, size) for size in sizes):
+            raise ValueError(
+                f"`pixel_values` must have shape {expected}: frames of {image_size}x{image_size} pixels, got "
+                f"{shape[4]}x{shape[3]}. Resize and crop them with the model's video processor (`crop_size`)."
+            )
+        if shape[1] != num_frames:
+            if video_config.model_type != "timesformer":
+                raise ValueError(
+                    f"`pixel_values` must have shape {expected}: {video_config.model_type} takes exactly "
+                    f"`config.num_frames`={num_frames} frames, got {shape[1]}."
+                )
+            # TimeSformer interpolates its time embeddings, so the model runs, but not as it was trained.
+            logger.warning_once(
+                f"`pixel_values` has {shape[1]} frames but the model was built for `config.num_frames`={num_frames} "
+                f"(expected shape {expected}); check the video processor's `num_frames`."
+            )
+
     def forward(
         self,
         pixel_values: torch.FloatTensor,
@@ -578,11 +618,7 @@ class MSQNetModel(MSQNetPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if pixel_values.dim() != 5:
-            raise ValueError(
-                "`pixel_values` must have shape (batch_size, num_frames, num_channels, height, width), got "
-                f"{tuple(pixel_values.shape)}."
-            )
+        self._check_pixel_values(pixel_values)
         batch_size, num_frames = pixel_values.shape[:2]
         # Lets a model loaded in half precision (`dtype=torch.bfloat16`) take float32 frames; a no-op otherwise.
         pixel_values = pixel_values.to(self.video_model.dtype)
@@ -842,6 +878,7 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
             indices of shape `(batch_size,)` for single-label problems (cross-entropy).
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        self.msqnet._check_pixel_values(pixel_values)
         with self._autocast_context(pixel_values.device.type):
             outputs = self.msqnet(
                 pixel_values,

@@ -120,6 +120,7 @@ def ddp_run(bench, tmp_path_factory):
     return output_dir, result
 
 
+@pytest.mark.slow
 def test_ddp_training_matches_single_process_evaluation(bench, ddp_run, tmp_path, capsys):
     output_dir, result = ddp_run
     assert "Final evaluation: mAP_macro" in result.stdout + result.stderr
@@ -161,6 +162,7 @@ def test_ddp_training_matches_single_process_evaluation(bench, ddp_run, tmp_path
     assert rows[0] == "index,label,AP,positives" and len(rows) == 1 + len(train_report["per_class_AP"])
 
 
+@pytest.mark.slow
 def test_ddp_output_folder_is_hub_ready(bench, ddp_run):
     from transformers import AutoModelForVideoClassification, pipeline
 
@@ -233,6 +235,7 @@ def load_evaluate_script():
     return module
 
 
+@pytest.mark.slow
 def test_evaluate_unknown_label_names_the_line(bench, ddp_run, tmp_path, capsys):
     output_dir, _ = ddp_run
     lines = (bench / "test.jsonl").read_text().splitlines()[:3]

@@ -13,6 +13,7 @@
 # limitations under the License.
 """On-the-fly decoding and augmentation of manifest datasets, for `datasets.Dataset.set_transform`."""
 
+import math
 import zlib
 from dataclasses import dataclass
 
@@ -123,8 +124,17 @@ class ClipAugmentation:
     hue: float = 0.1
     grayscale_probability: float = 0.2
 
+    def min_frame_side(self) -> int:
+        """The shortest frame side (in pixels) whose smallest multi-scale crop is at least 1 pixel."""
+        return math.ceil(1 / min(self.scales))
+
     def sample_parameters(self, height: int, width: int, rng: np.random.Generator) -> dict:
         """Draw the random parameters of one clip of frames `height` x `width`."""
+        if min(height, width) < self.min_frame_side():
+            raise ValueError(
+                f"Frames of {width}x{height} pixels are too small for the multi-scale crop (scales {self.scales}); "
+                f"the short side must be at least {self.min_frame_side()} pixels."
+            )
         pairs, offsets = multiscale_crop_candidates(
             height, width, tuple(self.crop_size), self.scales, self.max_distort
         )
@@ -192,7 +202,8 @@ class MSQNetVideoTransform:
     (before the `DataLoader` iterator is created, as worker processes take a copy of the transform; do not combine with
     `persistent_workers=True`).
 
-    A video that cannot be read does not raise: its example gets `pixel_values=None` and the error message under
+    A video that cannot be read (or, when training, whose frames are too small for the multi-scale crop) does not
+    raise: its example gets `pixel_values=None` and the error message under
     `decoding_error`, and [`~modeling_msqnet.data.MSQNetDataCollator`] leaves it out of the batch and counts it.
 
     Outputs per example: `pixel_values` (float `(num_frames, 3, height, width)`, or `None`), `labels` (multi-hot
@@ -298,15 +309,32 @@ class MSQNetVideoTransform:
         )
         return frames
 
+    def check_frame_size(self, video: str, frames: np.ndarray):
+        """Raise a `VideoDecodingError` naming `video` when its frames are too small for training's crop."""
+        height, width = frames.shape[1:3]
+        if self.train and min(height, width) < self.augmentation.min_frame_side():
+            raise VideoDecodingError(
+                f"The video {video} has frames of {width}x{height} pixels, too small for the training crop (the short "
+                f"side must be at least {self.augmentation.min_frame_side()} pixels)."
+            )
+
     def process(self, frames: np.ndarray, rng: np.random.Generator | None = None) -> torch.Tensor:
         """Decoded frames `(T, H, W, 3)` uint8 -> `pixel_values` `(T, 3, height, width)` float."""
+        # The channel axis is given, not guessed: frames 1 or 3 pixels high look channels-first to a guess.
         if not self.train:
-            processed = self.video_processor(videos=[frames], do_sample_frames=False, return_tensors="pt")
+            processed = self.video_processor(
+                videos=[frames], do_sample_frames=False, input_data_format="channels_last", return_tensors="pt"
+            )
             return processed["pixel_values"][0]
         clip = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
         clip = self.augmentation(clip, rng if rng is not None else np.random.default_rng())
         return self.video_processor(
-            videos=[clip], do_sample_frames=False, do_resize=False, do_center_crop=False, return_tensors="pt"
+            videos=[clip],
+            do_sample_frames=False,
+            do_resize=False,
+            do_center_crop=False,
+            input_data_format="channels_first",
+            return_tensors="pt",
         )["pixel_values"][0]
 
     def __call__(self, batch: dict) -> dict:
@@ -323,6 +351,7 @@ class MSQNetVideoTransform:
             outputs["video"].append(video)
             try:
                 frames = self.decode(video, start=start, end=end, fps=fps, rng=rng)
+                self.check_frame_size(video, frames)
             except DECODING_ERRORS as error:
                 logger.warning(f"Skipping {video}: {error}")
                 outputs["pixel_values"].append(None)

@@ -13,7 +13,8 @@
 # limitations under the License.
 """The driver behind `examples/zero_shot_protocol.py`: one dataset, its settings, N class splits, every variant.
 
-For each split (split 0 of every setting first, then split 1, ...) and variant it runs `examples/train.py` with the
+For each split (split 0 of every setting first, then split 1, ...) and variant it runs `examples/train.py` (as
+`python -m modeling_msqnet.training`) with the
 split (training on the seen classes, then scoring the unseen ones, see `modeling_msqnet.zero_shot.protocol`) in a
 subprocess, into `OUTPUT_DIR/runs/<setting>/split_<i>/<variant>/`. A run whose `zero_shot_report.json` exists is
 reused, so an interrupted driver picks up where it stopped. Beside the variants it scores two references on the same
@@ -34,6 +35,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 from transformers.utils import logging
 
+from ..resources import resource_path
 from .protocol import REPORT_FILE, evaluate_zero_shot, read_label_names
 from .report import format_report
 from .splits import SETTINGS, load_split, resolve_split_file, write_json_atomically
@@ -41,9 +43,7 @@ from .splits import SETTINGS, load_split, resolve_split_file, write_json_atomica
 
 logger = logging.get_logger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TRAIN_SCRIPT = REPO_ROOT / "examples" / "train.py"
-MODELS_DIR = REPO_ROOT / "configuration" / "models"
+MODELS_DIR = resource_path("configuration", "models")
 # The variants of the paper's Table 3 and the text-derived label queries, as presets for the generated benchmark.
 DEMO_VARIANTS = {
     "vanilla": MODELS_DIR / "msqnet-demo-zero-shot-vanilla.json",
@@ -51,7 +51,7 @@ DEMO_VARIANTS = {
     "full": MODELS_DIR / "msqnet-demo-zero-shot-full.json",
     "text_derived": MODELS_DIR / "msqnet-demo-zero-shot-text-derived.json",
 }
-DEMO_TRAINING_CONFIG = REPO_ROOT / "configuration" / "training" / "zero-shot-demo.json"
+DEMO_TRAINING_CONFIG = resource_path("configuration", "training", "zero-shot-demo.json")
 
 
 def parse_variants(items) -> dict:
@@ -116,14 +116,16 @@ def build_argument_parser() -> argparse.ArgumentParser:
 def _run(command, log_file) -> float:
     start = time.perf_counter()
     with open(log_file, "w", encoding="utf-8") as log:
-        completed = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+        completed = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
     if completed.returncode != 0:
         raise RuntimeError(f"{shlex.join(map(str, command))} failed ({completed.returncode}); see {log_file}.")
     return time.perf_counter() - start
 
 
 def _train_command(args, model_config, output_dir, extra=()):
-    command = [sys.executable, str(TRAIN_SCRIPT), "--config_file", args.training_config, "--model", str(model_config)]
+    # `python -m modeling_msqnet.training` is `examples/train.py`, also where only the package is installed.
+    command = [sys.executable, "-m", "modeling_msqnet.training", "--config_file", args.training_config]
+    command += ["--model", str(model_config)]
     command += ["--labels", args.labels, "--train_manifest", args.train_manifest]
     command += ["--eval_manifest", args.eval_manifest, "--output_dir", str(output_dir)]
     # A saved starting folder keeps its own text encoder unless one is asked for explicitly.

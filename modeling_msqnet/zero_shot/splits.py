@@ -36,12 +36,12 @@ import numpy as np
 from transformers.utils import logging
 
 from ..data import load_label_set
+from ..resources import resource_path
 
 
 logger = logging.get_logger(__name__)
 
-# `configuration/zero_shot/` of the repository this package is installed from.
-SPLITS_DIR = Path(__file__).resolve().parents[2] / "configuration" / "zero_shot"
+SPLITS_DIR = resource_path("configuration", "zero_shot")
 SETTINGS = {"50_seen": 0.5, "75_seen": 0.75}
 # Seed offset of each setting, so that the splits of the two settings are drawn independently.
 SETTING_SEED_OFFSETS = {"50_seen": 0, "75_seen": 1000}

@@ -307,10 +307,11 @@ def test_prepare_seen_class_training_rewrites_the_run(tmp_path):
     }
     assert record["filtering"]["eval_manifest"]["num_kept"] == 1
     assert record["split"]["unseen"] == unseen
-    saved = json.loads((tmp_path / "run" / "zero_shot_split.json").read_text())
-    assert saved["filtering"] == record["filtering"] and saved["label_names"] == list(ACTIONS)
+    assert record["label_names"] == list(ACTIONS) and Path(args.train_manifest).parent == Path(record["work_dir"])
+    # Training refuses a non-empty output folder: the filtered files live elsewhere until the run is scored.
+    assert not (tmp_path / "run").exists()
     # Unseen names are embedded by the text encoder after training, so the model keeps it.
-    assert args.keep_text_model and args.text_model == "some/text-encoder" == saved["text_model"]
+    assert args.keep_text_model and args.text_model == "some/text-encoder" == record["text_model"]
 
 
 def test_report_is_shaped_like_table_3():
@@ -371,6 +372,8 @@ def test_train_script_trains_on_seen_classes_and_scores_unseen_ones(tmp_path):
     trained = MSQNetForVideoClassification.from_pretrained(output_dir)
     assert list(trained.config.id2label.values()) == split["seen"] and trained.msqnet.text_model is not None
     report = json.loads((output_dir / "zero_shot_report.json").read_text())
+    record = json.loads((output_dir / "zero_shot_split.json").read_text())
+    assert record["split"]["seen"] == split["seen"] and not Path(record["work_dir"]).exists()
     assert report["unseen"]["per_class_AP"].keys() == set(split["unseen"])
     assert report["generalised"]["per_class_AP"].keys() == set(ACTIONS)
     test_rows = [json.loads(line) for line in (tmp_path / "bench" / "test.jsonl").read_text().splitlines()]

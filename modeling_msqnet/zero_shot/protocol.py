@@ -16,7 +16,7 @@
 `examples/train.py --zero_shot_splits FILE --seen_setting 75_seen --split_index 0 ...` goes through three steps:
 
 1. [`prepare_seen_class_training`] rewrites the run to the seen classes: the label set becomes the split's seen
-   classes and the manifests are filtered into `OUTPUT_DIR/zero_shot/`. Multi-label clips lose their unseen labels and
+   classes and the manifests are filtered into a temporary folder. Multi-label clips lose their unseen labels and
    clips left with none are dropped; single-label clips of unseen classes are dropped; both are counted.
 2. training runs unchanged on those files (its per-epoch evaluation scores the seen classes);
 3. [`finish_zero_shot_run`] scores the saved model with [`evaluate_zero_shot`]: the unseen classes on the evaluation
@@ -30,6 +30,8 @@ switched on) and must have the shared head.
 import argparse
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -124,8 +126,8 @@ def _folder_has_text_encoder(model) -> bool:
 def prepare_seen_class_training(args, zero_shot_args) -> dict:
     """
     Step 1 of the protocol: point `args` (the training flags) at the seen classes of the split and at filtered copies
-    of the manifests in `args.output_dir/zero_shot/`, and write `args.output_dir/zero_shot_split.json` (the split,
-    the label set and the counts of the filtering). Returns that record.
+    of the manifests in a temporary folder (`record["work_dir"]`). Returns the record of the split, the label set and
+    the counts of the filtering, which [`finish_zero_shot_run`] saves as `OUTPUT_DIR/zero_shot_split.json`.
     """
     from accelerate import PartialState
 
@@ -142,8 +144,8 @@ def prepare_seen_class_training(args, zero_shot_args) -> dict:
     split = load_split(
         zero_shot_args.zero_shot_splits, zero_shot_args.seen_setting, zero_shot_args.split_index, label_names
     )
-    output_dir = Path(args.output_dir)
-    work_dir = output_dir / WORK_DIR
+    # Each process writes its own copy (the same content), outside the output folder that training checks is empty.
+    work_dir = Path(tempfile.mkdtemp(prefix="msqnet-zero-shot-"))
     paths = {
         "labels": work_dir / "seen_labels.json",
         "train_manifest": work_dir / "train_seen.jsonl",
@@ -156,8 +158,7 @@ def prepare_seen_class_training(args, zero_shot_args) -> dict:
         kept, counts[key] = restrict_to_classes(entries, split["seen"], problem_type)
         if not kept:
             raise ValueError(f"--{key} {getattr(args, key)} has no clip of the seen classes of {split['file']}.")
-        if PartialState().is_main_process:
-            _write_manifest_atomically(kept, paths[key])
+        _write_manifest_atomically(kept, paths[key])
 
     record = {
         "dataset": dataset,
@@ -168,13 +169,10 @@ def prepare_seen_class_training(args, zero_shot_args) -> dict:
         "eval_manifest": os.path.abspath(args.eval_manifest),
         "filtering": counts,
         "text_model": args.text_model or args.clip_model,
+        "work_dir": str(work_dir),
     }
-    state = PartialState()
-    if state.is_main_process:
-        write_json_atomically(
-            {"name": dataset, "problem_type": problem_type, "labels": split["seen"]}, paths["labels"]
-        )
-        write_json_atomically(record, output_dir / SPLIT_INFO_FILE)
+    write_json_atomically({"name": dataset, "problem_type": problem_type, "labels": split["seen"]}, paths["labels"])
+    if PartialState().is_main_process:
         for key, count in counts.items():
             what = (
                 "clips of unseen classes dropped"
@@ -186,7 +184,6 @@ def prepare_seen_class_training(args, zero_shot_args) -> dict:
                 f"{count['num_kept']} of {count['num_clips']} clips ({count['num_dropped']} {what}; "
                 f"{count['num_labels_removed']} unseen labels removed)."
             )
-    state.wait_for_everyone()
 
     args.labels = str(paths["labels"])
     args.train_manifest = str(paths["train_manifest"])
@@ -326,6 +323,8 @@ def finish_zero_shot_run(output_dir, record=None, *, batch_size: int = 32, num_w
     if record is None:
         record = json.loads((output_dir / SPLIT_INFO_FILE).read_text(encoding="utf-8"))
     state = PartialState()
+    if state.is_main_process:
+        write_json_atomically(record, output_dir / SPLIT_INFO_FILE)
     results = evaluate_zero_shot(
         output_dir,
         record["eval_manifest"],
@@ -355,14 +354,12 @@ def train_on_split(args, zero_shot_args, train) -> dict:
     """The protocol around `train(args)` (see the module docstring); returns training's final evaluation report."""
     from accelerate import PartialState
 
-    from ..training.training import check_output_dir
-
-    check_output_dir(args)
     record = prepare_seen_class_training(args, zero_shot_args)
-    # The folder was checked before the split's files were written into it.
-    args.overwrite_output_dir = True
-    report = train(args)
-    zero_shot_report = finish_zero_shot_run(args.output_dir, record)
+    try:
+        report = train(args)
+        zero_shot_report = finish_zero_shot_run(args.output_dir, record)
+    finally:
+        shutil.rmtree(record["work_dir"], ignore_errors=True)
     if PartialState().is_main_process:
         logger.warning(format_zero_shot_summary(zero_shot_report))
     return report

@@ -407,9 +407,11 @@ def load_pretrained_model(folder: Path, args, label_names, problem_type) -> Mode
 def relabel_model(model, names: list[str], tokenizer=None):
     """
     Give a trained model the labels `names`: known names keep their trained queries and head weights; new ones are
-    embedded by the text encoder when the model has one (and a tokenizer), else initialised at random.
+    embedded by the text encoder when the model has one (and a tokenizer), else (or with `label_text_init: false`)
+    initialised at random. Text-derived label queries always come from the text encoder.
     """
-    if model.msqnet.text_model is not None and tokenizer is not None:
+    from_text = getattr(model.config, "label_text_init", True) or model.msqnet.label_embeddings is None
+    if model.msqnet.text_model is not None and tokenizer is not None and from_text:
         model.set_labels(names, tokenizer=tokenizer, reinitialize_head=True)
         return
     known, weight = model.config.label2id, model.msqnet.label_embeddings.data

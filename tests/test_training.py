@@ -516,10 +516,23 @@ def test_a_manifest_of_missing_videos_fails_training(bench, tmp_path, monkeypatc
     assert not (output_dir / "model.safetensors").exists()
 
 
-def test_evaluation_fails_on_missing_videos_and_broken_folders(bench, ddp_run, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def saved_model(bench, tmp_path_factory):
+    """An (untrained) tiny model folder with the benchmark's labels, as `save_pretrained` writes it."""
+    from modeling_msqnet import MSQNetConfig, MSQNetForVideoClassification
+
+    folder = tmp_path_factory.mktemp("saved_model")
+    config = MSQNetConfig.from_json_file(bench / "tiny_config.json")
+    torch.manual_seed(0)
+    MSQNetForVideoClassification(config).save_pretrained(folder)
+    default_video_processor(config).save_pretrained(folder)
+    return folder
+
+
+def test_evaluation_fails_on_missing_videos_and_broken_folders(bench, saved_model, tmp_path, capsys):
     import shutil
 
-    output_dir, _ = ddp_run
+    output_dir = saved_model
     script = load_evaluate_script()
     labels = json.loads((bench / "labels.json").read_text())
     missing = tmp_path / "missing.jsonl"
@@ -539,7 +552,7 @@ def test_evaluation_fails_on_missing_videos_and_broken_folders(bench, ddp_run, t
     capsys.readouterr()
 
     broken = tmp_path / "broken"
-    shutil.copytree(output_dir, broken, ignore=shutil.ignore_patterns("step_*", "epoch_*"))
+    shutil.copytree(output_dir, broken)
     (broken / "model.safetensors").unlink()
     argv = ["--model", str(broken), "--manifest", str(bench / "eval.jsonl"), "--output", str(tmp_path / "b.json")]
     assert script.main(argv) == 1

@@ -481,6 +481,9 @@ def test_checkpoints_are_atomic_and_latest_takes_the_newest_complete_one_of_this
     assert find_latest_checkpoint(output_dir, state["run"]) == output_dir / "step_1"
     with pytest.raises(FileNotFoundError, match="no complete checkpoint of this run's settings"):
         find_latest_checkpoint(output_dir, {**state["run"], "learning_rate": 1.0})
+    older = {**state, "run": {key: value for key, value in state["run"].items() if key != "learning_rate"}}
+    (output_dir / "step_1" / CHECKPOINT_STATE_FILE).write_text(json.dumps(older))  # written before it was recorded
+    assert find_latest_checkpoint(output_dir, state["run"]) == output_dir / "step_1"
 
     train_in_process([*train_command(bench, output_dir, *common), "--resume_from_checkpoint", "latest"])
     history = json.loads((output_dir / "training_history.json").read_text())["history"]

@@ -667,3 +667,34 @@ def test_package_modules_import_each_other_without_cycles():
     assert "modeling_msqnet.training.training" not in graph["modeling_msqnet.training.evaluation"]
     cycles = [cycle for cycle in map(find_cycle, sorted(graph)) if cycle]
     assert cycles == [], cycles[0]
+
+
+def test_data_and_optimizer_steps_on_their_own(bench):
+    from accelerate import Accelerator
+
+    from modeling_msqnet.training.training import (
+        TrainingRun,
+        build_dataloaders,
+        build_model,
+        create_optimizer_and_scheduler,
+        prepare_model,
+    )
+
+    args = parse_args(train_command(bench, "unused", "--weight_decay", "0.1", "--per_device_train_batch_size", "4"))
+    args.num_train_epochs = 2
+    reset_accelerate_state()
+    try:
+        accelerator = Accelerator(cpu=True)
+        run = TrainingRun(args, accelerator, Path(args.output_dir), **prepare_model(build_model(args), args))
+        build_dataloaders(run)
+        assert len(run.train_dataloader) == 3 and run.eval_dataloader is None  # 12 clips, batches of 4
+        create_optimizer_and_scheduler(run)
+        assert (run.max_train_steps, run.num_train_epochs) == (6, 2)
+        decayed, not_decayed = run.optimizer.param_groups
+        assert decayed["weight_decay"] == 0.1 and not_decayed["weight_decay"] == 0.0
+        label_queries = accelerator.unwrap_model(run.model).msqnet.label_embeddings
+        assert all(parameter.ndim >= 2 for parameter in decayed["params"])
+        assert any(parameter is label_queries for parameter in not_decayed["params"])
+        assert not any(parameter is label_queries for parameter in decayed["params"])
+    finally:
+        reset_accelerate_state()

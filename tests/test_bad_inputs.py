@@ -25,7 +25,7 @@ from video_fixtures import (
 
 from modeling_msqnet import MSQNetForVideoClassification, MSQNetVideoProcessor
 from modeling_msqnet.data import MSQNetVideoTransform
-from modeling_msqnet.hub_code import modeling_msqnet
+from modeling_msqnet.hub_code import modeling_msqnet, video_decoding
 from modeling_msqnet.hub_code.video_decoding import (
     VideoDecodingError,
     VideoReader,
@@ -186,6 +186,21 @@ def test_matroska_whose_audio_outlasts_the_video_is_not_truncated(tmp_path):
     with av.open(path) as container:
         assert container.duration / av.time_base > 4
     assert probe_video(path).num_frames == 25
+
+
+def test_transport_stream_starting_inside_a_gop_leaves_out_the_undecodable_frames(tmp_path):
+    """A recording that starts mid-GOP: the frames before the first keyframe are left out, counted in a warning."""
+    path = write_video(tmp_path / "full.ts", 60, gop_size=20, width=128, height=96)
+    data = open(path, "rb").read()
+    cut = tmp_path / "from_the_middle.ts"
+    cut.write_bytes(data[188 * 8 :])  # drop whole 188-byte TS packets: the first keyframe is gone
+    with CaptureLogger(video_decoding.logger) as captured:
+        reader = VideoReader(cut)
+    assert "from_the_middle.ts starts inside a group of pictures: its first 19 frame(s)" in captured.out
+    assert reader.num_frames == 40
+    assert decode_frame_indices(reader.read(range(40))) == list(range(20, 60))
+    assert decode_frame_indices(reader.read([39, 0, 25])) == [59, 20, 45]
+    reader.close()
 
 
 # ----------------------------------------------------------------------------------------------- tiny frames

@@ -442,6 +442,7 @@ class VideoReader:
                 f"The video {self.path} is truncated: its header lists {header_num_frames} frames but the file holds "
                 f"only {num_packets}."
             )
+        pts, dts, is_key, durations = self._without_leading_frames(pts, dts, is_key, durations)
 
         self._time_base = time_base
         # Without timestamps frames can only be counted in decoding order: read from the start, no seeking.
@@ -526,6 +527,25 @@ class VideoReader:
             self.duration = window_end - window_start
         else:
             self.duration = total_duration
+
+    def _without_leading_frames(self, pts: list, dts: list, is_key: list, durations: list) -> tuple:
+        """
+        Leave out the frames before the first keyframe (a recording cut or started inside a GOP, common in MPEG-TS):
+        they reference frames that are not in the file, so decoders drop them. The count is reported.
+        """
+        first_key = next((i for i, key in enumerate(is_key) if key), None)
+        if first_key is None:
+            return pts, dts, is_key, durations  # no keyframe flags at all: nothing to go by
+        key_pts = pts[first_key]
+        keep = [i >= first_key and (key_pts is None or pts[i] is None or pts[i] >= key_pts) for i in range(len(pts))]
+        num_left_out = keep.count(False)
+        if not num_left_out:
+            return pts, dts, is_key, durations
+        logger.warning_once(
+            f"The video {self.path} starts inside a group of pictures: its first {num_left_out} frame(s) come before "
+            "the first keyframe, cannot be decoded and are left out."
+        )
+        return tuple([values[i] for i in range(len(pts)) if keep[i]] for values in (pts, dts, is_key, durations))
 
     def _init_frame_folder(self, folder_fps: float | None):
         files = list_frame_files(self.path)

@@ -93,6 +93,16 @@ def test_text_files_are_not_videos(tmp_path, name):
         read_frames(path, 4)
 
 
+def test_playlists_are_not_videos(tmp_path):
+    """Concat lists and HLS playlists would make FFmpeg read other files (or the network)."""
+    write_video(tmp_path / "part.ts", 10)
+    (tmp_path / "list.ffconcat").write_text("ffconcat version 1.0\nfile 'part.ts'\nfile 'part.ts'\n")
+    (tmp_path / "play.m3u8").write_text("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:0.4,\npart.ts\n#EXT-X-ENDLIST\n")
+    for name in ("list.ffconcat", "play.m3u8"):
+        with pytest.raises(VideoDecodingError, match=f"{name} is a playlist or stream description"):
+            probe_video(tmp_path / name)
+
+
 def test_audio_files_are_not_videos(tmp_path):
     path = str(tmp_path / "call.m4a")
     with av.open(path, "w") as container:

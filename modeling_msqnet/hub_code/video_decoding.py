@@ -49,6 +49,9 @@ SAMPLING_MODES = ("middle", "random")
 # .nfo file as ANSI art): such files are not videos.
 NON_VIDEO_FORMATS = frozenset({"tty", "bin", "xbin", "adf", "idf", "ansi"})
 NON_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
+# Demuxers that read other files or network streams listed in the given file (playlists, concat lists, stream
+# descriptions): a dataset names its video files itself.
+PLAYLIST_FORMATS = frozenset({"concat", "hls", "dash", "sdp", "rtp", "rtsp"})
 # Demuxers whose seek index is by decoding timestamp: seeking to a keyframe's presentation timestamp (later, with
 # B-frames) lands after the keyframe.
 DTS_SEEK_FORMATS = frozenset({"mpegts", "mpeg", "mpegvideo"})
@@ -391,6 +394,13 @@ class VideoReader:
             if not stream.disposition & av.stream.Disposition.attached_pic
             and stream.codec_context.name not in NON_VIDEO_CODECS
         ]
+        if format_names & PLAYLIST_FORMATS:
+            format_description = container.format.long_name
+            container.close()
+            raise VideoDecodingError(
+                f"The file {self.path} is a playlist or stream description ({format_description!r}), not a video "
+                "file: give the video files themselves."
+            )
         if format_names & NON_VIDEO_FORMATS:
             format_description = container.format.long_name
             container.close()

@@ -96,9 +96,11 @@ def test_text_files_are_not_videos(tmp_path, name):
 def test_playlists_are_not_videos(tmp_path):
     """Concat lists and HLS playlists would make FFmpeg read other files (or the network)."""
     write_video(tmp_path / "part.ts", 10)
-    (tmp_path / "list.ffconcat").write_text("ffconcat version 1.0\nfile 'part.ts'\nfile 'part.ts'\n")
+    concat_list = "ffconcat version 1.0\nfile 'part.ts'\nfile 'part.ts'\n"
+    (tmp_path / "list.ffconcat").write_text(concat_list)
+    (tmp_path / "list.mp4").write_text(concat_list)  # found by its content, not its name
     (tmp_path / "play.m3u8").write_text("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:0.4,\npart.ts\n#EXT-X-ENDLIST\n")
-    for name in ("list.ffconcat", "play.m3u8"):
+    for name in ("list.ffconcat", "list.mp4", "play.m3u8"):
         with pytest.raises(VideoDecodingError, match=f"{name} is a playlist or stream description"):
             probe_video(tmp_path / name)
 

@@ -22,7 +22,8 @@ The frames returned are exactly the requested ones, in every container, or a `Vi
 could not be decoded: decoded frames are matched to the index by timestamp; a seek that lands after its keyframe (as in
 MPEG-TS, whose demuxer seeks by decoding timestamp) is retried by decoding timestamp, then from an earlier keyframe;
 containers without presentation timestamps (AVI) are read in decoding order. Inputs that are not videos (pipes,
-devices, text files, audio files with cover art) and files shorter than their header says (truncated) are refused.
+devices, text files, playlists, audio files with cover art) and files shorter than their header says (truncated) are
+refused.
 
 This module is shared by the video processor and the training data pipeline. It imports only the standard library,
 `numpy`, `av` and `transformers` (for logging), so that it can travel to the Hub as remote code.
@@ -52,6 +53,7 @@ NON_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 # Demuxers that read other files or network streams listed in the given file (playlists, concat lists, stream
 # descriptions): a dataset names its video files itself.
 PLAYLIST_FORMATS = frozenset({"concat", "hls", "dash", "sdp", "rtp", "rtsp"})
+PLAYLIST_EXTENSIONS = (".m3u8", ".m3u", ".ffconcat", ".mpd", ".sdp")
 # Demuxers whose seek index is by decoding timestamp: seeking to a keyframe's presentation timestamp (later, with
 # B-frames) lands after the keyframe.
 DTS_SEEK_FORMATS = frozenset({"mpegts", "mpeg", "mpegvideo"})
@@ -382,6 +384,12 @@ class VideoReader:
     # ---------------------------------------------------------------- opening
 
     def _open_container(self):
+        if self.path.lower().endswith(PLAYLIST_EXTENSIONS):
+            # Refused before FFmpeg opens it, which would already open what it lists.
+            raise VideoDecodingError(
+                f"The file {self.path} is a playlist or stream description, not a video file: give the video files "
+                "themselves."
+            )
         try:
             container = av.open(self.path)
         except (av.FFmpegError, OSError) as error:

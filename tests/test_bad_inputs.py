@@ -336,6 +336,8 @@ def test_wrong_frame_size_names_the_expected_shape(tiny_model):
         tiny_model(pixel_values=torch.zeros(1, 4, 3, 24, 40))
     with pytest.raises(ValueError, match="must be a tensor"):
         tiny_model(pixel_values=None)
+    with pytest.raises(ValueError, match=r"floating point frames normalised by the video processor, got torch.uint8"):
+        tiny_model(pixel_values=torch.zeros(1, 4, 3, 32, 32, dtype=torch.uint8))
 
 
 def test_other_frame_count_warns_for_timesformer(tiny_model):

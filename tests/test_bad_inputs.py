@@ -288,6 +288,15 @@ def test_still_image_is_a_one_frame_video(tmp_path):
     assert decode_frame_indices(frames) == [37] * 4
 
 
+def test_relative_path_with_colons_is_a_file_not_a_protocol(tmp_path, monkeypatch):
+    # cameras name exports by time; FFmpeg reads "12:30:00.mp4" as the protocol "12"
+    write_video(tmp_path / "12:30:00.mp4", 10)
+    write_frame_folder(tmp_path / "frames", 3, name_format="12:30:0{}")
+    monkeypatch.chdir(tmp_path)
+    assert decode_frame_indices(read_video_frames("12:30:00.mp4", [9, 2])) == [9, 2]
+    assert decode_frame_indices(read_video_frames("frames", [2, 0])) == [2, 0]
+
+
 def test_several_video_streams_read_the_first(tmp_path):
     path = str(tmp_path / "two_cameras.mkv")
     with av.open(path, "w") as container:

@@ -312,6 +312,11 @@ def _tagged_duration(tag: str | None) -> float | None:
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
+def _ffmpeg_path(path: str) -> str:
+    """The path to give FFmpeg: local files as absolute paths, so that a name like `12:30:00.mp4` is no protocol."""
+    return path if path.startswith(("http://", "https://")) else os.path.abspath(path)
+
+
 def _check_window(start: float | None, end: float | None):
     if start is not None and (not math.isfinite(start) or start < 0):
         raise ValueError(f"`start` must be a finite number of seconds >= 0, got {start}.")
@@ -391,7 +396,7 @@ class VideoReader:
                 "themselves."
             )
         try:
-            container = av.open(self.path)
+            container = av.open(_ffmpeg_path(self.path))
         except (av.FFmpegError, OSError) as error:
             raise VideoDecodingError(f"Could not open the video {self.path}: {error}") from error
         format_names = set(container.format.name.split(","))
@@ -686,7 +691,7 @@ class VideoReader:
 
     def _decode_image(self, image_path: str) -> "av.VideoFrame":
         try:
-            with av.open(image_path) as container:
+            with av.open(_ffmpeg_path(image_path)) as container:
                 for frame in container.decode(video=0):
                     return frame
         except (av.FFmpegError, OSError, IndexError) as error:

@@ -171,12 +171,17 @@ def test_trainer_leftovers_are_counted(folder_copy, monkeypatch):
     (folder_copy / "checkpoint-10").mkdir()
     (folder_copy / "checkpoint-10" / "model.safetensors").write_bytes(b"x")
     (folder_copy / "optimizer.pt").write_bytes(b"x")
+    # examples/train.py checkpoints, and a checkpoint being written (hidden until renamed).
+    for name in ("step_3", ".step_4.saving"):
+        (folder_copy / name).mkdir()
+        (folder_copy / name / "model.safetensors").write_bytes(b"x")
     monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kwargs: None)
     monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kwargs: SimpleNamespace(oid="abc", commit_url="u"))
     with CaptureLogger(hub.logger) as captured:
         assert push_model_folder(folder_copy, "someone/msqnet") == "abc"
-    assert "Not uploading 2 files" in captured.out
+    assert "Not uploading 4 files" in captured.out
     assert "checkpoint-10/model.safetensors" in captured.out and "optimizer.pt" in captured.out
+    assert "step_3/model.safetensors" in captured.out and ".step_4.saving/model.safetensors" in captured.out
 
 
 def test_saved_model_passes_the_folder_check(model_dir):

@@ -45,6 +45,9 @@ logger = logging.get_logger(__name__)
 
 MANIFEST_KEYS = ("video", "labels", "start", "end", "fps", "id")
 
+# Training and evaluation fail when a larger share of a manifest's videos cannot be read (`--max_skipped_fraction`).
+DEFAULT_MAX_SKIPPED_FRACTION = 0.2
+
 # `configuration/datasets/` of the repository this package is installed from.
 LABEL_SETS_DIR = Path(__file__).resolve().parents[2] / "configuration" / "datasets"
 
@@ -80,6 +83,47 @@ def multi_hot(label_ids, num_labels: int):
     for row, ids in enumerate(label_ids):
         targets[row, list(ids)] = 1
     return targets
+
+
+def check_skipped_share(
+    num_skipped: int,
+    num_videos: int,
+    manifest,
+    problem: str,
+    max_skipped_fraction: float = DEFAULT_MAX_SKIPPED_FRACTION,
+    examples=(),
+):
+    """
+    Raise a [`ManifestError`] when none of the `num_videos` videos of `manifest` is usable, or more than
+    `max_skipped_fraction` of them are not (`problem` says why, e.g. "do not exist"); `examples` are listed.
+    """
+    listed = "".join(f"\n  {example}" for example in list(examples)[:10])
+    more = f"\n  ... and {num_skipped - 10} more" if num_skipped > 10 else ""
+    if num_videos == 0 or num_skipped >= num_videos:
+        raise ManifestError(f"{manifest}: all {num_videos} videos {problem}; there is nothing to use.{listed}{more}")
+    if num_skipped / num_videos > max_skipped_fraction:
+        raise ManifestError(
+            f"{manifest}: {num_skipped} of {num_videos} videos ({num_skipped / num_videos:.0%}) {problem}, more than "
+            f"--max_skipped_fraction {max_skipped_fraction:g} allows; fix the manifest or raise the bound.{listed}{more}"
+        )
+
+
+def check_videos_exist(dataset, manifest, max_skipped_fraction: float = DEFAULT_MAX_SKIPPED_FRACTION) -> int:
+    """
+    Count the videos of a manifest dataset ([`load_manifest_dataset`], or the entries of [`read_manifest`]) that do
+    not exist, warn about them and fail as [`check_skipped_share`] does. Returns the number missing.
+    """
+    rows = (
+        zip(dataset["video"], dataset["line"])
+        if hasattr(dataset, "column_names")
+        else ((entry["video"], entry["line"]) for entry in dataset)
+    )
+    rows = list(rows)
+    missing = [f"{manifest}:{line}: {video}" for video, line in rows if not os.path.exists(video)]
+    if missing:
+        logger.warning(f"{len(missing)} of the {len(rows)} videos of {manifest} do not exist; they will be skipped.")
+    check_skipped_share(len(missing), len(rows), manifest, "do not exist", max_skipped_fraction, missing)
+    return len(missing)
 
 
 def available_label_sets() -> list[str]:
@@ -120,7 +164,7 @@ def load_label_set(name_or_path: str | os.PathLike) -> dict:
             )
         path = candidate
     try:
-        with open(path, encoding="utf-8") as file:
+        with open(path, encoding="utf-8-sig") as file:
             label_set = json.load(file)
     except json.JSONDecodeError as error:
         raise ValueError(f"The label set file {path} is not valid JSON: {error}") from error
@@ -261,7 +305,7 @@ def read_manifest(
 
     entries = []
     unknown_keys = set()
-    with open(path, encoding="utf-8") as file:
+    with open(path, encoding="utf-8-sig") as file:  # a byte order mark (Windows editors) is not part of the JSON
         for line_number, line in enumerate(file, start=1):
             if not line.strip():
                 continue

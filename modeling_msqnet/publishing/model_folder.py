@@ -21,7 +21,6 @@ folder is: a `config.json` of model type `msqnet`, the weights (one file, or eve
 import json
 import os
 import shutil
-import uuid
 from pathlib import Path
 
 from transformers.utils import logging
@@ -36,12 +35,31 @@ WEIGHTS_INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.
 SAFE_WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")
 VIDEO_PROCESSOR_FILES = ("video_preprocessor_config.json", "preprocessor_config.json", "processor_config.json")
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
+# Files of a training output folder that are not part of the model repository: checkpoints (ours and the Trainer's),
+# optimizer state and folders being written (`temporary_sibling`).
+NOT_UPLOADED_PATTERNS = (
+    "step_*",
+    "epoch_*",
+    "checkpoint-*",
+    "optimizer.pt",
+    "scheduler.pt",
+    "rng_state*.pth",
+    "*.pyc",
+    ".*.saving*",
+    ".*.old*",
+)
 # What training writes into a model folder besides the model and its processor.
 TRAINING_OUTPUT_FILES = ("README.md", "eval_report.json", "training_history.json")
 
 
 class ModelFolderError(ValueError):
     """A model folder that cannot be used: the message names the folder and the file that is missing or broken."""
+
+
+def one_line(error: Exception) -> str:
+    """An exception's message on one line (for command-line errors)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " ".join(lines).rstrip(".") or type(error).__name__
 
 
 def has_any(folder, names) -> bool:
@@ -87,7 +105,7 @@ def check_weights(folder, argument: str = "--model") -> Path:
     if not (folder / "model.safetensors").is_file():
         raise FileNotFoundError(
             f"{argument} {folder} has a {CONFIG_FILE} but no weights: expected {folder / 'model.safetensors'} (or "
-            "model.safetensors.index.json and its shards). Give a config .json file to train a new model."
+            "model.safetensors.index.json and its shards)."
         )
     return folder
 
@@ -176,12 +194,16 @@ def load_model_folder(model_dir, argument: str = "--model"):
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
+        problem = "is not a folder" if model_dir.exists() else "does not exist"
         raise FileNotFoundError(
-            f"{argument} {model_dir} does not exist (expected a saved MSQNet folder: config.json, model.safetensors)."
+            f"{argument} {model_dir} {problem} (expected a saved MSQNet folder: config.json, model.safetensors)."
         )
     read_config_dict(model_dir, argument)
     check_weights(model_dir, argument)
-    model = MSQNetForVideoClassification.from_pretrained(model_dir)
+    try:
+        model = MSQNetForVideoClassification.from_pretrained(model_dir)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+        raise ModelFolderError(f"{argument} {model_dir} could not be loaded: {one_line(error)}") from error
     if has_any(model_dir, VIDEO_PROCESSOR_FILES):
         video_processor = MSQNetVideoProcessor.from_pretrained(model_dir)
     else:
@@ -192,33 +214,37 @@ def load_model_folder(model_dir, argument: str = "--model"):
 
 
 def temporary_sibling(path, tag: str = "saving") -> Path:
-    """A fresh hidden path next to `path` (same file system, so that a rename is atomic)."""
+    """The hidden path `.<name>.<tag>` next to `path` (same file system, so that a rename is atomic)."""
     path = Path(path)
-    return path.parent / f".{path.name}.{tag}-{uuid.uuid4().hex[:8]}"
+    return path.parent / f".{path.name}.{tag}"
 
 
-def replace_folder(staged, final) -> Path:
+def replace_folder(staged, final, keep_old_entries: bool = True) -> Path:
     """
-    Put the complete folder `staged` in place of `final` with renames: the entries of the old `final` that `staged`
-    does not hold (checkpoints, logs, ...) move into it, then the old folder goes. A run killed at any point leaves
-    `final` either as it was or complete, never a new config beside old weights.
+    Put the complete folder `staged` in place of `final` with renames. With `keep_old_entries`, the entries of the old
+    `final` that `staged` does not hold (checkpoints, logs, ...) move into the new one. A run killed at any point
+    leaves `final` either as it was or complete (and the old folder as `.<name>.old`), never new files beside old
+    ones.
     """
     staged, final = Path(staged), Path(final)
     if not final.exists():
         os.replace(staged, final)
         return final
     backup = temporary_sibling(final, "old")
+    shutil.rmtree(backup, ignore_errors=True)
     os.replace(final, backup)
     os.replace(staged, final)
-    for entry in backup.iterdir():
-        if not (final / entry.name).exists():
-            os.replace(entry, final / entry.name)
+    if keep_old_entries:
+        for entry in backup.iterdir():
+            if not (final / entry.name).exists():
+                os.replace(entry, final / entry.name)
     shutil.rmtree(backup, ignore_errors=True)
     return final
 
 
 __all__ = [
     "CONFIG_FILE",
+    "NOT_UPLOADED_PATTERNS",
     "TRAINING_OUTPUT_FILES",
     "ModelFolderError",
     "SAFE_WEIGHTS_FILES",
@@ -232,6 +258,7 @@ __all__ = [
     "has_any",
     "has_weights",
     "load_model_folder",
+    "one_line",
     "read_config_dict",
     "replace_folder",
     "temporary_sibling",

@@ -21,13 +21,13 @@ from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError, Offl
 from huggingface_hub.utils import filter_repo_objects
 from transformers.utils import logging
 
-from .model_folder import check_model_folder
+from .model_folder import NOT_UPLOADED_PATTERNS, check_model_folder, one_line
 
 
 logger = logging.get_logger(__name__)
 
-# Trainer state that a training output folder may hold next to the model; not part of the model repository.
-DEFAULT_IGNORE_PATTERNS = ("checkpoint-*", "optimizer.pt", "scheduler.pt", "rng_state*.pth", "*.pyc")
+# Checkpoints and optimizer state that a training output folder holds next to the model.
+DEFAULT_IGNORE_PATTERNS = NOT_UPLOADED_PATTERNS
 
 
 class HubPushError(RuntimeError):
@@ -43,11 +43,6 @@ def _network_error_types() -> tuple[type[Exception], ...]:
         except (ImportError, AttributeError):
             continue
     return tuple(types)
-
-
-def _one_line(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return " ".join(lines).rstrip(".") or type(error).__name__
 
 
 def _ignored_files(model_dir: Path, ignore_patterns) -> list[str]:
@@ -128,12 +123,12 @@ def push_model_folder(
         if status in (401, 403):
             hint = " Check the token (`hf auth login`, HF_TOKEN or --token) and its write access."
         raise HubPushError(
-            f"The Hub at {api.endpoint} refused the upload to {repo_id}: {_one_line(error)}.{hint}"
+            f"The Hub at {api.endpoint} refused the upload to {repo_id}: {one_line(error)}.{hint}"
         ) from None
     except _network_error_types() as error:
         raise HubPushError(
             f"Cannot reach the Hub at {api.endpoint} to push to {repo_id} "
-            f"({type(error).__name__}: {_one_line(error)}). Check the network connection and HF_ENDPOINT."
+            f"({type(error).__name__}: {one_line(error)}). Check the network connection and HF_ENDPOINT."
         ) from None
     logger.info(f"Pushed {model_dir} to {commit_info.commit_url}.")
     return commit_info.oid

@@ -21,6 +21,7 @@ involve several flags call `parser.error`. Values read from a `--config_file` go
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 
 
@@ -59,6 +60,25 @@ def json_object(text):
     return value
 
 
+def check_output_file(parser: argparse.ArgumentParser, flag: str, path, suffixes=None):
+    """
+    `parser.error` unless `path` can be written as a file: not a folder, its folder creatable and writable, and its
+    suffix one of `suffixes` when given. Checked before any work, so that a bad path loses no results.
+    """
+    path = Path(path)
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        parser.error(f"{flag} must end with {' or '.join(suffixes)}, got {str(path)!r}.")
+    if path.is_dir():
+        parser.error(f"{flag} {path} is a folder; expected the path of a file to write.")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        parser.error(f"{flag} {path} cannot be written: {folder} is a file, not a folder.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        parser.error(f"{flag} {path} cannot be written: no write permission in {folder}.")
+
+
 def set_defaults_from_json(parser: argparse.ArgumentParser, path, ignored_keys=("_comment",)):
     """
     Make the values of the JSON object in `path` (flag names to values) the parser's defaults, checked by the flags'
@@ -94,6 +114,7 @@ def set_defaults_from_json(parser: argparse.ArgumentParser, path, ignored_keys=(
 
 __all__ = [
     "bounded_number",
+    "check_output_file",
     "fraction",
     "json_object",
     "non_negative_float",

@@ -28,7 +28,13 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
-from ..data import load_manifest_dataset, multi_hot
+from ..data import (
+    DEFAULT_MAX_SKIPPED_FRACTION,
+    check_skipped_share,
+    check_videos_exist,
+    load_manifest_dataset,
+    multi_hot,
+)
 from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, SINGLE_LABEL_CLASSIFICATION
 from ..hub_code.modeling_msqnet import classification_loss
 from ..metrics import (
@@ -39,7 +45,7 @@ from ..metrics import (
     top_k_accuracy,
 )
 from ..publishing.model_folder import load_model_folder
-from .arguments import non_negative_int, positive_int
+from .arguments import check_output_file, fraction, non_negative_int, positive_int
 from .dataloaders import build_eval_dataloader
 
 
@@ -147,6 +153,19 @@ def evaluate_model(
     return report
 
 
+def check_evaluation_skips(report: dict, manifest, max_skipped_fraction: float = DEFAULT_MAX_SKIPPED_FRACTION):
+    """Fail when no video of an evaluation could be read, or more than `max_skipped_fraction` of them could not."""
+    skipped = report["skipped"]
+    check_skipped_share(
+        skipped["count"],
+        report.get("num_videos", 0) + skipped["count"],
+        manifest,
+        "could not be read",
+        max_skipped_fraction,
+        [f"{entry['video']} (line {entry['line']}): {entry['error']}" for entry in skipped["videos"]],
+    )
+
+
 def format_summary(report: dict, problem_type: str) -> str:
     """One line with the headline figures of an evaluation report."""
     figures = ", ".join(
@@ -154,6 +173,16 @@ def format_summary(report: dict, problem_type: str) -> str:
         for key in HEADLINE_METRICS[problem_type]
     )
     return f"{figures} on {report.get('num_videos', 0)} videos ({report['skipped']['count']} skipped)"
+
+
+def write_json_atomically(content, path) -> Path:
+    """Write `content` as JSON to `path` through a temporary file and a rename (never a half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.parent / f".{path.name}.saving"
+    staged.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(staged, path)
+    return path
 
 
 def write_per_class_table(report: dict, path) -> Path:
@@ -194,11 +223,18 @@ def parse_args(argv=None):
     parser.add_argument("--per_class_table", default=None, help="Also write the per-class AP as .md or .csv.")
     parser.add_argument("--num_workers", type=non_negative_int, default=0, help="DataLoader worker processes.")
     parser.add_argument(
+        "--max_skipped_fraction",
+        type=fraction,
+        default=DEFAULT_MAX_SKIPPED_FRACTION,
+        help="Fail when a larger share of the manifest's videos is missing or unreadable (skipped videos are listed).",
+    )
+    parser.add_argument(
         "--mixed_precision", choices=("no", "fp16", "bf16"), default=None, help="Defaults to the accelerate config."
     )
     args = parser.parse_args(argv)
-    if args.per_class_table and Path(args.per_class_table).suffix.lower() not in (".md", ".csv"):
-        parser.error(f"--per_class_table must end with .md or .csv, got {args.per_class_table!r}.")
+    check_output_file(parser, "--output", args.output)
+    if args.per_class_table:
+        check_output_file(parser, "--per_class_table", args.per_class_table, suffixes=(".md", ".csv"))
     return args
 
 
@@ -211,6 +247,7 @@ def run_evaluation(args) -> dict:
     config = model.config
     problem_type = config.problem_type or MULTI_LABEL_CLASSIFICATION
     dataset = load_manifest_dataset(args.manifest, config.label2id, problem_type=problem_type)
+    check_videos_exist(dataset, args.manifest, args.max_skipped_fraction)
     dataloader = build_eval_dataloader(
         dataset, video_processor, config, args.per_device_eval_batch_size, num_workers=args.num_workers
     )
@@ -218,6 +255,7 @@ def run_evaluation(args) -> dict:
     report = evaluate_model(
         model, dataloader, accelerator, problem_type=problem_type, id2label=config.id2label, dataset=dataset
     )
+    check_evaluation_skips(report, args.manifest, args.max_skipped_fraction)
     report = {
         "model": str(args.model),
         "manifest": os.path.abspath(args.manifest),
@@ -226,9 +264,7 @@ def run_evaluation(args) -> dict:
         **report,
     }
     if accelerator.is_main_process:
-        output = Path(args.output)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_json_atomically(report, args.output)
         if args.per_class_table:
             write_per_class_table(report, args.per_class_table)
     accelerator.wait_for_everyone()

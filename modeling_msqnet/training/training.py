@@ -30,6 +30,7 @@ import logging as pystd_logging
 import math
 import os
 import re
+import shutil
 from pathlib import Path
 
 import torch
@@ -40,10 +41,13 @@ from transformers import AutoModel, AutoTokenizer, get_scheduler
 from transformers.utils import logging
 
 from ..data import (
+    DEFAULT_MAX_SKIPPED_FRACTION,
     ClipAugmentation,
     ManifestError,
     MSQNetVideoTransform,
     check_label_names,
+    check_skipped_share,
+    check_videos_exist,
     load_label_set,
     load_manifest_dataset,
 )
@@ -53,10 +57,17 @@ from ..hub_code.processing_msqnet import MSQNetProcessor
 from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
 from ..metrics import REPORTED_METRICS, primary_metric
 from ..publishing.model_card import render_model_card_from_config
-from ..publishing.model_folder import ModelFolderError, default_video_processor, load_model_folder
+from ..publishing.model_folder import (
+    ModelFolderError,
+    default_video_processor,
+    load_model_folder,
+    replace_folder,
+    temporary_sibling,
+)
 from ..publishing.plots import plot_per_class_ap, plot_training_curves
 from ..publishing.push import push_model_folder
 from .arguments import (
+    fraction,
     json_object,
     non_negative_float,
     non_negative_int,
@@ -65,7 +76,7 @@ from .arguments import (
     set_defaults_from_json,
 )
 from .dataloaders import build_dataloader, build_eval_dataloader
-from .evaluation import evaluate_model, format_summary
+from .evaluation import check_evaluation_skips, evaluate_model, format_summary
 
 
 logger = logging.get_logger(__name__)
@@ -85,8 +96,6 @@ PAPER_RECIPE = {
 }
 CHECKPOINT_STATE_FILE = "msqnet_training_state.json"
 CHECKPOINT_NAME = re.compile(r"^(step|epoch)_(\d+)$")
-# Files of the output folder that are not part of the model repository.
-HUB_IGNORE_PATTERNS = ("step_*", "epoch_*", "checkpoint-*", "*.pyc")
 
 
 def build_argument_parser() -> argparse.ArgumentParser:
@@ -143,6 +152,12 @@ def build_argument_parser() -> argparse.ArgumentParser:
     )
     data.add_argument(
         "--num_workers", type=non_negative_int, default=0, help="DataLoader worker processes per training process."
+    )
+    data.add_argument(
+        "--max_skipped_fraction",
+        type=fraction,
+        default=DEFAULT_MAX_SKIPPED_FRACTION,
+        help="Fail when a larger share of a manifest's clips is missing or unreadable (skipped clips are listed).",
     )
     data.add_argument(
         "--decode_shortest_edge",
@@ -641,6 +656,7 @@ def build_dataloaders(run: TrainingRun):
     """The training set with the paper's augmentation, and the evaluation set when `--eval_manifest` is given."""
     args, config = run.args, run.model.config
     run.train_dataset = load_manifest_dataset(args.train_manifest, config.label2id, problem_type=config.problem_type)
+    check_videos_exist(run.train_dataset, args.train_manifest, args.max_skipped_fraction)
     run.train_transform = MSQNetVideoTransform.from_config(
         run.video_processor,
         config,
@@ -726,10 +742,14 @@ def init_tracking(run: TrainingRun):
         "num_frames": run.config.num_frames,
         "seed": args.seed,
     }
+    # A checkpoint resumes only a run with these settings (`--resume_from_checkpoint latest` skips the others).
     run.run_info = {
         "num_batches_per_epoch": len(run.train_dataloader),
         "num_processes": accelerator.num_processes,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
         "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "learning_rate": args.learning_rate,
+        "lr_scheduler_type": args.lr_scheduler_type,
         "seed": args.seed,
     }
     if args.with_tracking:
@@ -738,16 +758,46 @@ def init_tracking(run: TrainingRun):
         )
 
 
-def find_latest_checkpoint(output_dir) -> Path:
-    """The newest `step_N` / `epoch_N` folder of `output_dir` (by modification time)."""
-    candidates = (
-        [path for path in Path(output_dir).iterdir() if path.is_dir() and CHECKPOINT_NAME.match(path.name)]
-        if Path(output_dir).is_dir()
-        else []
-    )
+def read_checkpoint_state(checkpoint) -> dict | None:
+    """The training state of a complete checkpoint folder, or `None` for a folder that is not one (or half-written)."""
+    try:
+        state = json.loads((Path(checkpoint) / CHECKPOINT_STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return state if isinstance(state, dict) and isinstance(state.get("run"), dict) else None
+
+
+def other_settings(state: dict, run_info: dict) -> dict:
+    """The settings of `run_info` that a checkpoint's run had otherwise: `{name: (saved, now)}`."""
+    return {key: (state["run"].get(key), value) for key, value in run_info.items() if state["run"].get(key) != value}
+
+
+def find_latest_checkpoint(output_dir, run_info: dict) -> Path:
+    """
+    The newest complete `step_N` / `epoch_N` checkpoint of `output_dir` written by a run with the settings
+    `run_info` (by training step; at the same step an end-of-epoch one). Half-written folders and checkpoints of runs
+    with other settings are skipped and listed in a warning.
+    """
+    output_dir = Path(output_dir)
+    candidates, passed_over = [], []
+    for path in sorted(output_dir.iterdir()) if output_dir.is_dir() else []:
+        if not (path.is_dir() and CHECKPOINT_NAME.match(path.name)):
+            continue
+        state = read_checkpoint_state(path)
+        if state is None:
+            passed_over.append(f"{path.name} (incomplete: no {CHECKPOINT_STATE_FILE})")
+        elif other_settings(state, run_info):
+            passed_over.append(f"{path.name} (other settings: {other_settings(state, run_info)})")
+        else:
+            candidates.append(((state.get("completed_steps", 0), bool(state.get("epoch_finished"))), path))
     if not candidates:
-        raise FileNotFoundError(f"--resume_from_checkpoint latest: no step_N or epoch_N checkpoint in {output_dir}.")
-    return max(candidates, key=lambda path: path.stat().st_mtime)
+        raise FileNotFoundError(
+            f"--resume_from_checkpoint latest: no complete checkpoint of this run's settings in {output_dir}"
+            + (f"; passed over {passed_over}." if passed_over else ".")
+        )
+    if passed_over:
+        logger.warning(f"--resume_from_checkpoint latest passed over {passed_over}.")
+    return max(candidates, key=lambda candidate: candidate[0])[1]
 
 
 def resume_from_checkpoint(run: TrainingRun):
@@ -757,20 +807,19 @@ def resume_from_checkpoint(run: TrainingRun):
         return
     checkpoint = Path(args.resume_from_checkpoint)
     if args.resume_from_checkpoint == "latest":
-        checkpoint = find_latest_checkpoint(run.output_dir)
-    state_file = checkpoint / CHECKPOINT_STATE_FILE
-    if not state_file.is_file():
+        checkpoint = find_latest_checkpoint(run.output_dir, run.run_info)
+    state = read_checkpoint_state(checkpoint)
+    if state is None:
         raise FileNotFoundError(
-            f"--resume_from_checkpoint {checkpoint}: no {CHECKPOINT_STATE_FILE}; not a checkpoint of this script."
+            f"--resume_from_checkpoint {checkpoint}: no readable {CHECKPOINT_STATE_FILE}; not a complete checkpoint "
+            "of this script."
         )
-    state = json.loads(state_file.read_text(encoding="utf-8"))
-    mismatched = {
-        key: (state["run"].get(key), value) for key, value in run.run_info.items() if state["run"].get(key) != value
-    }
+    mismatched = other_settings(state, run.run_info)
     if mismatched:
         raise ValueError(
             f"--resume_from_checkpoint {checkpoint} was written by a run with other settings (saved, now): "
-            f"{mismatched}; resume with the same number of processes, batch size, accumulation and seed."
+            f"{mismatched}; resume with the same number of processes, batch size, accumulation, learning rate, "
+            "schedule and seed."
         )
     run.accelerator.load_state(str(checkpoint))
     run.progress.load_state_dict({key: value for key, value in state.items() if key != "run"})
@@ -781,14 +830,22 @@ def resume_from_checkpoint(run: TrainingRun):
 
 
 def save_checkpoint(run: TrainingRun, name: str):
-    """`accelerator.save_state` plus the [`TrainingProgress`] into `output_dir/name`."""
+    """
+    `accelerator.save_state` plus the [`TrainingProgress`] into `output_dir/name`, written into a hidden folder first
+    and renamed once complete (a run killed while saving leaves no half-written `name`).
+    """
     accelerator, progress = run.accelerator, run.progress
     path = run.output_dir / name
+    staged = temporary_sibling(path)
     progress.flush(accelerator)
-    accelerator.save_state(str(path))
+    if accelerator.is_main_process:
+        shutil.rmtree(staged, ignore_errors=True)  # left by a run killed while saving
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staged))
     if accelerator.is_main_process:
         state = {**progress.state_dict(), "run": run.run_info}
-        (path / CHECKPOINT_STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
+        (staged / CHECKPOINT_STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
+        replace_folder(staged, path, keep_old_entries=False)
         logger.info(f"Saved checkpoint {path}")
     accelerator.wait_for_everyone()
 
@@ -866,6 +923,14 @@ def end_epoch(run: TrainingRun, epoch: int, last_epoch: bool) -> dict:
     """Gather the epoch's loss, evaluate when due, record the history entry, log, checkpoint; returns the report."""
     args, accelerator, progress = run.args, run.accelerator, run.progress
     progress.flush(accelerator)
+    check_skipped_share(
+        len(progress.train_skipped),
+        len(run.train_dataset),
+        args.train_manifest,
+        "could not be read",
+        args.max_skipped_fraction,
+        [f"{entry['video']}: {entry['error']}" for entry in progress.skipped_report()["videos"]],
+    )
     entry = {
         "epoch": epoch + 1,
         "step": progress.completed_steps,
@@ -904,6 +969,7 @@ def evaluate(run: TrainingRun, epoch_number: int, desc: str = "Evaluating") -> d
         dataset=run.eval_dataset,
         desc=desc,
     )
+    check_evaluation_skips(report, run.args.eval_manifest, run.args.max_skipped_fraction)
     return {"epoch": epoch_number, "step": run.progress.completed_steps, **report}
 
 
@@ -938,15 +1004,19 @@ def write_output_folder(run: TrainingRun, eval_report: dict):
     state_dict = accelerator.get_state_dict(run.model)
     if not accelerator.is_main_process:
         return
-    output_dir = run.output_dir
-    unwrapped.save_pretrained(output_dir, state_dict=state_dict)
-    save_processor(run.video_processor, run.tokenizer, unwrapped.config, output_dir)
-    write_history_and_report(output_dir, run.progress, eval_report)
-    plots = write_plots(output_dir, unwrapped.config, run.progress, eval_report)
-    write_model_card(run, unwrapped.config, eval_report, plots)
+    # Everything is written into a hidden folder first, then put in place with renames (see `replace_folder`).
+    staged = temporary_sibling(run.output_dir)
+    shutil.rmtree(staged, ignore_errors=True)  # left by a run killed while saving
+    staged.mkdir(parents=True)
+    unwrapped.save_pretrained(staged, state_dict=state_dict)
+    save_processor(run.video_processor, run.tokenizer, unwrapped.config, staged)
+    write_history_and_report(staged, run.progress, eval_report)
+    plots = write_plots(staged, unwrapped.config, run.progress, eval_report)
+    write_model_card(run, staged, unwrapped.config, eval_report, plots)
+    replace_folder(staged, run.output_dir)
     report_skipped(run.progress, eval_report)
     if run.args.push_to_hub:
-        push_output_folder(output_dir, run.args)
+        push_output_folder(run.output_dir, run.args)
 
 
 def save_processor(video_processor, tokenizer, config, output_dir):
@@ -983,7 +1053,7 @@ def write_plots(output_dir: Path, config, progress: TrainingProgress, eval_repor
     return plots
 
 
-def write_model_card(run: TrainingRun, config, eval_report: dict, plots: list[str]):
+def write_model_card(run: TrainingRun, model_dir: Path, config, eval_report: dict, plots: list[str]):
     """The model card (README.md) with the evaluation figures, hyperparameters and plots."""
     args = run.args
     dataset_name = args.dataset_name or run.label_info.get("display_name") or run.label_info.get("name")
@@ -991,9 +1061,11 @@ def write_model_card(run: TrainingRun, config, eval_report: dict, plots: list[st
         dataset_name = Path(args.eval_manifest).resolve().parent.name
     metrics = {key: value for key, value in eval_report.items() if key in REPORTED_METRICS}
     render_model_card_from_config(
-        run.output_dir,
+        model_dir,
         config,
         metrics or None,
+        video_processor=run.video_processor,
+        model_name=run.output_dir.name,
         dataset_name=dataset_name,
         eval_split=Path(args.eval_manifest).stem if args.eval_manifest else None,
         base_models=run.base_models,
@@ -1009,7 +1081,6 @@ def push_output_folder(output_dir: Path, args):
         output_dir,
         args.hub_model_id,
         token=args.hub_token,
-        ignore_patterns=HUB_IGNORE_PATTERNS,
         commit_message="Upload MSQNet (examples/train.py)",
     )
     logger.info(f"Pushed {output_dir} to {args.hub_model_id} at revision {revision}")

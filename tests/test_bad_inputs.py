@@ -411,3 +411,60 @@ def test_frame_folder_numbering_rules(tmp_path):
         probe_video(folder_with("frame_1.png", "frame_2.png", "cover.png"))
     # unnumbered frames are ordered by name
     assert probe_video(folder_with("a.png", "b.png", "c.png")).num_frames == 3
+
+
+# ----------------------------------------------------------------------------------------------- whole runs
+
+
+def test_training_run_with_a_pipe_a_text_file_and_a_one_pixel_clip_skips_them(tmp_path):
+    """One tiny training run with evaluation: the bad inputs are skipped and listed, nothing blocks or crashes."""
+    import json
+    import signal
+
+    from accelerate.state import AcceleratorState, GradientState
+
+    from modeling_msqnet.demo.synthetic_actions import generate_benchmark
+    from modeling_msqnet.training.training import parse_args, train
+
+    root = tmp_path / "bench"
+    generate_benchmark(root, num_train=6, num_test=3, num_frames=8, size=32, seed=0, progress=False)
+    labels = json.loads((root / "labels.json").read_text())
+    os.mkfifo(root / "videos" / "camera_pipe.mp4")
+    (root / "videos" / "notes.txt").write_text("trail camera 4, battery low\n" * 10)
+    write_video(root / "videos" / "one_pixel.mkv", 8, width=1, height=1, codec="ffv1", pix_fmt="bgr0")
+    bad = [{"video": f"videos/{name}", "labels": [labels[0]]} for name in ("camera_pipe.mp4", "notes.txt")]
+    bad.append({"video": "videos/one_pixel.mkv", "labels": [labels[1]]})
+    for split in ("train", "test"):
+        lines = (root / f"{split}.jsonl").read_text().splitlines() + [json.dumps(entry) for entry in bad]
+        (root / f"{split}_with_bad.jsonl").write_text("\n".join(lines) + "\n")
+    config = tiny_config(id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)})
+    config.to_json_file(root / "tiny_config.json")
+    argv = [
+        "--model", str(root / "tiny_config.json"), "--train_manifest", str(root / "train_with_bad.jsonl"),
+        "--eval_manifest", str(root / "test_with_bad.jsonl"), "--output_dir", str(tmp_path / "out"),
+        "--max_train_steps", "2", "--per_device_train_batch_size", "3", "--max_skipped_fraction", "0.6",
+    ]  # fmt: skip
+
+    def blocked(*args):
+        raise TimeoutError("the run blocked")
+
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(240)
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+    try:
+        train(parse_args(argv))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        AcceleratorState._reset_state(reset_partial_state=True)
+        GradientState._reset_state()
+    expected = {"camera_pipe.mp4": "named pipe", "notes.txt": "notes.txt", "one_pixel.mkv": "too small"}
+    skipped = json.loads((tmp_path / "out" / "training_history.json").read_text())["train_skipped"]
+    errors = {os.path.basename(entry["video"]): entry["error"] for entry in skipped["videos"]}
+    assert skipped["count"] == 3 and sorted(errors) == sorted(expected)
+    assert all(expected[name] in error for name, error in errors.items()), errors
+    # evaluation (at the end of training) skips the pipe and the text file too, and reports them
+    report = (tmp_path / "out" / "eval_report.json").read_text()
+    assert "camera_pipe.mp4" in report and "notes.txt" in report
+    assert (tmp_path / "out" / "model.safetensors").is_file()

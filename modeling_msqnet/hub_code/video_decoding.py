@@ -60,7 +60,7 @@ DTS_SEEK_FORMATS = frozenset({"mpegts", "mpeg", "mpegvideo"})
 # FFmpeg's own decoders that apply `skip_frame` packet by packet; others (e.g. libdav1d for AV1) read it once, and
 # skipping would drop wanted frames, so they decode every frame.
 SKIP_FRAME_DECODERS = frozenset(
-    {"h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4", "h263", "msmpeg4v3", "vc1", "wmv3", "vp8"}
+    {"h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4", "h263", "msmpeg4v3", "vc1", "wmv3", "vp8", "vp9"}
 )
 
 

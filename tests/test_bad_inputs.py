@@ -1,8 +1,8 @@
 """Inputs that are not (good) videos: each gets a correct result, a clear error naming the file, or a counted skip.
 
-The cases of docs/reliability.md that concern one input: pipes, devices, text files, audio files, truncated files,
-tiny frames, frame folders with gaps or duplicates, several video streams, phone footage, still images and model
-inputs of the wrong shape.
+The cases of docs/reliability.md: pipes, devices, text files, playlists, audio files, truncated files, recordings
+that start inside a GOP, tiny frames, frame folders with gaps or duplicates, names with colons, several video streams,
+phone footage, still images, model inputs of the wrong shape, and one training run fed several of them.
 """
 
 import os

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-CHECK_DIRS := modeling_msqnet examples benchmarks tests
+CHECK_DIRS := modeling_msqnet examples benchmarks tests setup.py
 
 .PHONY: install test demo style quality clean
 

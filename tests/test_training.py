@@ -120,6 +120,7 @@ def ddp_run(bench, tmp_path_factory):
     return output_dir, result
 
 
+@pytest.mark.slow
 def test_ddp_training_matches_single_process_evaluation(bench, ddp_run, tmp_path, capsys):
     output_dir, result = ddp_run
     assert "Final evaluation: mAP_macro" in result.stdout + result.stderr
@@ -161,6 +162,7 @@ def test_ddp_training_matches_single_process_evaluation(bench, ddp_run, tmp_path
     assert rows[0] == "index,label,AP,positives" and len(rows) == 1 + len(train_report["per_class_AP"])
 
 
+@pytest.mark.slow
 def test_ddp_output_folder_is_hub_ready(bench, ddp_run):
     from transformers import AutoModelForVideoClassification, pipeline
 
@@ -233,6 +235,7 @@ def load_evaluate_script():
     return module
 
 
+@pytest.mark.slow
 def test_evaluate_unknown_label_names_the_line(bench, ddp_run, tmp_path, capsys):
     output_dir, _ = ddp_run
     lines = (bench / "test.jsonl").read_text().splitlines()[:3]
@@ -485,7 +488,11 @@ def test_checkpoints_are_atomic_and_latest_takes_the_newest_complete_one_of_this
     assert (output_dir / "step_2" / CHECKPOINT_STATE_FILE).is_file() and (output_dir / "model.safetensors").is_file()
 
 
-def test_a_manifest_of_missing_videos_fails_training(bench, tmp_path):
+def test_a_manifest_of_missing_videos_fails_training(bench, tmp_path, monkeypatch, caplog):
+    import runpy
+
+    from transformers.utils import logging
+
     manifest = tmp_path / "missing.jsonl"
     labels = json.loads((bench / "labels.json").read_text())
     manifest.write_text(
@@ -494,17 +501,18 @@ def test_a_manifest_of_missing_videos_fails_training(bench, tmp_path):
     output_dir = tmp_path / "out"
     argv = train_command(bench, output_dir, "--max_train_steps", "1")
     argv[argv.index("--train_manifest") + 1] = str(manifest)
-    # The package's own command line (what `accelerate launch -m modeling_msqnet.training` runs).
-    result = subprocess.run(
-        [sys.executable, "-m", "modeling_msqnet.training", *argv],
-        env={**ENV, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 1, result.stderr[-3000:]
-    assert f"error: {manifest}: all 3 videos do not exist" in result.stderr and "Traceback" not in result.stderr
+    # The package's own command line (what `accelerate launch -m modeling_msqnet.training` runs), in this process.
+    monkeypatch.setattr(sys, "argv", ["modeling_msqnet.training", *argv])
+    verbosity = logging.get_verbosity()
+    reset_accelerate_state()
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_module("modeling_msqnet.training", run_name="__main__")
+    finally:
+        logging.set_verbosity(verbosity)
+        reset_accelerate_state()
+    assert exit_info.value.code == 1
+    assert f"error: {manifest}: all 3 videos do not exist" in caplog.text
     assert not (output_dir / "model.safetensors").exists()
 
 
@@ -537,6 +545,10 @@ def test_evaluation_fails_on_missing_videos_and_broken_folders(bench, ddp_run, t
     assert script.main(argv) == 1
     error = capsys.readouterr().err
     assert "expected" in error and "model.safetensors" in error and len(error.strip().splitlines()) == 1
+    (broken / "model.safetensors").write_bytes(b"not safetensors" * 64)
+    assert script.main(argv) == 1
+    error = capsys.readouterr().err
+    assert "could not be loaded" in error and len(error.strip().splitlines()) == 1
     (broken / "config.json").write_text('{"model_type": "msqnet", ')
     assert script.main(argv) == 1
     error = capsys.readouterr().err
@@ -576,6 +588,10 @@ def test_build_model_paths(bench, tmp_path):
     tiny_config(id2label={0: "LABEL_0", 1: "LABEL_1"}).to_json_file(blank)  # what a config without labels holds
     with pytest.raises(ValueError, match="without label names"):
         build_model(model_args(blank))
+    blank.write_text('{"model_type": "msqnet", ')
+    with pytest.raises(ValueError, match=r"blank\.json is not a valid MSQNet config file"):
+        build_model(model_args(blank))
+    tiny_config(id2label={0: "LABEL_0", 1: "LABEL_1"}).to_json_file(blank)
     (tmp_path / "two.json").write_text(json.dumps(["not a benchmark action", labels[0]]))
     assert build_model(model_args(blank, "--labels", str(tmp_path / "two.json"))).model.config.num_labels == 2
 
@@ -593,3 +609,45 @@ def test_build_model_paths(bench, tmp_path):
     # A known label keeps its trained query; the new one is drawn at random.
     queries = setup.model.msqnet.label_embeddings.detach()
     assert torch.equal(queries[1], trained[0]) and not torch.equal(queries[0], trained[0])
+
+
+def test_package_modules_import_each_other_without_cycles():
+    """No module of `modeling_msqnet` imports (directly or through others) a module that imports it."""
+    import ast
+
+    package = ROOT / "modeling_msqnet"
+    graph = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        current_package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = current_package.split(".")[: len(current_package.split(".")) - node.level + 1]
+                targets.add(".".join(base + ([node.module] if node.module else [])))
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("modeling_msqnet"):
+                targets.add(node.module)
+        graph[module] = {target for target in targets if target != module}
+    graph = {module: {t for t in targets if t in graph} for module, targets in graph.items()}
+    # Importing a package runs its __init__: a module that imports a package's submodule depends on the package.
+    for module in list(graph):
+        for target in list(graph[module]):
+            parent = target.rsplit(".", 1)[0]
+            if parent in graph and parent != module and not module.startswith(parent + "."):
+                graph[module].add(parent)
+
+    def find_cycle(start):
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for target in graph[node]:
+                if target == start:
+                    return path + [start]
+                if target not in path:
+                    stack.append((target, path + [target]))
+        return None
+
+    assert "modeling_msqnet.training.training" not in graph["modeling_msqnet.training.evaluation"]
+    cycles = [cycle for cycle in map(find_cycle, sorted(graph)) if cycle]
+    assert cycles == [], cycles[0]

@@ -39,6 +39,7 @@ from pathlib import Path
 from transformers.utils import logging
 
 from ..hub_code.configuration_msqnet import PROBLEM_TYPES, SINGLE_LABEL_CLASSIFICATION
+from ..resources import resource_path
 
 
 logger = logging.get_logger(__name__)
@@ -48,8 +49,7 @@ MANIFEST_KEYS = ("video", "labels", "start", "end", "fps", "id")
 # Training and evaluation fail when a larger share of a manifest's videos cannot be read (`--max_skipped_fraction`).
 DEFAULT_MAX_SKIPPED_FRACTION = 0.2
 
-# `configuration/datasets/` of the repository this package is installed from.
-LABEL_SETS_DIR = Path(__file__).resolve().parents[2] / "configuration" / "datasets"
+LABEL_SETS_DIR = resource_path("configuration", "datasets")
 
 
 class ManifestError(ValueError):

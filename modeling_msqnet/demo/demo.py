@@ -69,6 +69,7 @@ from transformers.utils import logging
 from ..data import multi_hot, read_manifest
 from ..explain import write_demo_explanations
 from ..publishing.model_folder import TRAINING_OUTPUT_FILES, check_model_folder
+from ..resources import resource_path
 from ..training.arguments import non_negative_float, non_negative_int, positive_float, positive_int
 
 
@@ -78,8 +79,8 @@ logger = logging.get_logger(__name__)
 _START_TIME = time.perf_counter()
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO_ROOT / "configuration" / "models" / "msqnet-demo.json"
-DEMO_TEXT_CONFIG = REPO_ROOT / "configuration" / "models" / "msqnet-demo-minilm.json"
+DEMO_CONFIG = resource_path("configuration", "models", "msqnet-demo.json")
+DEMO_TEXT_CONFIG = resource_path("configuration", "models", "msqnet-demo-minilm.json")
 # Training runs as `accelerate launch -m <TRAINING_MODULE>`: a fresh process per run (its own thread count and
 # Accelerate state), found wherever the package is installed.
 TRAINING_MODULE = "modeling_msqnet.training"

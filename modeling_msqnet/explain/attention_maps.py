@@ -47,6 +47,8 @@ import torch
 from torch.nn import functional as F
 from transformers.utils import logging
 
+from ..hub_code.configuration_msqnet import SINGLE_LABEL_CLASSIFICATION
+
 
 logger = logging.get_logger(__name__)
 
@@ -149,7 +151,7 @@ class AttentionRecord:
     def probabilities(self) -> torch.Tensor:
         """Sigmoid scores (multi-label) or softmax (single-label), `(num_labels,)`."""
         logits = self.logits.detach().float()
-        if self.problem_type == "single_label_classification":
+        if self.problem_type == SINGLE_LABEL_CLASSIFICATION:
             return logits.softmax(dim=-1)
         return logits.sigmoid()
 

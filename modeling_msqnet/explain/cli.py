@@ -23,6 +23,7 @@ from pathlib import Path
 
 from transformers.utils import logging
 
+from ..training.arguments import non_negative_int, positive_int
 from .attention_maps import METHODS, explain_video
 from .figures import atomic_output, write_explanation
 
@@ -36,13 +37,6 @@ def load_model(model_dir):
 
     model, video_processor, _ = load_model_folder(model_dir)
     return model.eval(), video_processor
-
-
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def _add_model_arguments(parser):
@@ -61,7 +55,7 @@ def build_attention_parser() -> argparse.ArgumentParser:
     _add_model_arguments(parser)
     parser.add_argument("--video", required=True, help="Video file or frame folder.")
     parser.add_argument("--labels", nargs="+", default=None, help="Label names to explain (default: the top-k).")
-    parser.add_argument("--top_k", type=_positive_int, default=5, help="Explain the k most probable labels.")
+    parser.add_argument("--top_k", type=positive_int, default=5, help="Explain the k most probable labels.")
     parser.add_argument("--method", choices=METHODS, default="rollout", help="Attention rollout or gradient-weighted.")
     return parser
 
@@ -74,10 +68,10 @@ def build_tsne_parser() -> argparse.ArgumentParser:
     )
     _add_model_arguments(parser)
     parser.add_argument("--manifest", required=True, help="Manifest (.jsonl) of labelled videos.")
-    parser.add_argument("--max_videos", type=_positive_int, default=1000, help="Use at most this many videos.")
-    parser.add_argument("--batch_size", type=_positive_int, default=16, help="Videos per forward pass.")
-    parser.add_argument("--k", type=_positive_int, default=10, help="Neighbours of the k-NN label accuracy.")
-    parser.add_argument("--seed", type=int, default=0, help="Seed of t-SNE.")
+    parser.add_argument("--max_videos", type=positive_int, default=1000, help="Use at most this many videos.")
+    parser.add_argument("--batch_size", type=positive_int, default=16, help="Videos per forward pass.")
+    parser.add_argument("--k", type=positive_int, default=10, help="Neighbours of the k-NN label accuracy.")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="Seed of t-SNE.")
     return parser
 
 

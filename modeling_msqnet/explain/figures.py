@@ -13,8 +13,6 @@
 # limitations under the License.
 """Pictures of attention maps and embeddings: overlay grids (PNG), per-label animations (GIF), t-SNE panels (PNG)."""
 
-import contextlib
-import os
 import re
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from transformers.utils import logging
 
+from ..publishing.model_folder import atomic_output
 from .attention_maps import VideoExplanation
 
 
@@ -32,22 +31,6 @@ logger = logging.get_logger(__name__)
 DPI = 120
 OVERLAY_ALPHA = 0.5
 COLORMAP = "jet"
-
-
-@contextlib.contextmanager
-def atomic_output(path, suffix: str):
-    """Yields a temporary path beside `path` (which must end with `suffix`) and renames it to `path` on success."""
-    path = Path(path)
-    if path.suffix.lower() != suffix:
-        raise ValueError(f"`path` must end with {suffix}, got {str(path)!r}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp{suffix}")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
 
 
 def file_name_for(label: str) -> str:

@@ -388,6 +388,14 @@ class MSQNetPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _no_split_modules = ["MSQNetEncoderLayer", "MSQNetDecoderLayer", "TimesformerLayer", "CLIPEncoderLayer"]
 
+    @classmethod
+    def is_custom_code(cls) -> bool:
+        # transformers skips modules without parameters of their own (CLIP's `CLIPAttention`, `CLIPMLP`, whose
+        # `_init_weights` sets their linears) when it initialises missing weights of custom code, because custom code
+        # may write weights in place. MSQNet initialises only through `nn.init`, which transformers guards, so every
+        # sub-model gets its own init on loading exactly as when the model is built.
+        return False
+
     def _init_weights(self, module):
         # `nn.init` is looked up at call time: transformers guards its functions so loaded weights are never re-drawn.
         std = self.config.initializer_range
@@ -404,6 +412,9 @@ class MSQNetPreTrainedModel(PreTrainedModel):
             nn.init.uniform_(module.bias, -bound, bound)
         elif isinstance(module, MSQNetModel):
             nn.init.normal_(module.label_embeddings, std=std)
+            # TimeSformer's `_init_weights` leaves its temporal embeddings out; building the model gives zeros.
+            if module.config.video_config.model_type == "timesformer":
+                nn.init.zeros_(module.video_model.embeddings.time_embeddings)
 
     def _autocast_context(self, device_type):
         """`torch.autocast` to `config.autocast_dtype` (fast path), or no change at all in exact mode."""

@@ -23,6 +23,8 @@ from transformers.utils import logging
 
 from ..data.manifest import check_label_names
 from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, PROBLEM_TYPES
+from ..resources import resource_path
+from .model_folder import atomic_output
 
 
 logger = logging.get_logger(__name__)
@@ -31,7 +33,7 @@ VIDEO_ENCODER_NAMES = {
     "timesformer": "TimeSformer (divided space-time attention)",
     "videomae": "VideoMAE (joint space-time attention over tubelets)",
 }
-DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "hub_cards" / "msqnet_model_card_template.md"
+DEFAULT_TEMPLATE_PATH = resource_path("hub_cards", "msqnet_model_card_template.md")
 TASK_TYPE = "video-classification"
 TASK_NAME = "Video Classification"
 DEFAULT_TAGS = ("msqnet", "video-classification", "action-recognition", "custom_code")
@@ -306,7 +308,8 @@ def render_model_card(
     readme_path = model_dir / "README.md"
     if readme_path.exists():
         logger.info(f"Overwriting {readme_path}.")
-    card.save(readme_path)
+    with atomic_output(readme_path, ".md") as temporary:
+        card.save(temporary)
     return card
 
 

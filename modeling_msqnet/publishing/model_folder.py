@@ -18,11 +18,13 @@ folder is: a `config.json` of model type `msqnet`, the weights (one file, or eve
 `auto_map` names and, for the pipeline, a video processor config.
 """
 
+import contextlib
 import json
 import os
 import shutil
 from pathlib import Path
 
+from safetensors import SafetensorError
 from transformers.utils import logging
 
 
@@ -202,7 +204,7 @@ def load_model_folder(model_dir, argument: str = "--model"):
     check_weights(model_dir, argument)
     try:
         model = MSQNetForVideoClassification.from_pretrained(model_dir)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as error:
         raise ModelFolderError(f"{argument} {model_dir} could not be loaded: {one_line(error)}") from error
     if has_any(model_dir, VIDEO_PROCESSOR_FILES):
         video_processor = MSQNetVideoProcessor.from_pretrained(model_dir)
@@ -211,6 +213,23 @@ def load_model_folder(model_dir, argument: str = "--model"):
         video_processor = default_video_processor(model.config)
     tokenizer = AutoTokenizer.from_pretrained(model_dir) if has_any(model_dir, TOKENIZER_FILES) else None
     return model, video_processor, tokenizer
+
+
+@contextlib.contextmanager
+def atomic_output(path, suffix: str):
+    """Yields a temporary path beside `path` (which must end with `suffix`, kept so that writers that go by the
+    suffix pick the format) and renames it to `path` on success: a file is never seen half-written."""
+    path = Path(path)
+    if path.suffix.lower() != suffix:
+        raise ValueError(f"`path` must end with {suffix}, got {str(path)!r}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp{suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
 
 
 def temporary_sibling(path, tag: str = "saving") -> Path:
@@ -244,6 +263,7 @@ def replace_folder(staged, final, keep_old_entries: bool = True) -> Path:
 
 __all__ = [
     "CONFIG_FILE",
+    "atomic_output",
     "NOT_UPLOADED_PATTERNS",
     "TRAINING_OUTPUT_FILES",
     "ModelFolderError",

@@ -44,7 +44,7 @@ from ..metrics import (
     primary_metric,
     top_k_accuracy,
 )
-from ..publishing.model_folder import load_model_folder
+from ..publishing.model_folder import atomic_output, load_model_folder
 from .arguments import check_output_file, fraction, non_negative_int, positive_int
 from .dataloaders import build_eval_dataloader
 
@@ -175,16 +175,6 @@ def format_summary(report: dict, problem_type: str) -> str:
     return f"{figures} on {report.get('num_videos', 0)} videos ({report['skipped']['count']} skipped)"
 
 
-def write_json_atomically(content, path) -> Path:
-    """Write `content` as JSON to `path` through a temporary file and a rename (never a half-written file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.parent / f".{path.name}.saving"
-    staged.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(staged, path)
-    return path
-
-
 def write_per_class_table(report: dict, path) -> Path:
     """Write the per-class AP (and number of positives) as a Markdown (`.md`) or CSV (`.csv`) table."""
     path = Path(path)
@@ -264,7 +254,8 @@ def run_evaluation(args) -> dict:
         **report,
     }
     if accelerator.is_main_process:
-        write_json_atomically(report, args.output)
+        with atomic_output(args.output, Path(args.output).suffix.lower()) as temporary:
+            temporary.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if args.per_class_table:
             write_per_class_table(report, args.per_class_table)
     accelerator.wait_for_everyone()

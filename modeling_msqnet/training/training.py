@@ -61,11 +61,13 @@ from ..publishing.model_folder import (
     ModelFolderError,
     default_video_processor,
     load_model_folder,
+    one_line,
     replace_folder,
     temporary_sibling,
 )
 from ..publishing.plots import plot_per_class_ap, plot_training_curves
 from ..publishing.push import push_model_folder
+from ..resources import available_presets, preset_path
 from .arguments import (
     fraction,
     json_object,
@@ -102,13 +104,14 @@ def build_argument_parser() -> argparse.ArgumentParser:
     """The command-line flags of `examples/train.py` (names as in transformers' `*_no_trainer.py` examples)."""
     parser = argparse.ArgumentParser(description="Train (or fine-tune) MSQNet on video manifests with Accelerate.")
     parser.add_argument(
-        "--config_file", default=None, help="JSON of flag defaults (e.g. configuration/training/paper.json)."
+        "--config_file", default=None, help="JSON of flag defaults, or a preset name (paper: configuration/training/)."
     )
     model = parser.add_argument_group("model")
     model.add_argument(
         "--model",
         default=None,
-        help="Saved MSQNet folder (fine-tune), or an MSQNet config (.json file or folder) for a new model.",
+        help="Saved MSQNet folder (fine-tune), or an MSQNet config (.json file, folder, or a preset name such as "
+        "msqnet-demo from configuration/models/) for a new model.",
     )
     model.add_argument(
         "--video_model",
@@ -258,7 +261,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = build_argument_parser()
     pre_args, _ = parser.parse_known_args(argv)
     if pre_args.config_file:
-        set_defaults_from_json(parser, pre_args.config_file)
+        set_defaults_from_json(parser, preset_path(pre_args.config_file, "training"))
     args = parser.parse_args(argv)
 
     if args.model is None and not (args.video_model and args.clip_model):
@@ -314,9 +317,12 @@ def build_model(args) -> "ModelSetup":
     problem_type = label_info.get("problem_type")
     if args.video_model:
         return compose_model_from_parts(args, label_names, problem_type, label_info)
-    source = Path(args.model)
+    source = preset_path(args.model, "models")
     if not source.exists():
-        raise FileNotFoundError(f"--model {source} does not exist (expected a saved MSQNet folder or a config .json).")
+        raise FileNotFoundError(
+            f"--model {source} does not exist (expected a saved MSQNet folder, a config .json or one of the presets "
+            f"{available_presets('models')})."
+        )
     if source.is_dir():
         setup = load_pretrained_model(source, args, label_names, problem_type)
     else:
@@ -363,7 +369,10 @@ def compose_model_from_parts(args, label_names, problem_type, label_info) -> Mod
 
 def new_model_from_config(config_file: Path, args, label_names, problem_type) -> ModelSetup:
     """A randomly initialised MSQNet from a config (preset) file; label queries from `--text_model` when given."""
-    config = MSQNetConfig.from_json_file(config_file)
+    try:
+        config = MSQNetConfig.from_json_file(config_file)
+    except (OSError, ValueError, TypeError) as error:
+        raise ModelFolderError(f"--model {config_file} is not a valid MSQNet config file: {one_line(error)}") from None
     if label_names is not None:
         config.id2label = dict(enumerate(label_names))
         config.label2id = {name: index for index, name in enumerate(label_names)}

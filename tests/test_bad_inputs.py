@@ -79,6 +79,14 @@ def test_named_pipe_is_refused_without_blocking(tmp_path):
     assert outputs["pixel_values"] == [None] and "named pipe" in outputs["decoding_error"][0]
 
 
+def test_named_pipe_inside_a_frame_folder_is_refused(tmp_path):
+    folder = write_frame_folder(tmp_path / "frames", 3)
+    os.remove(os.path.join(folder, "frame_2.png"))
+    os.mkfifo(os.path.join(folder, "frame_2.png"))
+    with pytest.raises(VideoDecodingError, match=r"1 image name\(s\) that are not regular files \(e.g. frame_2.png\)"):
+        read_video_frames(folder, [0, 1, 2])
+
+
 def test_devices_are_refused():
     with pytest.raises(VideoDecodingError, match="/dev/zero is not a regular file"):
         probe_video("/dev/zero")

@@ -230,6 +230,13 @@ def list_frame_files(folder: str | os.PathLike) -> list[str]:
         )
     if not image_names:
         raise VideoDecodingError(f"The frame folder {folder} holds no image files ({', '.join(IMAGE_EXTENSIONS)}).")
+    not_files = [name for name in image_names if not os.path.isfile(os.path.join(folder, name))]
+    if not_files:
+        # A named pipe (or a folder) called `frame_1.png` would block or fail deep inside FFmpeg.
+        raise VideoDecodingError(
+            f"The frame folder {folder} has {len(not_files)} image name(s) that are not regular files (e.g. "
+            f"{sorted(not_files)[0]})."
+        )
     _check_frame_numbering(folder, image_names)
     return [os.path.join(folder, name) for name in sorted(image_names, key=natural_sort_key)]
 

@@ -562,6 +562,11 @@ class MSQNetModel(MSQNetPreTrainedModel):
         """Refuse `pixel_values` the encoders cannot take, naming the expected shape, before any encoder runs."""
         if not isinstance(pixel_values, torch.Tensor):
             raise ValueError(f"`pixel_values` must be a tensor, got {type(pixel_values).__name__}.")
+        if not pixel_values.is_floating_point():
+            raise ValueError(
+                f"`pixel_values` must be floating point frames normalised by the video processor, got "
+                f"{pixel_values.dtype} (raw frames?)."
+            )
         video_config = self.config.video_config
         num_channels = getattr(video_config, "num_channels", 3)
         image_size = getattr(video_config, "image_size", None)

@@ -167,9 +167,11 @@ def test_segments_threshold_min_duration_and_merge_gap():
     # Windows 1 s long every 2 s: pieces 1 s apart merge with merge_gap >= 1 only.
     starts = np.arange(8) * 2.0
     scores = np.array([[0.1, 0.9, 0.8, 0.2, 0.7, 0.1, 0.95, 0.1], [0.0] * 8]).T
-    spans = lambda **kw: [
-        (s["label"], s["start"], s["end"]) for s in find_segments(starts, starts + 1.0, scores, ["a", "b"], **kw)
-    ]  # noqa: E501, E731
+
+    def spans(**options):
+        segments = find_segments(starts, starts + 1.0, scores, ["a", "b"], **options)
+        return [(segment["label"], segment["start"], segment["end"]) for segment in segments]
+
     assert spans(threshold=0.5) == [("a", 2.0, 3.0), ("a", 4.0, 5.0), ("a", 8.0, 9.0), ("a", 12.0, 13.0)]
     assert spans(threshold=0.5, merge_gap=1.0) == [("a", 2.0, 5.0), ("a", 8.0, 9.0), ("a", 12.0, 13.0)]
     assert spans(threshold=0.5, merge_gap=1.0, min_duration=1.5) == [("a", 2.0, 5.0)]

@@ -59,8 +59,7 @@ def plot_timeline(timeline, path, *, max_labels: int | None = None, title: str |
 
     figure = Figure(figsize=(11, 1.2 + 0.32 * len(rows)), dpi=DPI, layout="constrained")
     axes = figure.add_subplot()
-    colormap = colormaps["viridis"].copy()
-    colormap.set_bad("lightgray")
+    colormap = colormaps["viridis"].with_extremes(bad="lightgray")
     mesh = axes.pcolormesh(
         edges,
         np.arange(len(rows) + 1) - 0.5,

@@ -1,7 +1,7 @@
 """Action timeline of a long video: label scores in sliding windows and per-label segments.
 
     python examples/timeline.py --model DIR --video FILE --window_seconds 4 --stride_seconds 2 \
-        --output timeline.json [--csv timeline.csv] [--plot timeline.png] [--onnx EXPORT_DIR]
+        --output timeline.json [--csv timeline.csv] [--plot timeline.png] [--onnx EXPORT_DIR [--int8]]
 """
 
 import argparse
@@ -36,6 +36,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--onnx", default=None, help="Run the model exported by examples/export_onnx.py from this folder instead."
     )
+    parser.add_argument("--int8", action="store_true", help="With --onnx: run its model_int8.onnx.")
     parser.add_argument("--no_progress", action="store_true", help="Hide the progress bar.")
     return parser.parse_args(argv)
 
@@ -46,9 +47,9 @@ def main(argv=None):
 
     scorer = None
     if args.onnx is not None:
-        from modeling_msqnet.export import OnnxWindowScorer
+        from modeling_msqnet.export import INT8_FILE_NAME, ONNX_FILE_NAME, OnnxWindowScorer
 
-        scorer = OnnxWindowScorer(args.onnx)
+        scorer = OnnxWindowScorer(args.onnx, file_name=INT8_FILE_NAME if args.int8 else ONNX_FILE_NAME)
         model, processor_dir = None, args.onnx
     else:
         model, processor_dir = MSQNetForVideoClassification.from_pretrained(args.model), args.model

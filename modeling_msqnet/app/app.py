@@ -45,6 +45,7 @@ from ..timeline import (  # noqa: E402
 
 logger = logging.get_logger(__name__)
 
+MAX_EXAMPLE_VIDEOS = 200
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts", ".m2ts", ".mts")
 
 
@@ -141,14 +142,17 @@ class VideoClassifierApp:
         return prediction
 
 
-def list_example_videos(folder) -> list[str]:
-    """The video files of `folder` (sorted), offered in the app's picker."""
+def list_example_videos(folder, limit: int = MAX_EXAMPLE_VIDEOS) -> list[str]:
+    """The first `limit` video files of `folder` (sorted by name), offered in the app's picker."""
     if folder is None:
         return []
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"--examples {folder} is not a folder of videos.")
-    return sorted(str(path) for path in folder.iterdir() if path.suffix.lower() in VIDEO_EXTENSIONS)
+    videos = sorted(str(path) for path in folder.iterdir() if path.suffix.lower() in VIDEO_EXTENSIONS)
+    if len(videos) > limit:
+        logger.warning(f"--examples {folder} holds {len(videos)} videos; the picker offers the first {limit}.")
+    return videos[:limit]
 
 
 def build_demo(app: VideoClassifierApp, example_videos=()):
@@ -167,8 +171,9 @@ def build_demo(app: VideoClassifierApp, example_videos=()):
         ]
         has_timeline = prediction.timeline is not None
         maps = prediction.attention_maps or []
+        title = "Top labels (best window)" if has_timeline else "Top labels"
         return (
-            prediction.scores,
+            gr.update(value=prediction.scores, label=title),
             gr.update(value=prediction.plot_path, visible=has_timeline),
             gr.update(value=segments, visible=has_timeline),
             gr.update(value=maps, visible=bool(maps)),

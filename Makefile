@@ -3,14 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-CHECK_DIRS := modeling_msqnet examples benchmarks tests
+CHECK_DIRS := modeling_msqnet examples benchmarks tests setup.py
 
 .PHONY: install test demo style quality clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,text,quality,onnx,app,browser-test]"
+	$(PY) -m pip install -q -e ".[test,text,quality,explain,onnx,app,browser-test]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -71,7 +71,7 @@ def small_config(num_frames=8, num_labels=140, **overrides):
 
 
 def build_reference(config):
-    """`tests/official_reference.py::OfficialMSQNet` (REFERENCE.md's forward, official names) sized like `config`."""
+    """`tests/official_reference.py::OfficialMSQNet` (the published forward, official names) sized like `config`."""
     from official_reference import OfficialMSQNet
 
     return OfficialMSQNet(

@@ -1,9 +1,9 @@
-"""Benchmark: full-size MSQNet inference against the published computation (REFERENCE.md), and the fast path.
+"""Benchmark: full-size MSQNet inference against the published computation (README), and the fast path.
 
 For each frame count (8 and 16 by default) it builds, with random weights (seed 0), the paper's configuration (the
 default `MSQNetConfig()`, 140 labels like Animal Kingdom, batch 1, 224 px):
 
-- `reference`: `tests/official_reference.py::OfficialMSQNet`, the independent forward written from REFERENCE.md that
+- `reference`: `tests/official_reference.py::OfficialMSQNet`, the independent forward written from the README that
   the parity test uses (official parameter names, PyTorch's `nn.Transformer`);
 - `timesformer`: the reference's `TimesformerModel` alone (the video encoder's share of the time);
 - `ours exact`: `MSQNetForVideoClassification` with the reference's weights (converted), default config;

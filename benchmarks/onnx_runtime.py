@@ -32,7 +32,8 @@ from timeline import prepare_model  # noqa: E402
 from modeling_msqnet.data.manifest import read_manifest  # noqa: E402
 from modeling_msqnet.export import INT8_FILE_NAME, ONNX_FILE_NAME, export_onnx, onnx_session  # noqa: E402
 from modeling_msqnet.hub_code.video_decoding import read_frames  # noqa: E402
-from modeling_msqnet.training.evaluation import compute_metrics, load_model_and_processor  # noqa: E402
+from modeling_msqnet.publishing.model_folder import load_model_folder  # noqa: E402
+from modeling_msqnet.training.evaluation import compute_metrics  # noqa: E402
 
 
 def preprocess_manifest(manifest, model, video_processor):
@@ -72,7 +73,7 @@ def main():
     rows = []
     for model_index, model_name in enumerate(args.model or ["small"]):
         model_dir = prepare_model(args.cache_dir, model_name)
-        model, video_processor = load_model_and_processor(model_dir)
+        model, video_processor, _ = load_model_folder(model_dir)
         model.eval()
         export_dir = os.path.join(args.cache_dir, f"export_{model_index}")
         export_onnx(model_dir, export_dir, quantize_int8=True, overwrite=True)

@@ -124,12 +124,12 @@ def worker(payload: dict) -> dict:
     import torch
 
     from modeling_msqnet.hub_code.video_decoding import read_frames
+    from modeling_msqnet.publishing.model_folder import load_model_folder
     from modeling_msqnet.timeline import compute_timeline, scores_from_logits, window_bounds
     from modeling_msqnet.timeline.streaming import StreamingVideoReader
-    from modeling_msqnet.training.evaluation import load_model_and_processor
 
     torch.set_num_threads(payload["threads"])
-    model, processor = load_model_and_processor(payload["model"])
+    model, processor, _ = load_model_folder(payload["model"])
     model.eval()
     video, window, stride = payload["video"], payload["window_seconds"], payload["stride_seconds"]
     start_wall, start_cpu = time.perf_counter(), time.process_time()

@@ -25,39 +25,13 @@ accelerate launch --config_file configuration/accelerate/multi_gpu.yaml examples
 accelerate launch examples/train.py ... --resume_from_checkpoint runs/ak/step_1000
 ```
 
-See `python examples/train.py --help` for every flag; the defaults are the paper's recipe.
+See `python examples/train.py --help` for every flag; the defaults are the paper's recipe. The same command line runs
+from an installed package as `accelerate launch -m modeling_msqnet.training ...`.
 """
 
-import logging
 import sys
 
-from modeling_msqnet.data import ManifestError
-from modeling_msqnet.training.training import parse_args as parse_training_args
-from modeling_msqnet.training.training import train
-
-
-def parse_args(argv=None):
-    return parse_training_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    logging.basicConfig(
-        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%m/%d/%Y %H:%M:%S", level=logging.INFO
-    )
-    try:
-        report = train(args)
-    except (ManifestError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    if report:
-        from accelerate import PartialState
-
-        if PartialState().is_main_process:
-            from modeling_msqnet.training.evaluation import format_summary
-
-            print(f"Final evaluation: {format_summary(report, report['problem_type'])}")
-    return 0
+from modeling_msqnet.training.training import main
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""An independent implementation of the published MSQNet forward pass, written from REFERENCE.md.
+"""An independent implementation of the published MSQNet forward pass, written from its description in the README
+("What the published model computes").
 
 It uses the official parameter layout (`backbone`, `linear1`, `image_model`, `linear2`, `query_embed`,
 `transformer`, `group_linear`) and PyTorch's own `nn.Transformer`, and shares no code with `modeling_msqnet`. The
@@ -42,7 +43,7 @@ class OfficialGroupWiseLinear(nn.Module):
 
 
 class OfficialMSQNet(nn.Module):
-    """REFERENCE.md steps 1-7 with a TimeSformer backbone and the official parameter names."""
+    """The published forward (README, steps 1-7) with a TimeSformer backbone and the official parameter names."""
 
     def __init__(
         self,

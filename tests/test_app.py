@@ -17,7 +17,7 @@ from video_fixtures import write_video
 
 gradio = pytest.importorskip("gradio")
 
-from modeling_msqnet.app import VideoClassifierApp, build_demo, default_explainer  # noqa: E402
+from modeling_msqnet.app import VideoClassifierApp, build_demo  # noqa: E402
 from modeling_msqnet.timeline import scores_from_logits  # noqa: E402
 
 
@@ -68,12 +68,19 @@ def test_attention_map_hook(model_dir, clips):
     prediction = app.predict(clips["short"])
     top = sorted(prediction.scores, key=prediction.scores.get, reverse=True)[:2]
     assert calls == [(clips["short"], top)] and [caption for _, caption in prediction.attention_maps] == top
-    try:
-        import modeling_msqnet.explain  # noqa: F401
-    except ImportError:
-        assert default_explainer() is None
     with pytest.raises(ValueError, match="upload a video"):
         app.predict(None)
+
+
+def test_default_explainer_draws_the_attention_grid(model_dir, clips):
+    pytest.importorskip("modeling_msqnet.explain")
+    app = VideoClassifierApp(model_dir, top_k=2, window_seconds=1.0)
+    assert app.explainer is not None
+    prediction = app.predict(clips["short"])
+    (image, caption), *others = prediction.attention_maps
+    top = sorted(prediction.scores, key=prediction.scores.get, reverse=True)[:2]
+    assert not others and caption.endswith(", ".join(top))
+    assert Path(image).read_bytes()[:4] == b"\x89PNG"
 
 
 def _free_port():

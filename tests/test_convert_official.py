@@ -1,5 +1,5 @@
 """`examples/convert_official_checkpoint.py`: an official-layout checkpoint becomes a Hub-ready folder that computes
-the same logits as an independent implementation of REFERENCE.md."""
+the same logits as an independent implementation of the published model (tests/official_reference.py)."""
 
 import argparse
 import json
@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_parity import build_official_pair
-from tiny_models import IMAGE_SIZE, tiny_config
+from tiny_models import IMAGE_SIZE, MSQNetModelTester, tiny_config
 from transformers import AutoModelForVideoClassification, AutoVideoProcessor
 
 from modeling_msqnet import MSQNetForVideoClassification, MSQNetVideoProcessor
 
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "convert_official_checkpoint.py"
+build_official_pair = MSQNetModelTester().create_official_pair
 
 
 def run_converter(*args):

@@ -438,3 +438,14 @@ def test_prepare_dataset_cli_hockey_without_root(tmp_path, capsys):
     assert code == 0
     lines = [json.loads(line) for line in (tmp_path / "test.jsonl").read_text().splitlines()]
     assert len(lines) == 1 and lines[0]["fps"] == 25.0 and lines[0]["labels"] == ["Face-Off", "Play"]
+
+
+def test_converters_and_the_reader_share_one_natural_order(tmp_path):
+    """One folder, one order: the converters sort names like the frame reader (by number, ignoring case)."""
+    from modeling_msqnet.hub_code import video_decoding
+
+    names = ["B_Diving_2.avi", "a_Diving_10.avi", "a_Diving_9.avi"]
+    make_media(tmp_path, [f"Diving/{name}" for name in names], kind="video")
+    converted = [Path(entry["video"]).name for entry in convert_thumos14_trimmed(tmp_path).entries]
+    assert converted == ["a_Diving_9.avi", "a_Diving_10.avi", "B_Diving_2.avi"]
+    assert converted == sorted(names, key=video_decoding.natural_sort_key)

@@ -21,20 +21,19 @@ import numpy as np
 import pytest
 
 from modeling_msqnet import MSQNetConfig
+from modeling_msqnet.data import multi_hot, read_manifest
 from modeling_msqnet.demo.demo import (
     DEMO_AUGMENTATION,
     DEMO_CONFIG,
     DEMO_TEXT_CONFIG,
-    check_model_folder,
+    TRAINING_MODULE,
     format_summary_line,
     label_frequency_baseline,
-    multi_hot,
     parse_args,
     parse_summary_line,
-    read_label_lists,
     train_command,
 )
-from modeling_msqnet.demo.synthetic_actions import ACTIONS, generate_benchmark
+from modeling_msqnet.demo.synthetic_actions import ACTIONS, TEST_ACTORS, generate_benchmark
 from modeling_msqnet.metrics import binary_average_precision
 
 
@@ -53,7 +52,7 @@ class TestBaseline:
         assert report["mAP_macro"] == pytest.approx((2 / 5 + 3 / 5 + 2 / 5) / 3)
         # Micro: all (clip, label) pairs ranked by score: the 5 "a" pairs first (score 0.75, 2 of the 7 positives),
         # then 10 tied at 0.25 (the other 5 positives: precision 7/15 at full recall).
-        targets = multi_hot(test, LABELS)
+        targets = multi_hot([[LABELS.index(name) for name in labels] for labels in test], len(LABELS))
         scores = np.broadcast_to([0.75, 0.25, 0.25, 0.0], targets.shape)
         assert report["AP_micro"] == pytest.approx(binary_average_precision(targets.ravel(), scores.ravel()))
         assert report["AP_micro"] == pytest.approx(2 / 7 * 2 / 5 + 5 / 7 * 7 / 15)
@@ -62,29 +61,14 @@ class TestBaseline:
         generate_benchmark(tmp_path, num_train=40, num_test=30, num_frames=2, size=16, seed=1, progress=False)
         labels = json.loads((tmp_path / "labels.json").read_text())
         assert labels == list(ACTIONS)
-        train = read_label_lists(tmp_path / "train.jsonl", labels)
-        test = read_label_lists(tmp_path / "test.jsonl", labels)
-        assert len(train) == 40 and len(test) == 30
-        report = label_frequency_baseline(train, test, labels)
-        prevalence = multi_hot(test, labels).mean(axis=0)
+        train = read_manifest(tmp_path / "train.jsonl", labels)
+        test = read_manifest(tmp_path / "test.jsonl", labels, extra_keys=("actor",))
+        assert len(train) == 40 and len(test) == 30 and {entry["actor"] for entry in test} <= set(TEST_ACTORS)
+        report = label_frequency_baseline([e["labels"] for e in train], [e["labels"] for e in test], labels)
+        prevalence = multi_hot([entry["label_ids"] for entry in test], len(labels)).mean(axis=0)
         assert report["mAP_macro"] == pytest.approx(prevalence[prevalence > 0].mean())
         # About 2 labels of 12 per clip: the baseline is far below what the demo reaches (0.8).
         assert 0.1 < report["mAP_macro"] < 0.3
-
-    def test_multi_hot(self):
-        np.testing.assert_array_equal(multi_hot([["b"], ["a", "d"]], LABELS), [[0, 1, 0, 0], [1, 0, 0, 1]])
-
-    def test_read_label_lists_errors(self, tmp_path):
-        manifest = tmp_path / "m.jsonl"
-        manifest.write_text('{"video": "x.mp4", "labels": ["a"]}\n{"video": "y.mp4", "labels": ["flying"]}\n')
-        with pytest.raises(ValueError, match=r"m\.jsonl:2: unknown labels \['flying'\]"):
-            read_label_lists(manifest, LABELS)
-        manifest.write_text('{"video": "x.mp4"}\n')
-        with pytest.raises(ValueError, match=r"m\.jsonl:1: expected a JSON object with a 'labels' list"):
-            read_label_lists(manifest, LABELS)
-        manifest.write_text("\n")
-        with pytest.raises(ValueError, match="holds no clips"):
-            read_label_lists(manifest, LABELS)
 
 
 class TestSummaryLine:
@@ -142,8 +126,7 @@ class TestArguments:
             (["--num_train", "many"], "expected a positive integer"),
             (["--learning_rate", "-1"], "expected a positive number"),
             (["--seed", "-3"], "expected an integer >= 0"),
-            (["--weight_decay", "-0.1"], "--weight_decay must be >= 0"),
-            (["--train_script", "no/such/train.py"], "--train_script no/such/train.py does not exist"),
+            (["--weight_decay", "-0.1"], "expected a number >= 0"),
             (["--model_config", "missing.json"], "--model_config missing.json does not exist"),
             (["--text_model", "no_such_folder"], "--text_model no_such_folder is not a folder"),
         ],
@@ -167,7 +150,12 @@ class TestTrainingCommand:
         )
         assert command[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
         assert command[command.index("--num_processes") + 1] == "1" and "--cpu" in command
-        script = command.index(args.train_script)
+        # The training module, not a script of the checkout: the command works from an installed package.
+        script = command.index(TRAINING_MODULE)
+        assert command[script - 1] == "-m" and not any(part.endswith(".py") for part in command)
+        assert "--overwrite_output_dir" in command  # a rerun of the demo retrains into the same folders
+        command = [part for part in command if part != "--overwrite_output_dir"]
+        script = command.index(TRAINING_MODULE)
         flags = dict(zip(command[script + 1 :: 2], command[script + 2 :: 2]))
         assert flags["--model"] == str(DEMO_CONFIG)
         assert flags["--labels"] == str(tmp_path / "labels.json")
@@ -202,10 +190,3 @@ class TestPresets:
         # The label queries come from MiniLM's mean-pooled 384-wide sentence embeddings.
         assert text_config.hidden_size == 384 and text_config.label_text_pooling == "mean"
         assert text_config.hidden_size % text_config.num_attention_heads == 0
-
-
-def test_check_model_folder_names_what_is_missing(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        check_model_folder(tmp_path / "nothing")
-    with pytest.raises(FileNotFoundError, match="config.json"):
-        check_model_folder(tmp_path)

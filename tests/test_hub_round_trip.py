@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import save_file
-from tiny_models import IMAGE_SIZE, LABELS, tiny_config, write_tiny_clip_tokenizer
+from tiny_models import IMAGE_SIZE, LABELS, MSQNetModelTester
 from transformers import (
     AutoConfig,
     AutoModelForVideoClassification,
@@ -29,18 +29,7 @@ ALLOWED_HUB_IMPORTS = set(HUB_CODE_IMPORTS)
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "modeling_msqnet" / "hub_code"
 
 
-def save_tiny_msqnet(folder, problem_type="multi_label_classification", seed=0):
-    torch.manual_seed(seed)
-    model = MSQNetForVideoClassification(tiny_config(problem_type=problem_type)).eval()
-    video_processor = MSQNetVideoProcessor(
-        num_frames=model.config.num_frames,
-        size={"shortest_edge": IMAGE_SIZE},
-        crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-    )
-    tokenizer = write_tiny_clip_tokenizer(Path(folder).parent / f"{Path(folder).name}-tokenizer")
-    model.save_pretrained(folder)
-    MSQNetProcessor(video_processor=video_processor, tokenizer=tokenizer).save_pretrained(folder)
-    return model, video_processor
+tester = MSQNetModelTester()
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +42,8 @@ def remote_run(request, tmp_path_factory, bigbuckbunny):
     """Save a tiny model + processors, then load and run them in a subprocess without `modeling_msqnet`."""
     root = tmp_path_factory.mktemp(request.param)
     model_dir = root / "tiny-msqnet"
-    model, video_processor = save_tiny_msqnet(model_dir, problem_type=request.param)
-    pixel_values = torch.randn(2, model.config.num_frames, 3, IMAGE_SIZE, IMAGE_SIZE)
+    model, video_processor = tester.save_model_with_processor(model_dir, problem_type=request.param)
+    pixel_values = tester.prepare_pixel_values()
     save_file({"pixel_values": pixel_values}, root / "inputs.safetensors")
 
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
@@ -176,14 +165,16 @@ def test_pipeline_scores_real_video_with_the_right_activation(remote_run):
 
 
 def test_installed_package_loads_the_folder_without_remote_code(tmp_path, bigbuckbunny):
-    model, _ = save_tiny_msqnet(tmp_path, seed=3)
+    model, _ = tester.save_model_with_processor(tmp_path, seed=3)
     assert isinstance(AutoConfig.from_pretrained(tmp_path), MSQNetConfig)
     loaded = AutoModelForVideoClassification.from_pretrained(tmp_path).eval()
     assert type(loaded) is MSQNetForVideoClassification
     assert isinstance(AutoVideoProcessor.from_pretrained(tmp_path), MSQNetVideoProcessor)
     assert isinstance(AutoProcessor.from_pretrained(tmp_path), MSQNetProcessor)
-    for name, tensor in model.state_dict().items():
-        assert torch.equal(tensor, loaded.state_dict()[name]), name
+    state, loaded_state = model.state_dict(), loaded.state_dict()
+    assert set(state) == set(loaded_state)
+    for name, tensor in state.items():
+        assert torch.equal(tensor, loaded_state[name]), name
 
     classifier = pipeline("video-classification", model=str(tmp_path))
     predictions = classifier(bigbuckbunny, top_k=2)

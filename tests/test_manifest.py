@@ -15,8 +15,12 @@ from modeling_msqnet.data import (
     MSQNetDataCollator,
     MSQNetVideoTransform,
     available_label_sets,
+    check_label_names,
+    check_skipped_share,
+    check_videos_exist,
     load_label_set,
     load_manifest_dataset,
+    multi_hot,
     multiscale_crop_candidates,
     read_manifest,
     write_manifest,
@@ -367,3 +371,51 @@ def test_dataloader_end_to_end(media, video_processor):
     assert batch["pixel_values"].shape == (2, NUM_FRAMES, 3, 56, 56) and batch["pixel_values"].dtype == torch.float32
     assert batch["labels"].tolist() == [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
     assert [item["video"] for item in batch["skipped"]] == [str(media / "corrupt.mp4")]
+
+
+def test_manifest_and_label_set_with_a_byte_order_mark(tmp_path):
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    manifest = tmp_path / "bom.jsonl"
+    manifest.write_bytes(b"\xef\xbb\xbf" + json.dumps({"video": "clip.mp4", "labels": ["run"]}).encode() + b"\n")
+    [entry] = read_manifest(manifest, LABEL2ID)
+    assert entry["labels"] == ["run"] and entry["line"] == 1
+    label_set = tmp_path / "labels.json"
+    label_set.write_bytes(b"\xef\xbb\xbf" + json.dumps({"labels": ["a", "b"]}).encode())
+    assert load_label_set(label_set)["labels"] == ["a", "b"]
+
+
+def test_extra_keys_are_kept(tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"video": "a.mp4", "labels": ["run"], "actor": "disc"}) + "\n")
+    [entry] = read_manifest(manifest, LABEL2ID, extra_keys=("actor", "camera"))
+    assert (entry["actor"], entry["camera"]) == ("disc", None)
+
+
+def test_missing_and_unreadable_shares(tmp_path):
+    lines = []
+    for i in range(5):
+        if i < 4:
+            (tmp_path / f"v{i}.mp4").write_bytes(b"")
+        lines.append(json.dumps({"video": f"v{i}.mp4", "labels": ["run"]}))
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    entries = read_manifest(manifest, LABEL2ID)
+    assert check_videos_exist(entries, manifest) == 1  # 1 of 5 missing: 20%, within the default bound
+    assert check_videos_exist(load_manifest_dataset(manifest, LABEL2ID), manifest) == 1
+    with pytest.raises(
+        ManifestError, match=r"1 of 5 videos \(20%\) do not exist, more than --max_skipped_fraction 0.1"
+    ):
+        check_videos_exist(entries, manifest, max_skipped_fraction=0.1)
+    with pytest.raises(ManifestError, match=r"m\.jsonl:5: .*v4\.mp4"):
+        check_videos_exist(entries, manifest, max_skipped_fraction=0.0)
+    with pytest.raises(ManifestError, match="all 3 videos could not be read"):
+        check_skipped_share(3, 3, manifest, "could not be read", max_skipped_fraction=1.0)
+    check_skipped_share(0, 3, manifest, "could not be read", max_skipped_fraction=0.0)
+
+
+def test_label_names_and_multi_hot():
+    assert check_label_names(("a", "b"), "x") == ["a", "b"]
+    for names, message in (([], "non-empty list"), (["a", ""], r"indices \[1\]"), (["a", "a"], "repeats")):
+        with pytest.raises(ValueError, match=message):
+            check_label_names(names, "--labels x.json")
+    np.testing.assert_array_equal(multi_hot([[1], [0, 3], []], 4), [[0, 1, 0, 0], [1, 0, 0, 1], [0, 0, 0, 0]])

@@ -9,6 +9,7 @@ from huggingface_hub import ModelCard
 from tiny_models import tiny_config
 from transformers.testing_utils import CaptureLogger
 
+from modeling_msqnet import MSQNetVideoProcessor
 from modeling_msqnet.publishing import model_card
 from modeling_msqnet.publishing.model_card import (
     DEFAULT_TEMPLATE_PATH,
@@ -193,6 +194,7 @@ def test_custom_template(tmp_path):
         ({"id2label": {0: "a", 2: "b"}}, ValueError, "without gaps"),
         ({"id2label": {}}, ValueError, "non-empty dict"),
         ({"id2label": {0: "a", 1: ""}}, ValueError, r"indices \[1\]"),
+        ({"id2label": {0: "a", 1: "a"}}, ValueError, r"repeats the class names \['a'\]"),
         ({"problem_type": "regression"}, ValueError, "problem_type"),
         ({"num_frames": 0}, ValueError, "num_frames"),
         ({"eval_results": {"mAP_macro": float("nan")}}, ValueError, "mAP_macro"),
@@ -235,6 +237,14 @@ def test_from_config_and_evaluation_report(tmp_path):
 
     config = tiny_config(video_config=dict(model_type="videomae", image_size=32, patch_size=8), use_video_query=False)
     card = render_model_card_from_config(tmp_path, config)
+    # The frame size comes from the video encoder's image size, or from the video processor when given.
+    assert "RGB frames of 32x32 pixels" in card.text and "224" not in card.text
+    video_processor = MSQNetVideoProcessor(crop_size={"height": 48, "width": 64})
+    card = render_model_card_from_config(tmp_path, config, video_processor=video_processor)
+    assert (
+        "RGB frames of 48x64 pixels (height x width)" in card.text
+        and f"(1, {config.num_frames}, 3, 48, 64)" in card.text
+    )
     assert "a VideoMAE (joint space-time attention over tubelets) encodes" in card.text
     assert "without the CLIP video query" in card.text and "frozen CLIP image encoder" not in card.text
 

@@ -1,30 +1,15 @@
-"""Numerical agreement with an independent implementation of REFERENCE.md, through the official-layout converter."""
+"""Numerical agreement with an independent implementation of the published model (tests/official_reference.py),
+through the official-layout converter."""
 
 import pytest
 import torch
-from official_reference import OfficialMSQNet
-from tiny_models import IMAGE_SIZE, tiny_config
+from tiny_models import IMAGE_SIZE, MSQNetModelTester, tiny_config
 
 from modeling_msqnet import MSQNetForVideoClassification
 from modeling_msqnet.conversion.convert_official import convert_official_state_dict, load_official_into
 
 
-def build_official_pair(seed=0, num_labels=5, **config_overrides):
-    torch.manual_seed(seed)
-    config = tiny_config(**config_overrides)
-    official = OfficialMSQNet(
-        config.video_config,
-        config.vision_config,
-        num_labels=config.num_labels,
-        d_model=config.hidden_size,
-        nhead=config.num_attention_heads,
-        num_encoder_layers=config.num_encoder_layers,
-        num_decoder_layers=config.num_decoder_layers,
-        dim_feedforward=config.intermediate_size,
-        dropout=config.dropout,
-    ).eval()
-    ours = load_official_into(MSQNetForVideoClassification(config), official.state_dict()).eval()
-    return official, ours
+build_official_pair = MSQNetModelTester().create_official_pair
 
 
 @pytest.mark.parametrize("attn_implementation", ["eager", "sdpa"])

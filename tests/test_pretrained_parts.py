@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from tiny_models import IMAGE_SIZE, save_tiny_clip, save_tiny_timesformer
+from tiny_models import MSQNetModelTester, save_tiny_clip, save_tiny_timesformer
 from transformers import AutoModel, AutoTokenizer, CLIPTextModel, CLIPVisionModel
 
 from modeling_msqnet import MSQNetForVideoClassification
@@ -10,6 +10,7 @@ from modeling_msqnet.hub_code.modeling_msqnet import interpolate_time_embeddings
 
 
 NAMES = ["low", "lower", "newer", "wider"]
+tester = MSQNetModelTester()
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def test_label_embeddings_are_clip_text_embeddings_of_the_names(parts):
     assert model.config.id2label == dict(enumerate(NAMES)) and model.config.hidden_size == 16
     assert torch.allclose(model.msqnet.label_embeddings, expected, atol=1e-6)
     with torch.no_grad():
-        logits = model.eval()(torch.randn(2, 4, 3, IMAGE_SIZE, IMAGE_SIZE)).logits
+        logits = model.eval()(tester.prepare_pixel_values()).logits
     assert logits.shape == (2, 4)
 
 
@@ -103,7 +104,7 @@ def test_shared_head_scores_new_label_names_with_a_real_text_encoder(parts, tmp_
     )
     assert similarity[0, 0] > similarity[0, 1] and similarity[1, 1] > similarity[1, 0]
 
-    frames = torch.randn(1, 4, 3, IMAGE_SIZE, IMAGE_SIZE)
+    frames = tester.prepare_pixel_values(batch_size=1)
     with torch.no_grad():
         before = model(frames).logits
     model.set_labels(["a cat is sleeping", "a puppy runs", "a dog is running"], tokenizer=tokenizer)

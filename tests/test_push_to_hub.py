@@ -20,7 +20,8 @@ from transformers.testing_utils import CaptureLogger
 
 from modeling_msqnet import MSQNetForVideoClassification
 from modeling_msqnet.publishing import push as hub
-from modeling_msqnet.publishing.push import HubPushError, check_model_folder, push_model_folder
+from modeling_msqnet.publishing.model_folder import VIDEO_PROCESSOR_FILES, check_model_folder
+from modeling_msqnet.publishing.push import HubPushError, push_model_folder
 
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "push_to_hub.py"
@@ -170,12 +171,17 @@ def test_trainer_leftovers_are_counted(folder_copy, monkeypatch):
     (folder_copy / "checkpoint-10").mkdir()
     (folder_copy / "checkpoint-10" / "model.safetensors").write_bytes(b"x")
     (folder_copy / "optimizer.pt").write_bytes(b"x")
+    # examples/train.py checkpoints, and a checkpoint being written (hidden until renamed).
+    for name in ("step_3", ".step_4.saving"):
+        (folder_copy / name).mkdir()
+        (folder_copy / name / "model.safetensors").write_bytes(b"x")
     monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kwargs: None)
     monkeypatch.setattr(HfApi, "upload_folder", lambda self, **kwargs: SimpleNamespace(oid="abc", commit_url="u"))
     with CaptureLogger(hub.logger) as captured:
         assert push_model_folder(folder_copy, "someone/msqnet") == "abc"
-    assert "Not uploading 2 files" in captured.out
+    assert "Not uploading 4 files" in captured.out
     assert "checkpoint-10/model.safetensors" in captured.out and "optimizer.pt" in captured.out
+    assert "step_3/model.safetensors" in captured.out and ".step_4.saving/model.safetensors" in captured.out
 
 
 def test_saved_model_passes_the_folder_check(model_dir):
@@ -217,3 +223,13 @@ def test_missing_folder_and_bad_repo_id(model_dir, tmp_path):
         check_model_folder(tmp_path / "missing")
     with pytest.raises(ValueError, match="'user/name'"):
         push_model_folder(model_dir, "no-namespace", endpoint=CLOSED_ENDPOINT)
+
+
+def test_required_files_and_video_processor(folder_copy):
+    with pytest.raises(FileNotFoundError, match=r"lacks \['eval_report.json'\]"):
+        check_model_folder(folder_copy, required_files=("eval_report.json",))
+    for name in VIDEO_PROCESSOR_FILES:
+        (folder_copy / name).unlink(missing_ok=True)
+    check_model_folder(folder_copy)  # a warning only
+    with pytest.raises(FileNotFoundError, match="video_preprocessor_config.json or"):
+        check_model_folder(folder_copy, require_video_processor=True)

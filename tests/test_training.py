@@ -15,11 +15,13 @@ from safetensors.torch import load_file
 from tiny_models import tiny_config
 
 from modeling_msqnet import MSQNetVideoProcessor
-from modeling_msqnet.data import MSQNetVideoTransform, load_manifest_dataset
+from modeling_msqnet.data import FixedSizeCollator, MSQNetVideoTransform, load_manifest_dataset
 from modeling_msqnet.demo.synthetic_actions import generate_benchmark
-from modeling_msqnet.training.evaluation import FixedSizeCollator, IndexedTransform, compute_metrics, masked_loss
+from modeling_msqnet.hub_code.modeling_msqnet import classification_loss
+from modeling_msqnet.publishing.model_folder import default_video_processor
+from modeling_msqnet.training.dataloaders import IndexedTransform
+from modeling_msqnet.training.evaluation import compute_metrics
 from modeling_msqnet.training.training import (
-    default_video_processor,
     load_label_names,
     parse_args,
     train,
@@ -118,9 +120,10 @@ def ddp_run(bench, tmp_path_factory):
     return output_dir, result
 
 
+@pytest.mark.slow
 def test_ddp_training_matches_single_process_evaluation(bench, ddp_run, tmp_path, capsys):
     output_dir, result = ddp_run
-    assert "Final evaluation: mAP_macro" in result.stdout
+    assert "Final evaluation: mAP_macro" in result.stdout + result.stderr
     train_report = json.loads((output_dir / "eval_report.json").read_text())
 
     report_path, table_path = tmp_path / "report.json", tmp_path / "per_class.csv"
@@ -159,6 +162,7 @@ def test_ddp_training_matches_single_process_evaluation(bench, ddp_run, tmp_path
     assert rows[0] == "index,label,AP,positives" and len(rows) == 1 + len(train_report["per_class_AP"])
 
 
+@pytest.mark.slow
 def test_ddp_output_folder_is_hub_ready(bench, ddp_run):
     from transformers import AutoModelForVideoClassification, pipeline
 
@@ -231,6 +235,7 @@ def load_evaluate_script():
     return module
 
 
+@pytest.mark.slow
 def test_evaluate_unknown_label_names_the_line(bench, ddp_run, tmp_path, capsys):
     output_dir, _ = ddp_run
     lines = (bench / "test.jsonl").read_text().splitlines()[:3]
@@ -250,7 +255,7 @@ def test_evaluate_unknown_label_names_the_line(bench, ddp_run, tmp_path, capsys)
         script.parse_args(["--model", "m", "--manifest", "x", "--output", "r.json", "--per_class_table", "t.txt"])
 
 
-def test_parse_args_defaults_config_file_and_errors(tmp_path):
+def test_parse_args_defaults_config_file_and_errors(tmp_path, capsys):
     args = parse_args(["--model", "m.json", "--train_manifest", "t.jsonl", "--output_dir", "out"])
     assert (args.learning_rate, args.lr_scheduler_type, args.weight_decay, args.num_train_epochs) == (
         1e-5,
@@ -286,6 +291,14 @@ def test_parse_args_defaults_config_file_and_errors(tmp_path):
     ):
         with pytest.raises(SystemExit):
             parse_args(argv)
+    # Preset values are checked like flags on the command line; a byte order mark is fine.
+    preset.write_bytes(b"\xef\xbb\xbf" + json.dumps({"num_train_epochs": 0}).encode())
+    with pytest.raises(SystemExit):
+        parse_args(["--config_file", str(preset), "--model", "m", "--train_manifest", "t", "--output_dir", "o"])
+    assert "'num_train_epochs': expected a positive integer, got 0" in capsys.readouterr().err
+    preset.write_bytes(b"\xef\xbb\xbf" + json.dumps({"checkpointing_steps": "3", "augmentation_kwargs": {}}).encode())
+    args = parse_args(["--config_file", str(preset), "--model", "m", "--train_manifest", "t", "--output_dir", "o"])
+    assert (args.checkpointing_steps, args.augmentation_kwargs) == (3, {})
     for name in (ROOT / "configuration" / "training").glob("*.json"):
         parse_args(["--config_file", str(name), "--model", "m", "--train_manifest", "t", "--output_dir", "o"])
 
@@ -341,10 +354,12 @@ def test_fixed_size_collator_keeps_failed_examples_in_place(bench):
     assert [entry["index"] for entry in batch["skipped"]] == [1] and batch["skipped"][0]["error"]
 
     logits = torch.tensor([[2.0, -1.0], [5.0, 5.0]], requires_grad=True)
-    loss = masked_loss(logits, batch["labels"], batch["valid"], "multi_label_classification")
+    loss = classification_loss(logits, batch["labels"], "multi_label_classification", weights=batch["valid"])
     expected = torch.nn.functional.binary_cross_entropy_with_logits(logits[:1], batch["labels"][:1])
     assert torch.allclose(loss, expected)
-    empty = masked_loss(logits, batch["labels"], torch.tensor([False, False]), "multi_label_classification")
+    empty = classification_loss(
+        logits, batch["labels"], "multi_label_classification", weights=torch.tensor([False, False])
+    )
     empty.backward()
     assert empty.item() == 0.0 and torch.count_nonzero(logits.grad) == 0
 
@@ -380,3 +395,259 @@ def test_train_from_pretrained_parts_saves_processor_with_tokenizer(bench, tmp_p
     assert config["text_config"]["model_type"] == "clip_text_model" and config["num_frames"] == 4
     history = json.loads((output_dir / "training_history.json").read_text())["history"]
     assert [entry["step"] for entry in history] == [1]
+
+
+# Saving, resuming and refusing to succeed on nothing.
+
+
+def test_non_empty_output_dir_is_refused_unless_overwriting_or_resuming(bench, tmp_path):
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+    (output_dir / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="--overwrite_output_dir"):
+        train_in_process(train_command(bench, output_dir, "--max_train_steps", "1"))
+    (output_dir / "config.json").unlink()
+    (output_dir / "config.json").mkdir()
+    with pytest.raises(ValueError, match="not empty"):
+        train_in_process(train_command(bench, output_dir, "--max_train_steps", "1"))
+    with pytest.raises(FileExistsError, match="is a file, expected a folder"):
+        train_in_process(train_command(bench, bench / "labels.json", "--max_train_steps", "1"))
+
+
+def test_model_folder_without_weights_is_an_error(bench, tmp_path):
+    folder = tmp_path / "only_config"
+    folder.mkdir()
+    (folder / "config.json").write_text((bench / "tiny_config.json").read_text())
+    argv = train_command(bench, tmp_path / "out", "--max_train_steps", "1")
+    argv[argv.index("--model") + 1] = str(folder)
+    with pytest.raises(FileNotFoundError, match=r"no weights: expected .*only_config/model\.safetensors"):
+        train_in_process(argv)
+    assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
+def test_a_failed_save_leaves_the_finished_folder_as_it_was(bench, tmp_path, monkeypatch):
+    from modeling_msqnet.training import training
+
+    output_dir = tmp_path / "out"
+    common = ("--max_train_steps", "1", "--per_device_train_batch_size", "4")
+    train_in_process(train_command(bench, output_dir, *common))
+    before = {name: (output_dir / name).read_bytes() for name in ("config.json", "model.safetensors", "README.md")}
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed while writing the model card")
+
+    monkeypatch.setattr(training, "write_model_card", killed)
+    argv = [*train_command(bench, output_dir, *common), "--overwrite_output_dir", "--learning_rate", "5e-2"]
+    with pytest.raises(RuntimeError, match="killed"):
+        train_in_process(argv)
+    # The new config and weights were written, but into a hidden folder: the finished one is untouched.
+    assert {name: (output_dir / name).read_bytes() for name in before} == before
+    staged = tmp_path / ".out.saving"
+    assert (staged / "model.safetensors").is_file()
+
+
+def test_checkpoints_are_atomic_and_latest_takes_the_newest_complete_one_of_this_run(bench, tmp_path, monkeypatch):
+    import shutil
+
+    from accelerate import Accelerator
+
+    from modeling_msqnet.training.training import CHECKPOINT_STATE_FILE, find_latest_checkpoint
+
+    output_dir = tmp_path / "out"
+    common = ("--per_device_train_batch_size", "4", "--max_train_steps", "2", "--checkpointing_steps", "1")
+    save_state, calls = Accelerator.save_state, []
+
+    def killed_on_second_save(self, output_dir=None, **kwargs):
+        calls.append(output_dir)
+        result = save_state(self, output_dir, **kwargs)  # the weights are written ...
+        if len(calls) == 2:
+            raise RuntimeError("killed")  # ... but the run dies before the checkpoint is complete
+        return result
+
+    monkeypatch.setattr(Accelerator, "save_state", killed_on_second_save)
+    with pytest.raises(RuntimeError, match="killed"):
+        train_in_process(train_command(bench, output_dir, *common))
+    monkeypatch.undo()
+    assert (output_dir / "step_1" / CHECKPOINT_STATE_FILE).is_file()
+    assert not (output_dir / "step_2").exists()  # no half-written checkpoint under a checkpoint's name
+
+    state = json.loads((output_dir / "step_1" / CHECKPOINT_STATE_FILE).read_text())
+    # A newer half-written folder and a newer checkpoint of a run with another seed.
+    shutil.copytree(output_dir / "step_1", output_dir / "step_9")
+    (output_dir / "step_9" / CHECKPOINT_STATE_FILE).unlink()
+    shutil.copytree(output_dir / "step_1", output_dir / "step_5")
+    other = {**state, "completed_steps": 5, "run": {**state["run"], "seed": 99}}
+    (output_dir / "step_5" / CHECKPOINT_STATE_FILE).write_text(json.dumps(other))
+    assert find_latest_checkpoint(output_dir, state["run"]) == output_dir / "step_1"
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint of this run's settings"):
+        find_latest_checkpoint(output_dir, {**state["run"], "learning_rate": 1.0})
+
+    train_in_process([*train_command(bench, output_dir, *common), "--resume_from_checkpoint", "latest"])
+    history = json.loads((output_dir / "training_history.json").read_text())["history"]
+    assert [entry["step"] for entry in history] == [2]
+    assert (output_dir / "step_2" / CHECKPOINT_STATE_FILE).is_file() and (output_dir / "model.safetensors").is_file()
+
+
+def test_a_manifest_of_missing_videos_fails_training(bench, tmp_path, monkeypatch, caplog):
+    import runpy
+
+    from transformers.utils import logging
+
+    manifest = tmp_path / "missing.jsonl"
+    labels = json.loads((bench / "labels.json").read_text())
+    manifest.write_text(
+        "".join(json.dumps({"video": f"gone_{i}.mp4", "labels": [labels[0]]}) + "\n" for i in range(3))
+    )
+    output_dir = tmp_path / "out"
+    argv = train_command(bench, output_dir, "--max_train_steps", "1")
+    argv[argv.index("--train_manifest") + 1] = str(manifest)
+    # The package's own command line (what `accelerate launch -m modeling_msqnet.training` runs), in this process.
+    monkeypatch.setattr(sys, "argv", ["modeling_msqnet.training", *argv])
+    verbosity = logging.get_verbosity()
+    reset_accelerate_state()
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_module("modeling_msqnet.training", run_name="__main__")
+    finally:
+        logging.set_verbosity(verbosity)
+        reset_accelerate_state()
+    assert exit_info.value.code == 1
+    assert f"error: {manifest}: all 3 videos do not exist" in caplog.text
+    assert not (output_dir / "model.safetensors").exists()
+
+
+def test_evaluation_fails_on_missing_videos_and_broken_folders(bench, ddp_run, tmp_path, capsys):
+    import shutil
+
+    output_dir, _ = ddp_run
+    script = load_evaluate_script()
+    labels = json.loads((bench / "labels.json").read_text())
+    missing = tmp_path / "missing.jsonl"
+    missing.write_text("".join(json.dumps({"video": f"gone_{i}.mp4", "labels": [labels[0]]}) + "\n" for i in range(2)))
+    code = script.main(["--model", str(output_dir), "--manifest", str(missing), "--output", str(tmp_path / "r.json")])
+    assert code == 1 and "all 2 videos do not exist" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
+
+    # More than --max_skipped_fraction unreadable: 1 corrupt video of 2 (50%), then allowed with the flag raised.
+    lines = (bench / "eval.jsonl").read_text().splitlines()
+    half = tmp_path / "half.jsonl"
+    half.write_text("\n".join([lines[0], lines[3]]).replace('"videos/', f'"{bench}/videos/') + "\n")
+    argv = ["--model", str(output_dir), "--manifest", str(half), "--output", str(tmp_path / "r.json")]
+    assert script.main(argv) == 1 and "1 of 2 videos (50%) could not be read" in capsys.readouterr().err
+    assert script.main([*argv, "--max_skipped_fraction", "0.5"]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["num_videos"] == 1
+    capsys.readouterr()
+
+    broken = tmp_path / "broken"
+    shutil.copytree(output_dir, broken, ignore=shutil.ignore_patterns("step_*", "epoch_*"))
+    (broken / "model.safetensors").unlink()
+    argv = ["--model", str(broken), "--manifest", str(bench / "eval.jsonl"), "--output", str(tmp_path / "b.json")]
+    assert script.main(argv) == 1
+    error = capsys.readouterr().err
+    assert "expected" in error and "model.safetensors" in error and len(error.strip().splitlines()) == 1
+    (broken / "model.safetensors").write_bytes(b"not safetensors" * 64)
+    assert script.main(argv) == 1
+    error = capsys.readouterr().err
+    assert "could not be loaded" in error and len(error.strip().splitlines()) == 1
+    (broken / "config.json").write_text('{"model_type": "msqnet", ')
+    assert script.main(argv) == 1
+    error = capsys.readouterr().err
+    assert "config.json is not valid JSON" in error and len(error.strip().splitlines()) == 1
+
+
+def test_evaluation_checks_output_paths_before_evaluating(tmp_path, capsys):
+    script = load_evaluate_script()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    for flag, value, message in (
+        ("--output", str(blocker / "report.json"), "is a file, not a folder"),
+        ("--output", str(tmp_path), "is a folder"),
+        ("--per_class_table", str(blocker / "table.md"), "is a file, not a folder"),
+        ("--per_class_table", str(tmp_path / "table.txt"), "must end with .md or .csv"),
+    ):
+        argv = ["--model", "m", "--manifest", "x.jsonl", "--output", str(tmp_path / "r.json"), flag, value]
+        with pytest.raises(SystemExit):
+            script.parse_args(argv)
+        assert message in capsys.readouterr().err, (flag, value)
+
+
+def test_build_model_paths(bench, tmp_path):
+    """The two paths of `build_model` on their own: a new model from a config file, a saved folder to fine-tune."""
+    from modeling_msqnet import MSQNetForVideoClassification
+    from modeling_msqnet.training.training import build_model
+
+    def model_args(model, *extra):
+        return parse_args(["--model", str(model), "--train_manifest", "t", "--output_dir", "o", *extra])
+
+    labels = json.loads((bench / "labels.json").read_text())
+    setup = build_model(model_args(bench / "tiny_config.json"))
+    assert setup.video_processor is None and setup.tokenizer is None and setup.base_models == []
+    assert [setup.model.config.id2label[i] for i in range(len(labels))] == labels
+
+    blank = tmp_path / "blank.json"
+    tiny_config(id2label={0: "LABEL_0", 1: "LABEL_1"}).to_json_file(blank)  # what a config without labels holds
+    with pytest.raises(ValueError, match="without label names"):
+        build_model(model_args(blank))
+    blank.write_text('{"model_type": "msqnet", ')
+    with pytest.raises(ValueError, match=r"blank\.json is not a valid MSQNet config file"):
+        build_model(model_args(blank))
+    tiny_config(id2label={0: "LABEL_0", 1: "LABEL_1"}).to_json_file(blank)
+    (tmp_path / "two.json").write_text(json.dumps(["not a benchmark action", labels[0]]))
+    assert build_model(model_args(blank, "--labels", str(tmp_path / "two.json"))).model.config.num_labels == 2
+
+    saved = tmp_path / "saved"
+    torch.manual_seed(0)
+    config = tiny_config(id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)})
+    MSQNetForVideoClassification(config).save_pretrained(saved)
+    default_video_processor(tiny_config()).save_pretrained(saved)
+    trained = load_file(saved / "model.safetensors")["msqnet.label_embeddings"]
+    setup = build_model(model_args(saved, "--labels", str(tmp_path / "two.json")))
+    assert setup.video_processor is not None and setup.model.config.label2id == {
+        "not a benchmark action": 0,
+        labels[0]: 1,
+    }
+    # A known label keeps its trained query; the new one is drawn at random.
+    queries = setup.model.msqnet.label_embeddings.detach()
+    assert torch.equal(queries[1], trained[0]) and not torch.equal(queries[0], trained[0])
+
+
+def test_package_modules_import_each_other_without_cycles():
+    """No module of `modeling_msqnet` imports (directly or through others) a module that imports it."""
+    import ast
+
+    package = ROOT / "modeling_msqnet"
+    graph = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        current_package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = current_package.split(".")[: len(current_package.split(".")) - node.level + 1]
+                targets.add(".".join(base + ([node.module] if node.module else [])))
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("modeling_msqnet"):
+                targets.add(node.module)
+        graph[module] = {target for target in targets if target != module}
+    graph = {module: {t for t in targets if t in graph} for module, targets in graph.items()}
+    # Importing a package runs its __init__: a module that imports a package's submodule depends on the package.
+    for module in list(graph):
+        for target in list(graph[module]):
+            parent = target.rsplit(".", 1)[0]
+            if parent in graph and parent != module and not module.startswith(parent + "."):
+                graph[module].add(parent)
+
+    def find_cycle(start):
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for target in graph[node]:
+                if target == start:
+                    return path + [start]
+                if target not in path:
+                    stack.append((target, path + [target]))
+        return None
+
+    assert "modeling_msqnet.training.training" not in graph["modeling_msqnet.training.evaluation"]
+    cycles = [cycle for cycle in map(find_cycle, sorted(graph)) if cycle]
+    assert cycles == [], cycles[0]

@@ -154,6 +154,91 @@ def test_successive_reads_on_one_reader(videos):
             assert _rgb_frames_equal(reader.read([index])[0], every_frame[index]), index
 
 
+# ----------------------------------------------------------------------------------------------- containers
+
+# One index-coded h264 stream (B-frames, a keyframe every 10 frames) or VP9 for webm, in every container PyAV writes
+# that camcorders, phones and editors produce. MPEG-TS seeks by decoding timestamps; AVI stores no presentation
+# timestamps (FFmpeg guesses them in decoding order).
+CONTAINERS = {
+    "mp4": {},
+    "mov": {},
+    "mkv": {},
+    "webm": {"codec": "libvpx-vp9", "options": {"deadline": "realtime", "cpu-used": "8"}},
+    "avi": {},
+    "ts": {},
+    "m2ts": {},
+    # AVCHD camcorders: interlaced (MBAFF) h264 with open GOPs
+    "mts": {"format": "mpegts", "options": {"x264-params": "interlaced=1:tff=1:open-gop=1"}},
+    # AV1 decoded by libdav1d, which applies `skip_frame` once, not packet by packet
+    "av1.mp4": {"codec": "libsvtav1", "width": 64, "height": 64},
+    # DVD camcorders and broadcast recordings: MPEG-2 in an MPEG program stream
+    "mpg": {"codec": "mpeg2video", "options": {"bf": "2"}},
+}
+
+
+@pytest.fixture(scope="module")
+def container_videos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("containers")
+    paths = {}
+    for extension, settings in CONTAINERS.items():
+        settings = dict(settings)
+        paths[extension] = write_video(folder / f"video.{extension}", 60, gop_size=10, **settings)
+    return paths
+
+
+@pytest.mark.parametrize("extension", list(CONTAINERS))
+def test_every_container_returns_exactly_the_requested_frames(container_videos, extension):
+    path = container_videos[extension]
+    assert probe_video(path).num_frames == 60
+    middle = sample_frame_indices(60, 16).tolist()
+    last_gop = [50, 53, 57, 59]
+    assert decode_frame_indices(read_video_frames(path, middle)) == middle
+    assert decode_frame_indices(read_video_frames(path, last_gop)) == last_gop
+    scrambled = [59, 12, 12, 47, 0, 33, 58, 21]
+    assert decode_frame_indices(read_video_frames(path, scrambled)) == scrambled
+    with VideoReader(path) as reader:
+        # one frame at a time, back and forth on one reader, including every frame of the last GOP
+        for index in [55, 3, 59, 12, 50, 51, 52, 53, 54, 56, 57, 58, 10, 9]:
+            assert decode_frame_index(reader.read([index])[0]) == index, (extension, index)
+    frames, _ = read_frames(path, 8, mode="random", rng=np.random.default_rng(1), start=1.0, end=2.4)
+    assert all(25 <= index < 60 for index in decode_frame_indices(frames))
+
+
+def test_transport_stream_seeks_land_on_the_keyframe(container_videos):
+    """The keyframe of the target's GOP is where decoding starts: one GOP decoded per far frame, not the file."""
+    reader = VideoReader(container_videos["ts"])
+    decoded = []
+    iterate_frames = reader._iterate_frames
+
+    def counting_iterate_frames():
+        for frame in iterate_frames():
+            decoded.append(frame.pts)
+            yield frame
+
+    reader._iterate_frames = counting_iterate_frames
+    assert decode_frame_indices(reader.read([25, 45, 55])) == [25, 45, 55]
+    assert len(decoded) <= 3 * 10 + 6, len(decoded)
+    reader.close()
+
+
+def test_a_frame_that_does_not_decode_is_an_error_not_a_substitute(container_videos, monkeypatch):
+    """A frame that is listed but never comes out of the decoder fails loudly instead of returning a neighbour."""
+    path = container_videos["mp4"]
+    reader = VideoReader(path)
+    missing_pts = int(reader._pts[30])
+    iterate_frames = reader._iterate_frames
+
+    def iterate_frames_dropping_one():
+        for frame in iterate_frames():
+            if frame.pts != missing_pts:
+                yield frame
+
+    reader._iterate_frames = iterate_frames_dropping_one
+    with pytest.raises(VideoDecodingError, match=r"Frame 30 of the video .*video\.mp4 could not be decoded"):
+        reader.read([28, 30])
+    reader.close()
+
+
 # ----------------------------------------------------------------------------------------------- formats
 
 

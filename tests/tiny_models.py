@@ -1,10 +1,15 @@
-"""Tiny MSQNet configurations and pretrained parts that tests build and save locally (no Hub access)."""
+"""Tiny MSQNet configurations, models, inputs and pretrained parts that tests build and save locally (no Hub access).
+
+[`MSQNetModelTester`] is the one builder of tiny models and their inputs for the model tests, in the way of
+transformers' `*ModelTester` classes; `tiny_config`, `LABELS`, `IMAGE_SIZE` and `VIDEO_CONFIG` are its sizes.
+"""
 
 from pathlib import Path
 
+import torch
 from transformers import CLIPConfig, CLIPModel, CLIPTokenizer, TimesformerConfig, TimesformerModel
 
-from modeling_msqnet import MSQNetConfig
+from modeling_msqnet import MSQNetConfig, MSQNetForVideoClassification, MSQNetProcessor, MSQNetVideoProcessor
 
 
 IMAGE_SIZE = 32
@@ -38,6 +43,10 @@ TEXT_CONFIG = dict(
     eos_token_id=98,
     pad_token_id=1,
 )
+VIDEOMAE_CONFIG = dict(VIDEO_CONFIG, model_type="videomae", tubelet_size=2)
+BERT_TEXT_CONFIG = dict(
+    model_type="bert", vocab_size=99, hidden_size=16, num_hidden_layers=1, num_attention_heads=4, intermediate_size=32
+)
 LABELS = ["walking", "jumping", "eating", "sleeping", "running"]
 
 
@@ -57,6 +66,85 @@ def tiny_config(**overrides):
     )
     kwargs.update(overrides)
     return MSQNetConfig(**kwargs)
+
+
+class MSQNetModelTester:
+    """
+    Builds the tiny models of [`tiny_config`] and their inputs: `batch_size` clips of `num_frames` frames of
+    `image_size` pixels, labelled with `LABELS`. Each test states only what it changes (`**overrides` of the config).
+    """
+
+    batch_size = 2
+    num_frames = 4
+    image_size = IMAGE_SIZE
+    hidden_size = 16
+    video_hidden_size = VIDEO_CONFIG["hidden_size"]
+    vision_hidden_size = VISION_CONFIG["hidden_size"]
+    num_attention_heads = 4
+    num_layers = 2  # of every stack: video encoder, MSQNet encoder and decoder
+    labels = LABELS
+    num_labels = len(LABELS)
+
+    def get_config(self, **overrides) -> MSQNetConfig:
+        return tiny_config(**overrides)
+
+    def prepare_pixel_values(self, batch_size=None, seed=0) -> torch.Tensor:
+        """`(batch_size, num_frames, 3, image_size, image_size)` frames drawn from a seeded generator."""
+        generator = torch.Generator().manual_seed(seed)
+        shape = (batch_size or self.batch_size, self.num_frames, 3, self.image_size, self.image_size)
+        return torch.randn(*shape, generator=generator)
+
+    def prepare_labels(self, problem_type="multi_label_classification", batch_size=None, seed=0) -> torch.Tensor:
+        """Multi-hot float targets, or class indices for `"single_label_classification"`."""
+        generator = torch.Generator().manual_seed(seed)
+        batch_size = batch_size or self.batch_size
+        if problem_type == "single_label_classification":
+            return torch.randint(self.num_labels, (batch_size,), generator=generator)
+        return (torch.rand(batch_size, self.num_labels, generator=generator) > 0.5).float()
+
+    def create_model(self, seed=0, model_class=MSQNetForVideoClassification, **overrides):
+        """A model in eval mode whose random weights depend only on `seed`."""
+        torch.manual_seed(seed)
+        return model_class(self.get_config(**overrides)).eval()
+
+    def create_video_processor(self) -> MSQNetVideoProcessor:
+        return MSQNetVideoProcessor(
+            num_frames=self.num_frames,
+            size={"shortest_edge": self.image_size},
+            crop_size={"height": self.image_size, "width": self.image_size},
+        )
+
+    def save_model_with_processor(self, folder, seed=0, **overrides):
+        """Save a model with an `MSQNetProcessor` (video processor + tiny CLIP tokenizer); returns both."""
+        model = self.create_model(seed=seed, **overrides)
+        video_processor = self.create_video_processor()
+        tokenizer = write_tiny_clip_tokenizer(Path(folder).parent / f"{Path(folder).name}-tokenizer")
+        model.save_pretrained(folder)
+        MSQNetProcessor(video_processor=video_processor, tokenizer=tokenizer).save_pretrained(folder)
+        return model, video_processor
+
+    def create_official_pair(self, seed=0, **overrides):
+        """The independent implementation of the official model (tests/official_reference.py) and ours with its
+        weights, converted by the official-layout converter."""
+        from official_reference import OfficialMSQNet
+
+        from modeling_msqnet.conversion.convert_official import load_official_into
+
+        torch.manual_seed(seed)
+        config = self.get_config(**overrides)
+        official = OfficialMSQNet(
+            config.video_config,
+            config.vision_config,
+            num_labels=config.num_labels,
+            d_model=config.hidden_size,
+            nhead=config.num_attention_heads,
+            num_encoder_layers=config.num_encoder_layers,
+            num_decoder_layers=config.num_decoder_layers,
+            dim_feedforward=config.intermediate_size,
+            dropout=config.dropout,
+        ).eval()
+        ours = load_official_into(MSQNetForVideoClassification(config), official.state_dict()).eval()
+        return official, ours
 
 
 def write_tiny_clip_tokenizer(folder):
@@ -98,8 +186,6 @@ def write_tiny_clip_tokenizer(folder):
 
 def save_tiny_timesformer(folder, num_frames=2, seed=0):
     """A tiny pretrained-looking TimeSformer checkpoint (random weights) with its own frame count."""
-    import torch
-
     torch.manual_seed(seed)
     config = TimesformerConfig(**{k: v for k, v in VIDEO_CONFIG.items() if k != "model_type"}, num_frames=num_frames)
     model = TimesformerModel(config)
@@ -111,8 +197,6 @@ def save_tiny_timesformer(folder, num_frames=2, seed=0):
 
 def save_tiny_clip(folder, seed=0):
     """A tiny CLIP checkpoint (image and text towers, random weights) with a tiny tokenizer."""
-    import torch
-
     torch.manual_seed(seed)
     text = {k: v for k, v in TEXT_CONFIG.items() if k != "model_type"}
     text["vocab_size"] = 23

@@ -75,6 +75,7 @@ def write_video(
     frame_durations_ms=None,
     options: dict | None = None,
     make_frame=index_frame,
+    format: str | None = None,
 ) -> str:
     """
     Write a video whose frame `i` is `make_frame(i, height, width)`.
@@ -84,10 +85,11 @@ def write_video(
         rotation: counter-clockwise display rotation written as display-matrix metadata (PyAV's convention, the
             value `VideoFrame.rotation` reads back); `-90` is a phone's portrait video (shown turned clockwise).
         frame_durations_ms: per-frame durations in milliseconds for a variable frame rate video.
+        format: the container format (FFmpeg muxer name) when the extension does not say it (e.g. `.mts`).
     """
     path = os.fspath(path)
     options = dict(options or {})
-    with av.open(path, "w") as container:
+    with av.open(path, "w", format=format) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         if gop_size is not None:

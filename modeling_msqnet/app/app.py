@@ -61,16 +61,22 @@ class Prediction:
 
 def default_explainer():
     """
-    The attention-map hook: a callable `(model, video_processor, video, labels) -> [(image, caption), ...]` from the
-    `modeling_msqnet.explain` subpackage when it is installed, else `None` (the app then hides the maps).
+    The attention-map hook: a callable `(model, video_processor, video, labels) -> [(image, caption), ...]`, built on
+    the `modeling_msqnet.explain` subpackage (attention rollout through the video encoder, the frame pooling, the
+    encoder and each label's decoder cross-attention, over the frames the processor samples), or `None` when that
+    subpackage is not installed (the app then hides the maps).
     """
     try:
-        from .. import explain
+        from ..explain import explain_video, plot_attention_grid
     except ImportError:
         return None
-    explain_for_app = getattr(explain, "explain_for_app", None)
-    if explain_for_app is None:
-        logger.info("modeling_msqnet.explain has no `explain_for_app`; the app shows no attention maps.")
+
+    def explain_for_app(model, video_processor, video, labels):
+        explanation = explain_video(model, video_processor, video, labels=list(labels), method="rollout")
+        folder = Path(tempfile.mkdtemp(prefix="msqnet-attention-"))
+        grid = plot_attention_grid(explanation, folder / f"attention_{Path(video).stem}.png")
+        return [(str(grid), f"attention rollout of the sampled frames: {', '.join(labels)}")]
+
     return explain_for_app
 
 
@@ -95,9 +101,9 @@ class VideoClassifierApp:
         threshold: float = DEFAULT_THRESHOLD,
         explainer=None,
     ):
-        from ..training.evaluation import load_model_and_processor
+        from ..publishing.model_folder import load_model_folder
 
-        self.model, self.video_processor = load_model_and_processor(model_dir)
+        self.model, self.video_processor, _ = load_model_folder(model_dir)
         self.model.eval()
         self.top_k = top_k
         self.window_seconds = window_seconds

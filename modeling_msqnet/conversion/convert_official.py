@@ -1,4 +1,4 @@
-"""Convert `state_dict`s in the layout of the authors' code (REFERENCE.md, "Official parameter names") to ours."""
+"""Convert `state_dict`s in the layout of the authors' code (README, "Official parameter names") to ours."""
 
 import re
 from pathlib import Path

@@ -1,7 +1,7 @@
 """Training and evaluation data for MSQNet: label sets, manifests, converters from official annotations, on-the-fly
 decoding and augmentation, and batching."""
 
-from .collator import MSQNetDataCollator
+from .collator import FixedSizeCollator, MSQNetDataCollator
 from .converters import (
     CONVERTERS,
     ConversionResult,
@@ -16,10 +16,15 @@ from .converters import (
     resolve_media,
 )
 from .manifest import (
+    DEFAULT_MAX_SKIPPED_FRACTION,
     ManifestError,
     available_label_sets,
+    check_label_names,
+    check_skipped_share,
+    check_videos_exist,
     load_label_set,
     load_manifest_dataset,
+    multi_hot,
     read_manifest,
     write_manifest,
 )
@@ -30,10 +35,15 @@ __all__ = [
     "CONVERTERS",
     "ClipAugmentation",
     "ConversionResult",
+    "FixedSizeCollator",
     "MSQNetDataCollator",
     "MSQNetVideoTransform",
     "ManifestError",
+    "DEFAULT_MAX_SKIPPED_FRACTION",
     "available_label_sets",
+    "check_label_names",
+    "check_skipped_share",
+    "check_videos_exist",
     "convert_animal_kingdom",
     "convert_charades",
     "convert_dataset",
@@ -44,6 +54,7 @@ __all__ = [
     "convert_volleyball",
     "load_label_set",
     "load_manifest_dataset",
+    "multi_hot",
     "multiscale_crop_candidates",
     "read_manifest",
     "resolve_media",

@@ -11,7 +11,8 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Batching of [`MSQNetVideoTransform`] outputs, leaving out (and keeping account of) videos that could not be read."""
+"""Batching of [`MSQNetVideoTransform`] outputs, leaving out or masking (and keeping account of) videos that could not
+be read."""
 
 import torch
 from transformers.utils import logging
@@ -88,3 +89,42 @@ class MSQNetDataCollator:
         if self.return_skipped:
             batch["skipped"] = skipped
         return batch
+
+
+class FixedSizeCollator:
+    """
+    Batches examples like [`MSQNetDataCollator`] but keeps every example in place: an unreadable video gets zero
+    `pixel_values` and `valid=False`. Every process then runs the same number of forward passes on batches of the
+    sizes the sampler planned, which distributed training (DDP/FSDP collectives) and `gather_for_metrics` (its
+    removal of the samples duplicated to even out the last batch) rely on. The loss leaves the invalid rows out
+    (`weights=batch["valid"]` of [`~modeling_msqnet.hub_code.modeling_msqnet.classification_loss`]).
+
+    Returns: `{"pixel_values": (B, T, 3, H, W), "labels": (B, K) or (B,), "valid": (B,) bool, "index": (B,) int64,
+    "skipped": [{"video", "index", "error"}, ...]}`.
+    """
+
+    def __init__(self, pixel_shape: tuple[int, ...]):
+        self.pixel_shape = tuple(pixel_shape)
+        self.collator = MSQNetDataCollator(return_skipped=True)
+
+    def __call__(self, features: list[dict]) -> dict:
+        kept = self.collator(features)
+        self.collator.reset()  # the batches carry their own skipped examples
+        valid = torch.tensor(
+            [feature.get("decoding_error") is None and feature.get("pixel_values") is not None for feature in features]
+        )
+        pixel_values = torch.zeros((len(features), *self.pixel_shape), dtype=torch.float32)
+        if valid.any():
+            pixel_values[valid] = kept["pixel_values"].to(pixel_values.dtype)
+        skipped = [
+            {"video": feature.get("video"), "index": int(feature["index"]), "error": feature.get("decoding_error")}
+            for feature, ok in zip(features, valid.tolist())
+            if not ok
+        ]
+        return {
+            "pixel_values": pixel_values,
+            "labels": torch.stack([torch.as_tensor(feature["labels"]) for feature in features]),
+            "valid": valid,
+            "index": torch.tensor([int(feature["index"]) for feature in features], dtype=torch.int64),
+            "skipped": skipped,
+        }

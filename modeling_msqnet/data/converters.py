@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from transformers.utils import logging
 
-from ..hub_code.video_decoding import probe_video, sample_frame_indices
+from ..hub_code.video_decoding import natural_sort_key, probe_video, sample_frame_indices
 from .manifest import load_label_set
 
 
@@ -114,10 +114,6 @@ class ConversionResult:
             lines.append(f"  skipped {count}: {reason} (e.g. {examples})")
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
-
-
-def _natural_key(text: str):
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text)]
 
 
 def resolve_media(root: str | os.PathLike, name: str, media_format: str = "auto", check_media: bool = True):
@@ -409,7 +405,7 @@ def convert_hockey(
     result = ConversionResult(dataset=label_set["name"])
     annotation_dir = Path(annotation_dir)
     media_root = annotation_dir if media_root is None else Path(media_root)
-    label_files = sorted(annotation_dir.glob("*-gray-label.txt"), key=lambda path: _natural_key(path.name))
+    label_files = sorted(annotation_dir.glob("*-gray-label.txt"), key=lambda path: natural_sort_key(path.name))
     if not label_files:
         raise FileNotFoundError(f"No Hockey label files (*-gray-label.txt) in {annotation_dir}.")
 
@@ -608,7 +604,7 @@ def convert_thumos14_trimmed(media_root: str | os.PathLike, *, label_set: dict |
     for class_dir in class_dirs:
         items = sorted(
             (item for item in class_dir.iterdir() if item.is_dir() or item.suffix.lower() in VIDEO_EXTENSIONS),
-            key=lambda item: _natural_key(item.name),
+            key=lambda item: natural_sort_key(item.name),
         )
         if class_dir.name not in label_set["label2id"]:
             if items:

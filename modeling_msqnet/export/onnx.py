@@ -19,7 +19,6 @@ Requires the `onnx` extra (`pip install "msqnet[onnx]"`: onnx, onnxruntime).
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ from transformers.utils import logging
 
 from ..hub_code.configuration_msqnet import MSQNetConfig
 from ..hub_code.modeling_msqnet import copy_hub_code
+from ..publishing.model_folder import load_model_folder, replace_folder, temporary_sibling
 
 
 logger = logging.get_logger(__name__)
@@ -74,12 +74,10 @@ def export_onnx(
     Returns:
         `Path`: the path of `model.onnx`.
     """
-    from ..training.evaluation import load_model_and_processor
-
     output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
         raise FileExistsError(f"--output {output_dir} exists and is not empty; pass overwrite=True to replace it.")
-    model, video_processor = load_model_and_processor(model_dir)
+    model, video_processor, _ = load_model_folder(model_dir)
     model.eval()
     if model.config.autocast_dtype is not None:
         logger.warning("Exporting in float32: `autocast_dtype` is ignored by the ONNX graph.")
@@ -90,7 +88,9 @@ def export_onnx(
     example = torch.randn(2, num_frames, 3, crop["height"], crop["width"])
 
     output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
+    staging = temporary_sibling(output_dir, "exporting")
+    shutil.rmtree(staging, ignore_errors=True)  # left by an export that was killed
+    staging.mkdir()
     try:
         with torch.no_grad():
             torch.onnx.export(
@@ -110,9 +110,7 @@ def export_onnx(
         model.config.save_pretrained(staging)
         video_processor.save_pretrained(staging)
         copy_hub_code(staging)  # the config and processor also load with `trust_remote_code`
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        os.replace(staging, output_dir)
+        replace_folder(staging, output_dir, keep_old_entries=False)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

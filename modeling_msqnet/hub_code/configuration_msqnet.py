@@ -37,6 +37,10 @@ CLASSIFIER_HEAD_TYPES = ("per_class", "shared")
 LABEL_TEXT_POOLING_TYPES = ("pooler", "mean")
 AUTOCAST_DTYPES = ("bfloat16", "float16")
 VIDEO_ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
+# `config.problem_type` values MSQNet supports; tooling (label sets, manifests, metrics, cards) imports these.
+MULTI_LABEL_CLASSIFICATION = "multi_label_classification"
+SINGLE_LABEL_CLASSIFICATION = "single_label_classification"
+PROBLEM_TYPES = (MULTI_LABEL_CLASSIFICATION, SINGLE_LABEL_CLASSIFICATION)
 
 # TimeSformer-base (facebook/timesformer-base-finetuned-k400) and CLIP ViT-B/16 (openai/clip-vit-base-patch16) sizes.
 DEFAULT_VIDEO_CONFIG = {"model_type": "timesformer", "image_size": 224, "patch_size": 16, "hidden_size": 768}
@@ -51,8 +55,11 @@ DEFAULT_VISION_CONFIG = {
 }
 
 
-def _to_config(value, name, default=None):
-    """Turn a sub-config given as a dict (with `model_type`) or a config object into a config object."""
+def _to_config(value, name, default=None, default_model_type=None):
+    """
+    Turn a sub-config given as a dict or a config object into a config object. A dict without `model_type` is read
+    as `default_model_type` (as X-CLIP reads its `vision_config`); without one, the dict must name its `model_type`.
+    """
     if value is None:
         value = dict(default) if default is not None else None
     if value is None or isinstance(value, PretrainedConfig):
@@ -61,8 +68,10 @@ def _to_config(value, name, default=None):
         raise TypeError(f"`{name}` must be a dict or a `PretrainedConfig`, got {type(value).__name__}.")
     value = dict(value)
     value.pop("transformers_version", None)
+    if default_model_type is not None:
+        value.setdefault("model_type", default_model_type)
     if "model_type" not in value:
-        raise ValueError(f"`{name}` needs a `model_type` key (for example 'timesformer' or 'clip_text_model').")
+        raise ValueError(f"`{name}` needs a `model_type` key (for example 'clip_text_model' or 'bert').")
     return AutoConfig.for_model(**value)
 
 
@@ -77,10 +86,11 @@ class MSQNetConfig(PretrainedConfig):
 
     Args:
         video_config (`dict` or `PretrainedConfig`, *optional*):
-            Configuration of the video encoder. Its `model_type` selects the backbone: `"timesformer"` (default) or
-            `"videomae"`. Its `num_frames` is kept equal to `num_frames`.
+            Configuration of the video encoder. Its `model_type` selects the backbone: `"timesformer"` (default, also
+            for a dict without `model_type`) or `"videomae"`. Its `num_frames` is kept equal to `num_frames`.
         vision_config (`dict` or `CLIPVisionConfig`, *optional*):
-            Configuration of the CLIP image encoder whose pooled output, averaged over frames, is the video query.
+            Configuration of the CLIP image encoder whose pooled output, averaged over frames, is the video query. A
+            dict is read as a [`CLIPVisionConfig`] (`model_type` may be left out).
         text_config (`dict` or `PretrainedConfig`, *optional*):
             Configuration of the text encoder used by [`MSQNetModel.set_labels`] to embed label names (for example a
             `clip_text_model` or a BERT-style sentence encoder). When `None`, the model has no text encoder and label
@@ -171,7 +181,7 @@ class MSQNetConfig(PretrainedConfig):
         initializer_range=0.02,
         **kwargs,
     ):
-        video_config = _to_config(video_config, "video_config", DEFAULT_VIDEO_CONFIG)
+        video_config = _to_config(video_config, "video_config", DEFAULT_VIDEO_CONFIG, default_model_type="timesformer")
         if video_config.model_type not in VIDEO_MODEL_TYPES:
             raise ValueError(
                 f"`video_config.model_type` must be one of {VIDEO_MODEL_TYPES}, got {video_config.model_type!r}."
@@ -181,7 +191,7 @@ class MSQNetConfig(PretrainedConfig):
         video_config.num_frames = num_frames
 
         vision_config = _to_config(
-            vision_config, "vision_config", {"model_type": "clip_vision_model", **DEFAULT_VISION_CONFIG}
+            vision_config, "vision_config", DEFAULT_VISION_CONFIG, default_model_type="clip_vision_model"
         )
         text_config = _to_config(text_config, "text_config")
 
@@ -228,7 +238,7 @@ class MSQNetConfig(PretrainedConfig):
         self.max_position_embeddings = max_position_embeddings
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
-        kwargs.setdefault("problem_type", "multi_label_classification")
+        kwargs.setdefault("problem_type", MULTI_LABEL_CLASSIFICATION)
         super().__init__(**kwargs)
         # transformers 5 leaves `label2id` unset when only `id2label` is given; the label set is one mapping.
         if self.id2label is not None and not self.label2id:

@@ -21,12 +21,16 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss
 from transformers import AutoModel, AutoTokenizer, CLIPTextModel, CLIPVisionModel
 from transformers.modeling_utils import PreTrainedModel
 from transformers.utils import ModelOutput, logging
 
-from .configuration_msqnet import HUB_CODE_FILES, MSQNetConfig
+from .configuration_msqnet import (
+    HUB_CODE_FILES,
+    MULTI_LABEL_CLASSIFICATION,
+    SINGLE_LABEL_CLASSIFICATION,
+    MSQNetConfig,
+)
 
 
 logger = logging.get_logger(__name__)
@@ -384,6 +388,14 @@ class MSQNetPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _no_split_modules = ["MSQNetEncoderLayer", "MSQNetDecoderLayer", "TimesformerLayer", "CLIPEncoderLayer"]
 
+    @classmethod
+    def is_custom_code(cls) -> bool:
+        # transformers skips modules without parameters of their own (CLIP's `CLIPAttention`, `CLIPMLP`, whose
+        # `_init_weights` sets their linears) when it initialises missing weights of custom code, because custom code
+        # may write weights in place. MSQNet initialises only through `nn.init`, which transformers guards, so every
+        # sub-model gets its own init on loading exactly as when the model is built.
+        return False
+
     def _init_weights(self, module):
         # `nn.init` is looked up at call time: transformers guards its functions so loaded weights are never re-drawn.
         std = self.config.initializer_range
@@ -400,6 +412,9 @@ class MSQNetPreTrainedModel(PreTrainedModel):
             nn.init.uniform_(module.bias, -bound, bound)
         elif isinstance(module, MSQNetModel):
             nn.init.normal_(module.label_embeddings, std=std)
+            # TimeSformer's `_init_weights` leaves its temporal embeddings out; building the model gives zeros.
+            if module.config.video_config.model_type == "timesformer":
+                nn.init.zeros_(module.video_model.embeddings.time_embeddings)
 
     def _autocast_context(self, device_type):
         """`torch.autocast` to `config.autocast_dtype` (fast path), or no change at all in exact mode."""
@@ -555,6 +570,46 @@ class MSQNetModel(MSQNetPreTrainedModel):
             )
         return embeddings.to(self.label_embeddings.dtype)
 
+    def _check_pixel_values(self, pixel_values: torch.Tensor):
+        """Refuse `pixel_values` the encoders cannot take, naming the expected shape, before any encoder runs."""
+        if not isinstance(pixel_values, torch.Tensor):
+            raise ValueError(f"`pixel_values` must be a tensor, got {type(pixel_values).__name__}.")
+        video_config = self.config.video_config
+        num_channels = getattr(video_config, "num_channels", 3)
+        image_size = getattr(video_config, "image_size", None)
+        num_frames = self.config.num_frames
+        expected = f"(batch_size, {num_frames}, {num_channels}, {image_size}, {image_size})"
+        shape = tuple(pixel_values.shape)
+        if pixel_values.dim() != 5:
+            raise ValueError(
+                f"`pixel_values` must have shape (batch_size, num_frames, num_channels, height, width) = {expected}, "
+                f"got {shape}."
+            )
+        if shape[2] != num_channels:
+            hint = (
+                " It looks channels-last: permute it with `pixel_values.permute(0, 1, 4, 2, 3)`."
+                if shape[-1] == num_channels
+                else ""
+            )
+            raise ValueError(f"`pixel_values` must have shape {expected} (channels on axis 2), got {shape}.{hint}")
+        sizes = {image_size} | ({self.config.vision_config.image_size} if self.config.use_video_query else set())
+        if image_size is not None and any(tuple(shape[3:]) != (size, size) for size in sizes):
+            raise ValueError(
+                f"`pixel_values` must have shape {expected}: frames of {image_size}x{image_size} pixels, got "
+                f"{shape[4]}x{shape[3]}. Resize and crop them with the model's video processor (`crop_size`)."
+            )
+        if shape[1] != num_frames:
+            if video_config.model_type != "timesformer":
+                raise ValueError(
+                    f"`pixel_values` must have shape {expected}: {video_config.model_type} takes exactly "
+                    f"`config.num_frames`={num_frames} frames, got {shape[1]}."
+                )
+            # TimeSformer interpolates its time embeddings, so the model runs, but not as it was trained.
+            logger.warning_once(
+                f"`pixel_values` has {shape[1]} frames but the model was built for `config.num_frames`={num_frames} "
+                f"(expected shape {expected}); check the video processor's `num_frames`."
+            )
+
     def forward(
         self,
         pixel_values: torch.FloatTensor,
@@ -580,11 +635,7 @@ class MSQNetModel(MSQNetPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if pixel_values.dim() != 5:
-            raise ValueError(
-                "`pixel_values` must have shape (batch_size, num_frames, num_channels, height, width), got "
-                f"{tuple(pixel_values.shape)}."
-            )
+        self._check_pixel_values(pixel_values)
         batch_size, num_frames = pixel_values.shape[:2]
         # Lets a model loaded in half precision (`dtype=torch.bfloat16`) take float32 frames; a no-op otherwise.
         pixel_values = pixel_values.to(self.video_model.dtype)
@@ -649,6 +700,37 @@ class MSQNetModel(MSQNetPreTrainedModel):
             cross_attentions=cross_attentions,
         )
         return output if return_dict else output.to_tuple()
+
+
+def classification_loss(
+    logits: torch.Tensor, labels: torch.Tensor, problem_type: str, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """
+    MSQNet's loss: binary cross-entropy averaged over classes and videos (`"multi_label_classification"`, multi-hot
+    `labels` of the shape of `logits`) or cross-entropy (`"single_label_classification"`, class indices).
+
+    `weights` (`(batch_size,)`, optional) weighs each video (0 leaves one out, such as a padded row of an unreadable
+    video); the loss is then the weighted mean over videos, and a batch whose weights are all 0 gives 0, still
+    computed from the logits so that every process of a distributed run takes part in the gradient all-reduce.
+    """
+    if problem_type == SINGLE_LABEL_CLASSIFICATION:
+        per_video = nn.functional.cross_entropy(
+            logits.view(-1, logits.shape[-1]), labels.view(-1).long(), reduction="none"
+        )
+    elif problem_type == MULTI_LABEL_CLASSIFICATION:
+        if labels.shape != logits.shape:
+            raise ValueError(
+                f"Multi-label `labels` must have shape {tuple(logits.shape)} (multi-hot), got {tuple(labels.shape)}."
+            )
+        per_video = nn.functional.binary_cross_entropy_with_logits(
+            logits, labels.to(logits.dtype), reduction="none"
+        ).mean(-1)
+    else:
+        raise ValueError(f"Unsupported `problem_type` {problem_type!r} for MSQNet.")
+    if weights is None:
+        return per_video.mean()
+    weights = weights.to(per_video.dtype)
+    return (per_video * weights).sum() / weights.sum().clamp(min=1.0)
 
 
 class MSQNetForVideoClassification(MSQNetPreTrainedModel):
@@ -823,6 +905,7 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
             A precomputed video query (see [`MSQNetModel.forward`]).
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        self.msqnet._check_pixel_values(pixel_values)
         with self._autocast_context(pixel_values.device.type):
             outputs = self.msqnet(
                 pixel_values,
@@ -840,19 +923,10 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         if labels is not None:
             if self.config.problem_type is None:
                 if labels.dtype in (torch.long, torch.int) and labels.dim() == 1:
-                    self.config.problem_type = "single_label_classification"
+                    self.config.problem_type = SINGLE_LABEL_CLASSIFICATION
                 else:
-                    self.config.problem_type = "multi_label_classification"
-            if self.config.problem_type == "single_label_classification":
-                loss = CrossEntropyLoss()(logits.view(-1, self.num_labels), labels.view(-1).long())
-            elif self.config.problem_type == "multi_label_classification":
-                if labels.shape != logits.shape:
-                    raise ValueError(
-                        f"Multi-label `labels` must have shape {tuple(logits.shape)} (multi-hot), got {tuple(labels.shape)}."
-                    )
-                loss = BCEWithLogitsLoss()(logits, labels.to(logits.dtype))
-            else:
-                raise ValueError(f"Unsupported `problem_type` {self.config.problem_type!r} for MSQNet.")
+                    self.config.problem_type = MULTI_LABEL_CLASSIFICATION
+            loss = classification_loss(logits, labels, self.config.problem_type)
 
         output = MSQNetVideoClassifierOutput(loss=loss, logits=logits, **dict(outputs.items()))
         return output if return_dict else output.to_tuple()
@@ -861,4 +935,4 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
 MSQNetModel.register_for_auto_class("AutoModel")
 MSQNetForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
 
-__all__ = ["MSQNetPreTrainedModel", "MSQNetModel", "MSQNetForVideoClassification"]
+__all__ = ["MSQNetPreTrainedModel", "MSQNetModel", "MSQNetForVideoClassification", "classification_loss"]

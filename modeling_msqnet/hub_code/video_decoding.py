@@ -18,6 +18,12 @@ presentation timestamp of every frame and which frames are keyframes, then for e
 the keyframe at or before it and decodes forward, going on without a new seek while the next wanted frame comes before
 the next keyframe. Only the frames that are kept are converted to RGB (optionally downscaled by swscale on the way).
 
+The frames returned are exactly the requested ones, in every container, or a `VideoDecodingError` says which frame
+could not be decoded: decoded frames are matched to the index by timestamp; a seek that lands after its keyframe (as in
+MPEG-TS, whose demuxer seeks by decoding timestamp) is retried by decoding timestamp, then from an earlier keyframe;
+containers without presentation timestamps (AVI) are read in decoding order. Inputs that are not videos (pipes,
+devices, text files, audio files with cover art) and files shorter than their header says (truncated) are refused.
+
 This module is shared by the video processor and the training data pipeline. It imports only the standard library,
 `numpy`, `av` and `transformers` (for logging), so that it can travel to the Hub as remote code.
 """
@@ -25,6 +31,7 @@ This module is shared by the video processor and the training data pipeline. It 
 import math
 import os
 import re
+import stat
 import threading
 from dataclasses import dataclass
 
@@ -38,10 +45,26 @@ logger = logging.get_logger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 SAMPLING_MODES = ("middle", "random")
+# FFmpeg demuxers and decoders that render text or binary dumps as "video" (e.g. the `tty` demuxer opens any .txt or
+# .nfo file as ANSI art): such files are not videos.
+NON_VIDEO_FORMATS = frozenset({"tty", "bin", "xbin", "adf", "idf", "ansi"})
+NON_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
+# Demuxers whose seek index is by decoding timestamp: seeking to a keyframe's presentation timestamp (later, with
+# B-frames) lands after the keyframe.
+DTS_SEEK_FORMATS = frozenset({"mpegts", "mpeg", "mpegvideo"})
+# FFmpeg's own decoders that apply `skip_frame` packet by packet; others (e.g. libdav1d for AV1) read it once, and
+# skipping would drop wanted frames, so they decode every frame.
+SKIP_FRAME_DECODERS = frozenset(
+    {"h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4", "h263", "msmpeg4v3", "vc1", "wmv3", "vp8"}
+)
 
 
 class VideoDecodingError(ValueError):
     """Raised when a video file or frame folder is missing, empty, corrupt or cannot be decoded."""
+
+
+class _TimestampsOutOfOrder(Exception):
+    """Decoded frames came out with falling timestamps: the container's timestamps cannot locate frames."""
 
 
 @dataclass
@@ -130,17 +153,63 @@ def sample_frame_indices(
     return (ticks[:-1] + offsets).astype(np.int64)
 
 
-def _natural_sort_key(name: str):
-    # "frame_2.jpg" before "frame_10.jpg"; the (0, int) / (1, str) pairs never compare an int with a str.
+def natural_sort_key(name: str):
+    """
+    Sort key that orders names by the numbers in them (`frame_2.jpg` before `frame_10.jpg`), case-insensitively.
+
+    The one definition of "natural order" in the package: frame folders and the dataset converters both use it.
+    """
+    # The (0, int) / (1, str) pairs never compare an int with a str; the name itself breaks ties deterministically.
     parts = re.split(r"(\d+)", name)
     return [(0, int(part)) if part.isdigit() else (1, part.lower()) for part in parts], name
+
+
+def _check_frame_numbering(folder: str, names: list[str]):
+    """
+    Refuse frame folders whose numbering is ambiguous (two images with one number, e.g. `frame_6.png` beside
+    `frame_6.jpg` or `frame_06.jpg`) or has gaps (a missing frame). The frame number is the last number in the names
+    that changes from file to file (`clip3_frame_12_v2.jpg`: 12).
+    """
+    stems = [os.path.splitext(name)[0] for name in names]
+    runs = [[int(run) for run in re.findall(r"\d+", stem)] for stem in stems]
+    if len({len(numbers) for numbers in runs}) > 1:
+        shortest = min(range(len(names)), key=lambda i: len(runs[i]))
+        longest = max(range(len(names)), key=lambda i: len(runs[i]))
+        raise VideoDecodingError(
+            f"The images of the frame folder {folder} do not follow one numbering ({names[shortest]} and "
+            f"{names[longest]}); name every frame with its number (frame_1.jpg, frame_2.jpg, ...)."
+        )
+    by_key = {}
+    for name, stem in zip(names, stems):
+        by_key.setdefault(tuple(natural_sort_key(stem)[0]), []).append(name)
+    duplicates = sorted(sorted(files) for files in by_key.values() if len(files) > 1)
+    if duplicates:
+        raise VideoDecodingError(
+            f"The frame folder {folder} has {len(duplicates)} frame(s) with more than one image (e.g. "
+            f"{', '.join(duplicates[0])}); keep one image per frame."
+        )
+    varying = [i for i in range(len(runs[0])) if len({numbers[i] for numbers in runs}) > 1]
+    if not varying:
+        return  # unnumbered frames (ordered by name), or a single frame
+    numbers = {numbers[varying[-1]] for numbers in runs}
+    first, last = min(numbers), max(numbers)
+    if len(varying) == 1 and last - first + 1 != len(numbers):
+        missing = sorted(set(range(first, last + 1)) - numbers)
+        shown = ", ".join(str(number) for number in missing[:10]) + (", ..." if len(missing) > 10 else "")
+        raise VideoDecodingError(
+            f"The frame folder {folder} is missing {len(missing)} of the frames numbered {first} to {last} "
+            f"(frame {shown}); frame positions and `start`/`end` windows would shift. Fill or renumber the frames."
+        )
 
 
 def list_frame_files(folder: str | os.PathLike) -> list[str]:
     """
     The image files of a frame folder, sorted naturally by the numbers in their names (`2.jpg` before `10.jpg`).
 
-    Files that are not images (by extension) are left out and counted in a warning.
+    Files that are not images (by extension) are left out and counted in a warning. The frame numbers (the last
+    number in the names that changes from file to file) must be consecutive and unique: a missing frame, two images
+    with one number (e.g. `frame_6.png` beside `frame_6.jpg`) or an image outside the numbering raise a
+    [`VideoDecodingError`].
     """
     folder = os.fspath(folder)
     try:
@@ -156,7 +225,8 @@ def list_frame_files(folder: str | os.PathLike) -> list[str]:
         )
     if not image_names:
         raise VideoDecodingError(f"The frame folder {folder} holds no image files ({', '.join(IMAGE_EXTENSIONS)}).")
-    return [os.path.join(folder, name) for name in sorted(image_names, key=_natural_sort_key)]
+    _check_frame_numbering(folder, image_names)
+    return [os.path.join(folder, name) for name in sorted(image_names, key=natural_sort_key)]
 
 
 def _output_size(height: int, width: int, shortest_edge: int | None) -> tuple[int, int]:
@@ -211,11 +281,30 @@ def _check_source(source) -> str:
     path = os.fspath(source)
     if path.startswith(("http://", "https://")):
         return path
-    if not os.path.exists(path):
-        raise VideoDecodingError(f"The video file or frame folder {path} does not exist.")
-    if os.path.isfile(path) and os.path.getsize(path) == 0:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise VideoDecodingError(f"The video file or frame folder {path} does not exist.") from None
+    except OSError as error:
+        raise VideoDecodingError(f"Could not access the video {path}: {error}") from error
+    if stat.S_ISDIR(mode):
+        return path
+    if not stat.S_ISREG(mode):
+        # Opening a named pipe, a device or a socket would block or read forever.
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise VideoDecodingError(f"{path} is {kind}: a video must be a regular file or a frame folder.")
+    if os.path.getsize(path) == 0:
         raise VideoDecodingError(f"The video file {path} is empty (0 bytes).")
     return path
+
+
+def _tagged_duration(tag: str | None) -> float | None:
+    """Seconds in a Matroska `DURATION` tag (`HH:MM:SS.nnnnnnnnn`), the duration of one track."""
+    match = re.fullmatch(r"(\d+):(\d{2}):(\d{2}(?:\.\d+)?)", tag.strip()) if tag else None
+    if match is None:
+        return None
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 def _check_window(start: float | None, end: float | None):
@@ -276,6 +365,8 @@ class VideoReader:
         self._container = None
         self._frames = None
         self._position = -1
+        self._seek_position = 0
+        self._seek_by_dts = False
         self._cached_frame = (None, None)
         self._wanted_pts = None
         self._skipped_pts = set()
@@ -292,38 +383,85 @@ class VideoReader:
             container = av.open(self.path)
         except (av.FFmpegError, OSError) as error:
             raise VideoDecodingError(f"Could not open the video {self.path}: {error}") from error
-        if not container.streams.video:
+        format_names = set(container.format.name.split(","))
+        # Cover art of an audio file is a one-picture "video" stream: not a video.
+        streams = [
+            stream
+            for stream in container.streams.video
+            if not stream.disposition & av.stream.Disposition.attached_pic
+            and stream.codec_context.name not in NON_VIDEO_CODECS
+        ]
+        if format_names & NON_VIDEO_FORMATS:
+            format_description = container.format.long_name
             container.close()
-            raise VideoDecodingError(f"The file {self.path} has no video stream.")
-        return container, container.streams.video[0]
+            raise VideoDecodingError(
+                f"The file {self.path} is not a video (FFmpeg reads it as {format_description!r})."
+            )
+        if not streams:
+            what = "only a cover picture, no video stream" if container.streams.video else "no video stream"
+            container.close()
+            raise VideoDecodingError(f"The file {self.path} has {what}.")
+        return container, streams[0]
 
     def _init_video_file(self):
         container, stream = self._open_container()
         try:
-            pts, is_key, durations = [], [], []
+            pts, dts, is_key, durations = [], [], [], []
+            num_packets = 0
             for packet in container.demux(stream):
-                # Empty packets flush the demuxer at the end; discarded ones are never shown (e.g. cut by an edit
-                # list).
-                if packet.size == 0 or packet.is_discard:
-                    continue
+                if packet.size == 0 and packet.pts is None and packet.dts is None:
+                    continue  # the empty packet that flushes the demuxer at the end
+                num_packets += 1
+                if packet.size == 0:
+                    continue  # a dropped frame (e.g. an empty AVI chunk): nothing to decode
+                if packet.is_discard:
+                    continue  # never shown (e.g. cut by an edit list)
                 pts.append(packet.pts)
+                dts.append(packet.dts)
                 is_key.append(packet.is_keyframe)
                 durations.append(packet.duration or 0)
             time_base = stream.time_base
             average_rate = stream.average_rate
+            header_num_frames = stream.frames
+            header_duration = stream.duration * time_base if stream.duration and time_base else None
+            if header_duration is None:
+                header_duration = _tagged_duration(stream.metadata.get("DURATION"))
+            if header_duration is None and container.duration:
+                # The whole file's duration (all streams): only used with a tolerance.
+                header_duration = container.duration / av.time_base
+            self._seek_by_dts = bool(set(container.format.name.split(",")) & DTS_SEEK_FORMATS)
+            self._can_skip_frames = stream.codec_context.name in SKIP_FRAME_DECODERS
         except av.FFmpegError as error:
             raise VideoDecodingError(f"Could not read the packets of the video {self.path}: {error}") from error
         finally:
             container.close()
         if not pts:
             raise VideoDecodingError(f"The video {self.path} has no frames.")
+        if header_num_frames and num_packets < header_num_frames:
+            raise VideoDecodingError(
+                f"The video {self.path} is truncated: its header lists {header_num_frames} frames but the file holds "
+                f"only {num_packets}."
+            )
 
         self._time_base = time_base
         # Without timestamps frames can only be counted in decoding order: read from the start, no seeking.
         self._has_timestamps = all(value is not None for value in pts) and time_base is not None
+        if self._has_timestamps and len(pts) > 1:
+            decoding_order_pts = np.asarray(pts, dtype=np.int64)
+            known_dts = all(value is not None for value in dts)
+            if (
+                known_dts
+                and (np.diff(decoding_order_pts) > 0).all()
+                and (decoding_order_pts != np.asarray(dts, dtype=np.int64)).any()
+            ):
+                # Timestamps that rise in decoding order yet differ from the decoding timestamps were guessed by
+                # FFmpeg (AVI stores none): with B-frames they do not follow the presentation order.
+                logger.info(f"The video {self.path} has no reliable presentation timestamps; reading it in order.")
+                self._has_timestamps = False
         if self._has_timestamps:
             order = np.argsort(np.asarray(pts, dtype=np.int64), kind="stable")
             self._pts = np.asarray(pts, dtype=np.int64)[order]
+            self._dts = np.asarray([value if value is not None else pts[i] for i, value in enumerate(dts)])[order]
             is_key = np.asarray(is_key, dtype=bool)[order]
             durations = np.asarray(durations, dtype=np.int64)[order]
             if len(np.unique(self._pts)) != len(self._pts):
@@ -348,6 +486,17 @@ class VideoReader:
             fps = float(average_rate) if average_rate else None
             total_duration = num_total / fps if fps else None
 
+        if (
+            not header_num_frames
+            and header_duration is not None
+            and total_duration is not None
+            and float(header_duration) > total_duration + max(1.0, 0.1 * total_duration)
+        ):
+            raise VideoDecodingError(
+                f"The video {self.path} is truncated: its header says it lasts {float(header_duration):.2f} s but "
+                f"its frames span only {total_duration:.2f} s."
+            )
+
         # The window [start, end) in seconds; frame indices count inside it.
         first, last = 0, num_total
         if self.start is not None or self.end is not None:
@@ -368,6 +517,7 @@ class VideoReader:
                     else f"The video {self.path} has no frames between start={self.start} s and end={self.end} s."
                 )
         self._first = first
+        self._num_total = num_total
         self.num_frames = last - first
         self.fps = fps
         if total_duration is not None and (self.start is not None or self.end is not None):
@@ -519,10 +669,12 @@ class VideoReader:
             self._restart()
             if position == 0:
                 return
-        self._container.seek(int(self._pts[position]), stream=self._stream, backward=True, any_frame=False)
+        timestamp = self._dts[position] if self._seek_by_dts else self._pts[position]
+        self._container.seek(int(timestamp), stream=self._stream, backward=True, any_frame=False)
         self._skipped_pts = set()
         self._frames = self._iterate_frames()
         self._position = None  # unknown until the first frame comes out
+        self._seek_position = position
 
     def _iterate_frames(self):
         codec_context = self._stream.codec_context
@@ -556,76 +708,104 @@ class VideoReader:
         cannot continue past a skipped frame without seeking (the decoder reads a few packets ahead).
         """
         try:
-            return self._decode_targets(targets, convert, shortest_edge, skip_unwanted)
+            try:
+                return self._decode_targets(targets, convert, shortest_edge, skip_unwanted)
+            except _TimestampsOutOfOrder:
+                logger.info(
+                    f"The timestamps of {self.path} do not follow the presentation order; reading it in order."
+                )
+                self._has_timestamps = False
+                self._frames = None
+                return self._decode_targets(targets, convert, shortest_edge, skip_unwanted)
         except av.FFmpegError as error:
             self.close()
             raise VideoDecodingError(f"Could not decode the video {self.path}: {error}") from error
 
     def _decode_targets(self, targets: np.ndarray, convert: bool, shortest_edge: int | None, skip_unwanted: bool):
         # Frames are matched by timestamp, so frames skipped by the decoder cannot shift the count.
-        skip_unwanted = skip_unwanted and self._has_timestamps
+        skip_unwanted = skip_unwanted and self._has_timestamps and self._can_skip_frames
         self._wanted_pts = set(self._pts[targets].tolist()) if skip_unwanted else None
         found = {}
-        num_inexact = 0
-        last_frame = None
         for target in targets.tolist():
             cached_position, cached_frame = self._cached_frame
             if target == cached_position:
-                found[target] = _frame_to_rgb(cached_frame, shortest_edge) if convert else cached_frame
-                continue
-            if self._has_timestamps:
-                key = int(self._key_positions[np.searchsorted(self._key_positions, target, side="right") - 1])
-                # Seek when going back, when a keyframe lies between the decoder and the target (decoding from
-                # there is shorter than decoding every frame in between), or when the target's packet was already
-                # sent to the decoder to be skipped (by an earlier call, with other wanted frames).
-                if (
-                    self._frames is None
-                    or self._position is None
-                    or target <= self._position
-                    or key > self._position + 1
-                    or int(self._pts[target]) in self._skipped_pts
-                ):
-                    self._seek(key)
-            elif self._frames is None or target <= self._position:
-                self._restart()
-
-            while True:
-                try:
-                    frame = next(self._frames)
-                except StopIteration:
-                    frame = None
-                if frame is None:
-                    break
-                position = self._frame_position(frame)
-                if position is None:
-                    continue
-                if self._position is None and position > target and self._has_timestamps:
-                    # The seek landed after the target (an inexact index in the container): go one keyframe back.
-                    earlier = self._key_positions[self._key_positions < key]
-                    key = int(earlier[-1]) if earlier.size else 0
-                    self._seek(key)
-                    continue
-                self._position = position
-                last_frame = frame
-                if position >= target:
-                    break
-            if frame is None:
-                # The stream ended before the target: fewer frames decode than the container announced.
-                if last_frame is None:
-                    raise VideoDecodingError(f"No frame of the video {self.path} could be decoded.")
-                frame = last_frame
-                self._frames = None
-            if self._position != target:
-                num_inexact += 1
+                frame = cached_frame
+            else:
+                frame = self._decode_frame(target)
             if self._info is None:
                 self._set_info(frame)
             found[target] = _frame_to_rgb(frame, shortest_edge) if convert else frame
-        if num_inexact:
-            logger.warning(
-                f"{num_inexact} of the {len(targets)} requested frames of {self.path} could not be decoded at their "
-                "exact position (missing or undecodable frames); the nearest decoded frame was used instead."
-            )
         return [found[target] for target in targets.tolist()]
+
+    def _decode_frame(self, target: int) -> "av.VideoFrame":
+        """Decode exactly the frame at file-level index `target`, or raise a `VideoDecodingError`."""
+        if self._has_timestamps:
+            key = int(self._key_positions[np.searchsorted(self._key_positions, target, side="right") - 1])
+            # Seek when going back, when a keyframe lies between the decoder and the target (decoding from there is
+            # shorter than decoding every frame in between), or when the target's packet was already sent to the
+            # decoder to be skipped (by an earlier call, with other wanted frames).
+            if (
+                self._frames is None
+                or self._position is None
+                or target <= self._position
+                or key > self._position + 1
+                or int(self._pts[target]) in self._skipped_pts
+            ):
+                self._seek(key)
+        elif self._frames is None or target <= self._position:
+            self._restart()
+
+        while True:
+            frame = next(self._frames, None)
+            if frame is None:
+                if self._position is None:
+                    # The seek landed past the last frame: start earlier.
+                    self._seek_earlier()
+                    continue
+                self._frames = None
+                raise VideoDecodingError(
+                    f"Frame {target - self._first} of the video {self.path} could not be decoded: the stream ends "
+                    f"after {self._position + 1} decoded frames though the container lists {self._num_total} (the "
+                    "file is truncated or corrupt)."
+                )
+            position = self._frame_position(frame)
+            if position is None:
+                continue
+            if self._position is None:
+                if position > self._seek_position:
+                    # The seek landed after the keyframe (an inexact index, or a demuxer that seeks by another
+                    # timestamp): decoding from there would miss frames or give broken ones.
+                    self._seek_earlier()
+                    continue
+            elif self._has_timestamps and position <= self._position:
+                raise _TimestampsOutOfOrder()
+            previous, self._position = self._position, position
+            if position == target:
+                return frame
+            if position > target and self._wanted_pts is not None:
+                # The decoder skipped a wanted frame: decode every frame from now on.
+                logger.info(f"Decoding every frame of {self.path}: skipping unwanted frames dropped a wanted one.")
+                self._can_skip_frames = False
+                self._wanted_pts = None
+                self._seek(int(self._key_positions[np.searchsorted(self._key_positions, target, side="right") - 1]))
+                continue
+            if position > target:
+                self._frames = None
+                raise VideoDecodingError(
+                    f"Frame {target - self._first} of the video {self.path} could not be decoded: the decoder went "
+                    f"from frame {previous} to frame {position} of the file (missing or undecodable frames; the file "
+                    "may be corrupt)."
+                )
+
+    def _seek_earlier(self):
+        """After a seek that landed wrong: seek by decoding timestamps from now on, else start one keyframe earlier."""
+        position = self._seek_position
+        if not self._seek_by_dts:
+            self._seek_by_dts = True
+        else:
+            earlier = self._key_positions[self._key_positions < position]
+            position = int(earlier[-1]) if earlier.size else 0
+        self._seek(position)
 
 
 def probe_video(

@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 from transformers.image_processing_utils import BatchFeature
-from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, PILImageResampling
+from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, ChannelDimension, PILImageResampling
 from transformers.utils import logging
 from transformers.video_processing_utils import BaseVideoProcessor
 from transformers.video_utils import VideoMetadata
@@ -37,6 +37,13 @@ def _paths_to_str(videos):
     return videos
 
 
+def _is_path_input(videos) -> bool:
+    """Whether `videos` is one path or a flat list of paths (decoded here into `(T, H, W, 3)` frames)."""
+    if isinstance(videos, str):
+        return True
+    return isinstance(videos, (list, tuple)) and len(videos) > 0 and all(isinstance(video, str) for video in videos)
+
+
 class MSQNetVideoProcessor(BaseVideoProcessor):
     r"""
     Constructs an MSQNet video processor: the test-time pipeline of the paper. It samples `num_frames` frames (the
@@ -45,6 +52,8 @@ class MSQNetVideoProcessor(BaseVideoProcessor):
 
     Videos can be given as paths to video files or frame folders (decoded with PyAV, reading only the sampled frames),
     or as arrays/tensors of frames `(num_frames, height, width, channels)` (or channels first), or lists of those.
+    Pass `input_data_format="channels_last"` (or `"channels_first"`) with arrays whose channel axis is ambiguous
+    (frames 1 or 3 pixels high); decoded paths always are channels-last.
 
     Args:
         num_frames (`int`, *optional*, defaults to 16):
@@ -159,7 +168,11 @@ class MSQNetVideoProcessor(BaseVideoProcessor):
             [`BatchFeature`]: with `pixel_values`, `(batch_size, num_frames, 3, height, width)` when
             `return_tensors="pt"`, else a list of `(num_frames, 3, height, width)` tensors.
         """
-        batch = super().preprocess(_paths_to_str(videos), **kwargs)
+        videos = _paths_to_str(videos)
+        if _is_path_input(videos) and kwargs.get("input_data_format") is None:
+            # Decoded frames are channels-last; guessing the channel axis fails on frames 1 or 3 pixels high.
+            kwargs["input_data_format"] = ChannelDimension.LAST
+        batch = super().preprocess(videos, **kwargs)
         batch["pixel_values"] = batch.pop("pixel_values_videos")
         return batch
 

@@ -11,6 +11,7 @@ Each sub-folder is an `evaluate` module (`evaluate.load(<folder>)` works offline
 
 from pathlib import Path
 
+from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, SINGLE_LABEL_CLASSIFICATION
 from .multilabel_accuracy.multilabel_accuracy import multilabel_accuracy
 from .multilabel_average_precision.multilabel_average_precision import (
     binary_average_precision,
@@ -20,12 +21,24 @@ from .top_k_accuracy.top_k_accuracy import top_k_accuracy
 
 
 METRICS_DIR = Path(__file__).resolve().parent
+# The figures an evaluation report headlines, by problem type, the first one being the primary metric.
+HEADLINE_METRICS = {
+    MULTI_LABEL_CLASSIFICATION: ("mAP_macro", "AP_micro", "multilabel_accuracy"),
+    SINGLE_LABEL_CLASSIFICATION: ("top1", "top5", "mAP_macro"),
+}
+# The evaluation report figures that go into the training history (`eval_<name>`) and the model card.
+REPORTED_METRICS = ("mAP_macro", "AP_micro", "multilabel_accuracy", "top1", "top5", "loss")
 METRIC_MODULES = ("multilabel_average_precision", "multilabel_accuracy", "top_k_accuracy")
 METRIC_FUNCTIONS = {
     "multilabel_average_precision": multilabel_average_precision,
     "multilabel_accuracy": multilabel_accuracy,
     "top_k_accuracy": top_k_accuracy,
 }
+
+
+def primary_metric(problem_type: str) -> str:
+    """The key of the headline figure: `mAP_macro` for multi-label sets, `top1` for single-label ones."""
+    return HEADLINE_METRICS[problem_type][0]
 
 
 def metric_module_path(name: str) -> str:
@@ -49,6 +62,8 @@ def load_metric(name: str, **kwargs):
 
 
 __all__ = [
+    "HEADLINE_METRICS",
+    "REPORTED_METRICS",
     "METRICS_DIR",
     "METRIC_FUNCTIONS",
     "METRIC_MODULES",
@@ -57,5 +72,6 @@ __all__ = [
     "metric_module_path",
     "multilabel_accuracy",
     "multilabel_average_precision",
+    "primary_metric",
     "top_k_accuracy",
 ]

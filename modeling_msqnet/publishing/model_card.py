@@ -21,6 +21,11 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers.utils import logging
 
+from ..data.manifest import check_label_names
+from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, PROBLEM_TYPES
+from ..resources import resource_path
+from .model_folder import atomic_output
+
 
 logger = logging.get_logger(__name__)
 
@@ -28,8 +33,7 @@ VIDEO_ENCODER_NAMES = {
     "timesformer": "TimeSformer (divided space-time attention)",
     "videomae": "VideoMAE (joint space-time attention over tubelets)",
 }
-DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "hub_cards" / "msqnet_model_card_template.md"
-PROBLEM_TYPES = ("multi_label_classification", "single_label_classification")
+DEFAULT_TEMPLATE_PATH = resource_path("hub_cards", "msqnet_model_card_template.md")
 TASK_TYPE = "video-classification"
 TASK_NAME = "Video Classification"
 DEFAULT_TAGS = ("msqnet", "video-classification", "action-recognition", "custom_code")
@@ -75,11 +79,7 @@ def _check_id2label(id2label) -> list[str]:
         raise ValueError(
             f"`id2label` keys must be 0..{len(by_index) - 1} without gaps, got {sorted(by_index)[:10]}..."
         )
-    names = [by_index[i] for i in range(len(by_index))]
-    bad = [i for i, name in enumerate(names) if not isinstance(name, str) or not name.strip()]
-    if bad:
-        raise ValueError(f"`id2label` must map to non-empty label names; indices {bad[:10]} do not.")
-    return names
+    return check_label_names([by_index[i] for i in range(len(by_index))], "`id2label`")
 
 
 def _check_eval_results(eval_results) -> dict[str, float]:
@@ -149,6 +149,8 @@ def render_model_card(
     tags: list[str] | None = None,
     video_encoder: str = "TimeSformer (divided space-time attention)",
     use_video_query: bool = True,
+    frame_size: tuple[int, int] = (224, 224),
+    model_name: str | None = None,
 ) -> ModelCard:
     """
     Render the MSQNet model card template into `model_dir/README.md` and return the card.
@@ -198,6 +200,10 @@ def render_model_card(
             How the card names the video encoder.
         use_video_query (`bool`, *optional*, defaults to `True`):
             `config.use_video_query`: whether the label queries are fused with the CLIP video embedding.
+        frame_size (`tuple[int, int]`, *optional*, defaults to `(224, 224)`):
+            `(height, width)` of the model's input frames (the video processor's `crop_size`).
+        model_name (`str`, *optional*):
+            The model's name in the card; defaults to the last part of `repo_id`, else the folder's name.
 
     Returns:
         [`~huggingface_hub.ModelCard`]: the rendered card.
@@ -227,8 +233,14 @@ def render_model_card(
     if training_hyperparameters is not None and not isinstance(training_hyperparameters, dict):
         raise ValueError(f"`training_hyperparameters` must be a dict, got {type(training_hyperparameters).__name__}.")
 
-    multi_label = problem_type == "multi_label_classification"
-    model_name = repo_id.split("/")[-1] if repo_id else model_dir.name
+    multi_label = problem_type == MULTI_LABEL_CLASSIFICATION
+    if (
+        not isinstance(frame_size, (tuple, list))
+        or len(frame_size) != 2
+        or not all(isinstance(side, Integral) and not isinstance(side, bool) and side > 0 for side in frame_size)
+    ):
+        raise ValueError(f"`frame_size` must be (height, width) in pixels, got {frame_size!r}.")
+    model_name = model_name or (repo_id.split("/")[-1] if repo_id else model_dir.name)
     dataset_id = dataset_id or dataset_name
 
     results = []
@@ -278,6 +290,8 @@ def render_model_card(
         num_labels=len(label_names),
         labels=[{"id": i, "name": name} for i, name in enumerate(label_names)],
         num_frames=num_frames,
+        frame_height=int(frame_size[0]),
+        frame_width=int(frame_size[1]),
         dataset_name=dataset_name,
         dataset_id=dataset_id,
         eval_split=eval_split,
@@ -294,7 +308,8 @@ def render_model_card(
     readme_path = model_dir / "README.md"
     if readme_path.exists():
         logger.info(f"Overwriting {readme_path}.")
-    card.save(readme_path)
+    with atomic_output(readme_path, ".md") as temporary:
+        card.save(temporary)
     return card
 
 
@@ -325,15 +340,22 @@ def eval_report_to_results(eval_report: dict) -> dict[str, float]:
     return results
 
 
-def render_model_card_from_config(model_dir, config, eval_report: dict | None = None, **kwargs) -> ModelCard:
+def render_model_card_from_config(
+    model_dir, config, eval_report: dict | None = None, video_processor=None, **kwargs
+) -> ModelCard:
     """
     [`render_model_card`] for a trained model's `config` (reads `id2label`, `problem_type`, `num_frames` and
-    `classifier_head`) and its evaluation report (see [`eval_report_to_results`]). `kwargs` go to
-    [`render_model_card`].
+    `classifier_head`), its `video_processor` (the frame size: its `crop_size`, else the video encoder's
+    `image_size`) and its evaluation report (see [`eval_report_to_results`]). `kwargs` go to [`render_model_card`].
     """
     for name in ("id2label", "problem_type", "num_frames"):
         if getattr(config, name, None) is None:
             raise ValueError(f"`config.{name}` is not set: pass the trained MSQNet model's config.")
+    if video_processor is not None and getattr(video_processor, "crop_size", None):
+        frame_size = (video_processor.crop_size["height"], video_processor.crop_size["width"])
+    else:
+        image_size = getattr(config.video_config, "image_size", 224)
+        frame_size = tuple(image_size) if isinstance(image_size, (list, tuple)) else (image_size, image_size)
     return render_model_card(
         model_dir,
         id2label=config.id2label,
@@ -345,6 +367,7 @@ def render_model_card_from_config(model_dir, config, eval_report: dict | None = 
             "video_encoder", VIDEO_ENCODER_NAMES.get(config.video_config.model_type, config.video_config.model_type)
         ),
         use_video_query=kwargs.pop("use_video_query", getattr(config, "use_video_query", True)),
+        frame_size=kwargs.pop("frame_size", frame_size),
         **kwargs,
     )
 

@@ -25,6 +25,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from transformers.utils import logging
 
+from .model_folder import atomic_output
+
 
 logger = logging.get_logger(__name__)
 
@@ -47,6 +49,12 @@ def _output_path(path) -> Path:
         raise ValueError(f"Plots are PNG files: `path` must end with .png, got {str(path)!r}.")
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def save_figure(figure, path: Path):
+    """Save a figure as PNG through a temporary file and a rename (never a half-written picture)."""
+    with atomic_output(path, ".png") as temporary:
+        figure.savefig(temporary, format="png", bbox_inches="tight", pad_inches=0.1)
 
 
 def _is_number(value) -> bool:
@@ -164,7 +172,7 @@ def plot_training_curves(
         metric_axes.legend(loc="best")
     if title:
         figure.suptitle(title)
-    figure.savefig(path, bbox_inches="tight", pad_inches=0.1)
+    save_figure(figure, path)
     return path
 
 
@@ -225,7 +233,7 @@ def plot_per_class_ap(per_class_ap: dict[str, float], path, *, title: str | None
     if no_positives:
         default_title += f" ({len(no_positives)} of {num_classes} classes have no positives)"
     axes.set_title(title or default_title)
-    figure.savefig(path, bbox_inches="tight", pad_inches=0.1)
+    save_figure(figure, path)
     return path
 
 
@@ -336,7 +344,7 @@ def plot_top_k_confidences(examples: list[dict], path, *, k: int = 5) -> Path:
 
     legend_handles = [Patch(color=GROUND_TRUTH_COLOR, label="ground truth ✓"), Patch(color=OTHER_COLOR, label="other")]
     figure.legend(handles=legend_handles, loc="outside lower center", ncols=2, fontsize=9)
-    figure.savefig(path, bbox_inches="tight", pad_inches=0.1)
+    save_figure(figure, path)
     return path
 
 

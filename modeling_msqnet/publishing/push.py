@@ -14,7 +14,6 @@
 """Upload saved MSQNet folders to the Hugging Face Hub."""
 
 import importlib
-import json
 from pathlib import Path
 
 from huggingface_hub import HfApi
@@ -22,14 +21,13 @@ from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError, Offl
 from huggingface_hub.utils import filter_repo_objects
 from transformers.utils import logging
 
+from .model_folder import NOT_UPLOADED_PATTERNS, check_model_folder, one_line
+
 
 logger = logging.get_logger(__name__)
 
-WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")
-WEIGHTS_INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
-VIDEO_PROCESSOR_FILES = ("video_preprocessor_config.json", "preprocessor_config.json", "processor_config.json")
-# Trainer state that a training output folder may hold next to the model; not part of the model repository.
-DEFAULT_IGNORE_PATTERNS = ("checkpoint-*", "optimizer.pt", "scheduler.pt", "rng_state*.pth", "*.pyc")
+# Checkpoints and optimizer state that a training output folder holds next to the model.
+DEFAULT_IGNORE_PATTERNS = NOT_UPLOADED_PATTERNS
 
 
 class HubPushError(RuntimeError):
@@ -45,78 +43,6 @@ def _network_error_types() -> tuple[type[Exception], ...]:
         except (ImportError, AttributeError):
             continue
     return tuple(types)
-
-
-def _one_line(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return " ".join(lines).rstrip(".") or type(error).__name__
-
-
-def check_model_folder(model_dir) -> Path:
-    """
-    Check that `model_dir` looks like a saved MSQNet folder that loads with `trust_remote_code=True`: a `config.json`
-    of model type `msqnet` whose `auto_map` names code files present in the folder, and the weights (single file or
-    all shards of an index). Raises `FileNotFoundError` or `ValueError` naming what is missing.
-    """
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise FileNotFoundError(f"Model folder {model_dir} does not exist or is not a directory.")
-    config_path = model_dir / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{model_dir} has no config.json: save the model with `model.save_pretrained(...)`.")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{config_path} is not valid JSON: {error}.") from None
-    if not isinstance(config, dict) or config.get("model_type") != "msqnet":
-        model_type = config.get("model_type") if isinstance(config, dict) else None
-        raise ValueError(f"{config_path} is not an MSQNet config (model_type {model_type!r}, expected 'msqnet').")
-
-    auto_map = config.get("auto_map")
-    if not isinstance(auto_map, dict) or "AutoModelForVideoClassification" not in auto_map:
-        raise ValueError(
-            f"{config_path} has no `auto_map` entry for AutoModelForVideoClassification, so the model cannot load "
-            "with `trust_remote_code=True`: save it with `MSQNetForVideoClassification.save_pretrained(...)`."
-        )
-    for auto_class, reference in auto_map.items():
-        references = reference if isinstance(reference, (list, tuple)) else [reference]
-        for reference in references:
-            if not isinstance(reference, str) or "--" in reference:
-                continue  # code hosted in another repository
-            module_file = model_dir / f"{reference.rsplit('.', 1)[0]}.py"
-            if not module_file.is_file():
-                raise FileNotFoundError(
-                    f"{config_path} maps {auto_class} to {reference!r} but {module_file} is missing: save the model "
-                    "with `save_pretrained` so that its code is copied next to the weights."
-                )
-
-    index_files = [model_dir / name for name in WEIGHTS_INDEX_FILES if (model_dir / name).is_file()]
-    if index_files:
-        try:
-            weight_map = json.loads(index_files[0].read_text(encoding="utf-8"))["weight_map"]
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
-            raise ValueError(
-                f"{index_files[0]} is not a valid weights index (no readable `weight_map`): {error}."
-            ) from None
-        missing = sorted({shard for shard in weight_map.values() if not (model_dir / shard).is_file()})
-        if missing:
-            raise FileNotFoundError(f"{index_files[0]} lists {len(missing)} missing weight shards: {missing[:5]}.")
-    elif not any((model_dir / name).is_file() for name in WEIGHTS_FILES):
-        raise FileNotFoundError(
-            f"{model_dir} has no weights ({', '.join(WEIGHTS_FILES + WEIGHTS_INDEX_FILES)}): save the model with "
-            "`model.save_pretrained(...)`."
-        )
-
-    if not any((model_dir / name).is_file() for name in VIDEO_PROCESSOR_FILES):
-        logger.warning(
-            f"{model_dir} has no video processor config: `pipeline('video-classification', ...)` will not load from "
-            "this repository. Save the processor with `video_processor.save_pretrained(...)` into the folder."
-        )
-    if not (model_dir / "README.md").is_file():
-        logger.warning(
-            f"{model_dir} has no README.md: render a model card with `modeling_msqnet.publishing.model_card.render_model_card`."
-        )
-    return model_dir
 
 
 def _ignored_files(model_dir: Path, ignore_patterns) -> list[str]:
@@ -197,12 +123,12 @@ def push_model_folder(
         if status in (401, 403):
             hint = " Check the token (`hf auth login`, HF_TOKEN or --token) and its write access."
         raise HubPushError(
-            f"The Hub at {api.endpoint} refused the upload to {repo_id}: {_one_line(error)}.{hint}"
+            f"The Hub at {api.endpoint} refused the upload to {repo_id}: {one_line(error)}.{hint}"
         ) from None
     except _network_error_types() as error:
         raise HubPushError(
             f"Cannot reach the Hub at {api.endpoint} to push to {repo_id} "
-            f"({type(error).__name__}: {_one_line(error)}). Check the network connection and HF_ENDPOINT."
+            f"({type(error).__name__}: {one_line(error)}). Check the network connection and HF_ENDPOINT."
         ) from None
     logger.info(f"Pushed {model_dir} to {commit_info.commit_url}.")
     return commit_info.oid

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from transformers.utils import logging
 
-from ..publishing.plots import DPI, _output_path, _wrap
+from ..publishing.plots import DPI, _output_path, _wrap, save_figure
 
 
 logger = logging.get_logger(__name__)
@@ -90,5 +90,5 @@ def plot_timeline(timeline, path, *, max_labels: int | None = None, title: str |
     axes.set_xlabel("time (s)")
     axes.set_title(title if title is not None else f"{Path(timeline.video).name}: label scores (segments outlined)")
     figure.colorbar(mesh, ax=axes, label="score", fraction=0.03, pad=0.01)
-    figure.savefig(path, bbox_inches="tight", pad_inches=0.1)
+    save_figure(figure, path)
     return path

@@ -25,15 +25,17 @@ import csv
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 from transformers.utils import logging
 
+from ..hub_code.configuration_msqnet import SINGLE_LABEL_CLASSIFICATION
 from ..hub_code.video_decoding import VideoDecodingError, sample_frame_indices
+from ..publishing.model_folder import atomic_output
 from .streaming import StreamingVideoReader
 
 
@@ -103,17 +105,9 @@ class Timeline:
 
 
 def _atomic_write(path, write, newline=None):
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp", newline=newline) as file:
-        try:
-            write(file)
-        except BaseException:
-            file.close()
-            os.unlink(file.name)
-            raise
-    os.replace(file.name, path)
+    suffix = Path(path).suffix.lower()
+    with atomic_output(path, suffix) as temporary, open(temporary, "w", newline=newline) as file:
+        write(file)
 
 
 def window_bounds(duration: float, window_seconds: float, stride_seconds: float) -> tuple[np.ndarray, np.ndarray]:
@@ -213,7 +207,7 @@ class TorchWindowScorer:
 def scores_from_logits(logits: np.ndarray, problem_type: str | None) -> np.ndarray:
     """Sigmoid for multi-label models (the default), softmax for single-label ones."""
     logits = np.asarray(logits, dtype=np.float64)
-    if problem_type == "single_label_classification":
+    if problem_type == SINGLE_LABEL_CLASSIFICATION:
         shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
         return shifted / shifted.sum(axis=-1, keepdims=True)
     return 1.0 / (1.0 + np.exp(-logits))

@@ -26,94 +26,30 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from accelerate.logging import get_logger
-from torch.nn import functional as F
+from transformers.utils import logging
 
-from ..data import MSQNetDataCollator, MSQNetVideoTransform, load_manifest_dataset
-from ..metrics import multilabel_accuracy, multilabel_average_precision, top_k_accuracy
-
-
-SINGLE_LABEL = "single_label_classification"
-MULTI_LABEL = "multi_label_classification"
-
-
-logger = get_logger(__name__)
-
-
-class IndexedTransform:
-    """
-    Wraps an [`MSQNetVideoTransform`] so that each example also carries its manifest row (`index`), which identifies
-    skipped videos after gathering across processes. `set_epoch` is passed on to the wrapped transform.
-    """
-
-    def __init__(self, transform: MSQNetVideoTransform):
-        self.transform = transform
-
-    def set_epoch(self, epoch: int):
-        self.transform.set_epoch(epoch)
-
-    def __call__(self, batch: dict) -> dict:
-        outputs = self.transform(batch)
-        outputs["index"] = list(batch["index"])
-        return outputs
+from ..data import (
+    DEFAULT_MAX_SKIPPED_FRACTION,
+    check_skipped_share,
+    check_videos_exist,
+    load_manifest_dataset,
+    multi_hot,
+)
+from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, SINGLE_LABEL_CLASSIFICATION
+from ..hub_code.modeling_msqnet import classification_loss
+from ..metrics import (
+    HEADLINE_METRICS,
+    multilabel_accuracy,
+    multilabel_average_precision,
+    primary_metric,
+    top_k_accuracy,
+)
+from ..publishing.model_folder import atomic_output, load_model_folder
+from .arguments import check_output_file, fraction, non_negative_int, positive_int
+from .dataloaders import build_eval_dataloader
 
 
-class FixedSizeCollator:
-    """
-    Batches examples like [`MSQNetDataCollator`] but keeps every example in place: an unreadable video gets zero
-    `pixel_values` and `valid=False`. Every process then runs the same number of forward passes on batches of the
-    sizes the sampler planned, which distributed training (DDP/FSDP collectives) and `gather_for_metrics` (its
-    removal of the samples duplicated to even out the last batch) rely on.
-
-    Returns: `{"pixel_values": (B, T, 3, H, W), "labels": (B, K) or (B,), "valid": (B,) bool, "index": (B,) int64,
-    "skipped": [{"video", "index", "error"}, ...]}`.
-    """
-
-    def __init__(self, pixel_shape: tuple[int, ...]):
-        self.pixel_shape = tuple(pixel_shape)
-        self.collator = MSQNetDataCollator(return_skipped=True)
-
-    def __call__(self, features: list[dict]) -> dict:
-        kept = self.collator(features)
-        self.collator.reset()  # the batches carry their own skipped examples
-        valid = torch.tensor(
-            [feature.get("decoding_error") is None and feature.get("pixel_values") is not None for feature in features]
-        )
-        pixel_values = torch.zeros((len(features), *self.pixel_shape), dtype=torch.float32)
-        if valid.any():
-            pixel_values[valid] = kept["pixel_values"].to(pixel_values.dtype)
-        skipped = [
-            {"video": feature.get("video"), "index": int(feature["index"]), "error": feature.get("decoding_error")}
-            for feature, ok in zip(features, valid.tolist())
-            if not ok
-        ]
-        return {
-            "pixel_values": pixel_values,
-            "labels": torch.stack([torch.as_tensor(feature["labels"]) for feature in features]),
-            "valid": valid,
-            "index": torch.tensor([int(feature["index"]) for feature in features], dtype=torch.int64),
-            "skipped": skipped,
-        }
-
-
-def pixel_shape(video_processor, num_frames: int) -> tuple[int, int, int, int]:
-    """`(num_frames, 3, height, width)` of one example's `pixel_values` for a video processor."""
-    crop = video_processor.crop_size
-    return (int(num_frames), 3, int(crop["height"]), int(crop["width"]))
-
-
-def masked_loss(logits: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor, problem_type: str) -> torch.Tensor:
-    """
-    The model's loss (binary cross-entropy averaged over classes and videos, or cross-entropy) over the valid videos
-    of a batch. A batch with no valid video gives a zero loss that still depends on the logits, so that every process
-    takes part in the gradient all-reduce.
-    """
-    if problem_type == SINGLE_LABEL:
-        per_example = F.cross_entropy(logits.float(), labels.long(), reduction="none")
-    else:
-        per_example = F.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none").mean(dim=-1)
-    weights = valid.to(per_example.dtype)
-    return (per_example * weights).sum() / weights.sum().clamp(min=1.0)
+logger = logging.get_logger(__name__)
 
 
 def _finite_or_none(value):
@@ -134,34 +70,31 @@ def compute_metrics(logits: np.ndarray, labels: np.ndarray, problem_type: str, i
     report = {"num_videos": int(num_videos)}
     if num_videos == 0:
         return report
-    if problem_type == SINGLE_LABEL:
+    if problem_type == SINGLE_LABEL_CLASSIFICATION:
         targets = torch.as_tensor(labels).long()
         scores = logits.softmax(dim=-1)
         top_k = top_k_accuracy(scores.numpy(), targets.numpy(), top_k=(1, min(5, num_labels)))
         report["top1"] = top_k["top1_accuracy"]
         report["top5"] = top_k[f"top{min(5, num_labels)}_accuracy"]
-        report["loss"] = float(F.cross_entropy(logits, targets))
-        multi_hot = F.one_hot(targets, num_labels).numpy()
+        multi_hot_targets = multi_hot([[target] for target in targets.tolist()], num_labels)
     else:
-        multi_hot = torch.as_tensor(labels).numpy().round().astype(np.int64)
+        targets = torch.as_tensor(labels).round()
         scores = logits.sigmoid()
-        report["loss"] = float(
-            F.binary_cross_entropy_with_logits(logits, torch.as_tensor(multi_hot, dtype=torch.float64))
-        )
-    average_precision = multilabel_average_precision(scores.numpy(), multi_hot)
+        multi_hot_targets = targets.numpy().astype(np.int64)
+    report["loss"] = float(classification_loss(logits, targets.to(logits.dtype), problem_type))
+    average_precision = multilabel_average_precision(scores.numpy(), multi_hot_targets)
     report["mAP_macro"] = _finite_or_none(average_precision["mAP_macro"])
-    if problem_type != SINGLE_LABEL:
+    if problem_type != SINGLE_LABEL_CLASSIFICATION:
         report["AP_micro"] = _finite_or_none(average_precision["AP_micro"])
-        report["multilabel_accuracy"] = multilabel_accuracy(scores.numpy(), multi_hot, from_logits=False)["accuracy"]
+        report["multilabel_accuracy"] = multilabel_accuracy(scores.numpy(), multi_hot_targets, from_logits=False)[
+            "accuracy"
+        ]
     report["num_classes_without_positives"] = int(average_precision["num_classes_left_out"])
     report["per_class_AP"] = {name: _finite_or_none(ap) for name, ap in zip(names, average_precision["per_class_AP"])}
-    report["per_class_positives"] = {name: int(count) for name, count in zip(names, multi_hot.sum(axis=0).tolist())}
+    report["per_class_positives"] = {
+        name: int(count) for name, count in zip(names, multi_hot_targets.sum(axis=0).tolist())
+    }
     return report
-
-
-def primary_metric(problem_type: str) -> str:
-    """The key of the headline figure: `mAP_macro` for multi-label sets, `top1` for single-label ones."""
-    return "top1" if problem_type == SINGLE_LABEL else "mAP_macro"
 
 
 @torch.no_grad()
@@ -220,14 +153,25 @@ def evaluate_model(
     return report
 
 
+def check_evaluation_skips(report: dict, manifest, max_skipped_fraction: float = DEFAULT_MAX_SKIPPED_FRACTION):
+    """Fail when no video of an evaluation could be read, or more than `max_skipped_fraction` of them could not."""
+    skipped = report["skipped"]
+    check_skipped_share(
+        skipped["count"],
+        report.get("num_videos", 0) + skipped["count"],
+        manifest,
+        "could not be read",
+        max_skipped_fraction,
+        [f"{entry['video']} (line {entry['line']}): {entry['error']}" for entry in skipped["videos"]],
+    )
+
+
 def format_summary(report: dict, problem_type: str) -> str:
     """One line with the headline figures of an evaluation report."""
-    keys = (
-        ("top1", "top5", "mAP_macro")
-        if problem_type == SINGLE_LABEL
-        else ("mAP_macro", "AP_micro", "multilabel_accuracy")
+    figures = ", ".join(
+        f"{key} {report[key]:.4f}" if report.get(key) is not None else f"{key} n/a"
+        for key in HEADLINE_METRICS[problem_type]
     )
-    figures = ", ".join(f"{key} {report[key]:.4f}" if report.get(key) is not None else f"{key} n/a" for key in keys)
     return f"{figures} on {report.get('num_videos', 0)} videos ({report['skipped']['count']} skipped)"
 
 
@@ -258,41 +202,6 @@ def write_per_class_table(report: dict, path) -> Path:
     return path
 
 
-def build_eval_dataloader(dataset, video_processor, config, batch_size: int, num_workers: int = 0, seed: int = 0):
-    """The evaluation `DataLoader` of a manifest dataset: test-time sampling and processing, fixed-size batches."""
-    transform = MSQNetVideoTransform.from_config(video_processor, config, train=False, seed=seed)
-    dataset.set_transform(IndexedTransform(transform))
-    return torch.utils.data.DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        collate_fn=FixedSizeCollator(pixel_shape(video_processor, config.num_frames)),
-        num_workers=num_workers,
-        # Its own generator: iterating must not draw from the global RNG (exact resume of training).
-        generator=torch.Generator().manual_seed(seed),
-    )
-
-
-def load_model_and_processor(model_dir):
-    """Load a saved MSQNet folder: the model and its video processor (the default one, with a warning, if none)."""
-    from ..hub_code.modeling_msqnet import MSQNetForVideoClassification
-    from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
-
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise FileNotFoundError(f"--model {model_dir}: expected a saved MSQNet folder with a config.json.")
-    model = MSQNetForVideoClassification.from_pretrained(model_dir)
-    processor_files = ("video_preprocessor_config.json", "preprocessor_config.json", "processor_config.json")
-    if any((model_dir / name).is_file() for name in processor_files):
-        video_processor = MSQNetVideoProcessor.from_pretrained(model_dir)
-    else:
-        logger.warning(f"{model_dir} has no video processor config; using the default one sized for the model.")
-        from .training import default_video_processor
-
-        video_processor = default_video_processor(model.config)
-    return model, video_processor
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Evaluate a saved MSQNet model on a manifest (JSON Lines).")
     parser.add_argument("--model", required=True, help="Saved MSQNet folder (config.json, weights, video processor).")
@@ -300,17 +209,22 @@ def parse_args(argv=None):
         "--manifest", required=True, help="Evaluation manifest (.jsonl); labels are model label names."
     )
     parser.add_argument("--output", required=True, help="Report to write (.json).")
-    parser.add_argument("--per_device_eval_batch_size", type=int, default=8, help="Batch size per process.")
+    parser.add_argument("--per_device_eval_batch_size", type=positive_int, default=8, help="Batch size per process.")
     parser.add_argument("--per_class_table", default=None, help="Also write the per-class AP as .md or .csv.")
-    parser.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes.")
+    parser.add_argument("--num_workers", type=non_negative_int, default=0, help="DataLoader worker processes.")
+    parser.add_argument(
+        "--max_skipped_fraction",
+        type=fraction,
+        default=DEFAULT_MAX_SKIPPED_FRACTION,
+        help="Fail when a larger share of the manifest's videos is missing or unreadable (skipped videos are listed).",
+    )
     parser.add_argument(
         "--mixed_precision", choices=("no", "fp16", "bf16"), default=None, help="Defaults to the accelerate config."
     )
     args = parser.parse_args(argv)
-    if args.per_device_eval_batch_size < 1:
-        parser.error(f"--per_device_eval_batch_size must be >= 1, got {args.per_device_eval_batch_size}.")
-    if args.per_class_table and Path(args.per_class_table).suffix.lower() not in (".md", ".csv"):
-        parser.error(f"--per_class_table must end with .md or .csv, got {args.per_class_table!r}.")
+    check_output_file(parser, "--output", args.output)
+    if args.per_class_table:
+        check_output_file(parser, "--per_class_table", args.per_class_table, suffixes=(".md", ".csv"))
     return args
 
 
@@ -319,10 +233,11 @@ def run_evaluation(args) -> dict:
     from accelerate import Accelerator
 
     accelerator = Accelerator(mixed_precision=args.mixed_precision)
-    model, video_processor = load_model_and_processor(args.model)
+    model, video_processor, _ = load_model_folder(args.model)
     config = model.config
-    problem_type = config.problem_type or MULTI_LABEL
+    problem_type = config.problem_type or MULTI_LABEL_CLASSIFICATION
     dataset = load_manifest_dataset(args.manifest, config.label2id, problem_type=problem_type)
+    check_videos_exist(dataset, args.manifest, args.max_skipped_fraction)
     dataloader = build_eval_dataloader(
         dataset, video_processor, config, args.per_device_eval_batch_size, num_workers=args.num_workers
     )
@@ -330,6 +245,7 @@ def run_evaluation(args) -> dict:
     report = evaluate_model(
         model, dataloader, accelerator, problem_type=problem_type, id2label=config.id2label, dataset=dataset
     )
+    check_evaluation_skips(report, args.manifest, args.max_skipped_fraction)
     report = {
         "model": str(args.model),
         "manifest": os.path.abspath(args.manifest),
@@ -338,9 +254,8 @@ def run_evaluation(args) -> dict:
         **report,
     }
     if accelerator.is_main_process:
-        output = Path(args.output)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        with atomic_output(args.output, Path(args.output).suffix.lower()) as temporary:
+            temporary.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if args.per_class_table:
             write_per_class_table(report, args.per_class_table)
     accelerator.wait_for_everyone()
@@ -349,16 +264,10 @@ def run_evaluation(args) -> dict:
 
 
 __all__ = [
-    "FixedSizeCollator",
-    "IndexedTransform",
-    "build_eval_dataloader",
     "compute_metrics",
     "evaluate_model",
     "format_summary",
-    "load_model_and_processor",
-    "masked_loss",
     "parse_args",
-    "primary_metric",
     "run_evaluation",
     "write_per_class_table",
 ]

@@ -26,36 +26,62 @@ from the restored global RNG (the data loaders draw from their own generators, n
 import argparse
 import dataclasses
 import json
+import logging as pystd_logging
 import math
 import os
 import re
+import shutil
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator, DataLoaderConfiguration
-from accelerate.logging import get_logger
+from accelerate import Accelerator, DataLoaderConfiguration, PartialState
 from accelerate.utils import ProjectConfiguration, gather_object, set_seed
 from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer, get_scheduler
+from transformers.utils import logging
 
-from ..data import ClipAugmentation, MSQNetVideoTransform, load_label_set, load_manifest_dataset
-from ..hub_code.configuration_msqnet import MSQNetConfig
-from ..hub_code.modeling_msqnet import MSQNetForVideoClassification
-from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
-from .evaluation import (
-    MULTI_LABEL,
-    FixedSizeCollator,
-    IndexedTransform,
-    build_eval_dataloader,
-    evaluate_model,
-    format_summary,
-    masked_loss,
-    pixel_shape,
-    primary_metric,
+from ..data import (
+    DEFAULT_MAX_SKIPPED_FRACTION,
+    ClipAugmentation,
+    ManifestError,
+    MSQNetVideoTransform,
+    check_label_names,
+    check_skipped_share,
+    check_videos_exist,
+    load_label_set,
+    load_manifest_dataset,
 )
+from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, MSQNetConfig
+from ..hub_code.modeling_msqnet import MSQNetForVideoClassification, classification_loss
+from ..hub_code.processing_msqnet import MSQNetProcessor
+from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
+from ..metrics import REPORTED_METRICS, primary_metric
+from ..publishing.model_card import render_model_card_from_config
+from ..publishing.model_folder import (
+    ModelFolderError,
+    default_video_processor,
+    load_model_folder,
+    one_line,
+    replace_folder,
+    temporary_sibling,
+)
+from ..publishing.plots import plot_per_class_ap, plot_training_curves
+from ..publishing.push import push_model_folder
+from ..resources import available_presets, preset_path
+from .arguments import (
+    fraction,
+    json_object,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    set_defaults_from_json,
+)
+from .dataloaders import build_dataloader, build_eval_dataloader
+from .evaluation import check_evaluation_skips, evaluate_model, format_summary
 
 
-logger = get_logger(__name__)
+logger = logging.get_logger(__name__)
 
 # The paper's recipe (section 4 and the authors' code); `--config_file` presets in configuration/training/ override it.
 PAPER_RECIPE = {
@@ -72,21 +98,20 @@ PAPER_RECIPE = {
 }
 CHECKPOINT_STATE_FILE = "msqnet_training_state.json"
 CHECKPOINT_NAME = re.compile(r"^(step|epoch)_(\d+)$")
-# Files of the output folder that are not part of the model repository.
-HUB_IGNORE_PATTERNS = ("step_*", "epoch_*", "checkpoint-*", "*.pyc")
 
 
 def build_argument_parser() -> argparse.ArgumentParser:
     """The command-line flags of `examples/train.py` (names as in transformers' `*_no_trainer.py` examples)."""
     parser = argparse.ArgumentParser(description="Train (or fine-tune) MSQNet on video manifests with Accelerate.")
     parser.add_argument(
-        "--config_file", default=None, help="JSON of flag defaults (e.g. configuration/training/paper.json)."
+        "--config_file", default=None, help="JSON of flag defaults, or a preset name (paper: configuration/training/)."
     )
     model = parser.add_argument_group("model")
     model.add_argument(
         "--model",
         default=None,
-        help="Saved MSQNet folder (fine-tune), or an MSQNet config (.json file or folder) for a new model.",
+        help="Saved MSQNet folder (fine-tune), or an MSQNet config (.json file, folder, or a preset name such as "
+        "msqnet-demo from configuration/models/) for a new model.",
     )
     model.add_argument(
         "--video_model",
@@ -101,7 +126,7 @@ def build_argument_parser() -> argparse.ArgumentParser:
         "openai/clip-vit-base-patch16 (with --video_model).",
     )
     model.add_argument(
-        "--num_frames", type=int, default=16, help="Frames per clip of a model composed with --video_model."
+        "--num_frames", type=positive_int, default=16, help="Frames per clip of a model composed with --video_model."
     )
     model.add_argument(
         "--labels",
@@ -128,32 +153,44 @@ def build_argument_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--dataset_name", default=None, help="Dataset name for the model card (defaults to the label set's)."
     )
-    data.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes per training process.")
+    data.add_argument(
+        "--num_workers", type=non_negative_int, default=0, help="DataLoader worker processes per training process."
+    )
+    data.add_argument(
+        "--max_skipped_fraction",
+        type=fraction,
+        default=DEFAULT_MAX_SKIPPED_FRACTION,
+        help="Fail when a larger share of a manifest's clips is missing or unreadable (skipped clips are listed).",
+    )
     data.add_argument(
         "--decode_shortest_edge",
-        type=int,
+        type=positive_int,
         default=None,
         help="Downscale training frames while decoding to this shortest edge (faster on large videos).",
     )
     data.add_argument(
         "--augmentation_kwargs",
-        type=json.loads,
+        type=json_object,
         default=None,
         help="JSON object of ClipAugmentation fields overriding the paper's train-time augmentation, e.g. "
         '\'{"flip_probability": 0.0, "grayscale_probability": 0.0}\' for direction- or colour-labelled actions.',
     )
     optim = parser.add_argument_group("optimisation")
-    optim.add_argument("--num_train_epochs", type=int, default=PAPER_RECIPE["num_train_epochs"])
+    optim.add_argument("--num_train_epochs", type=positive_int, default=PAPER_RECIPE["num_train_epochs"])
     optim.add_argument(
         "--max_train_steps",
-        type=int,
+        type=positive_int,
         default=None,
         help="Stop after this many optimizer steps (overrides --num_train_epochs).",
     )
-    optim.add_argument("--per_device_train_batch_size", type=int, default=PAPER_RECIPE["per_device_train_batch_size"])
-    optim.add_argument("--per_device_eval_batch_size", type=int, default=PAPER_RECIPE["per_device_eval_batch_size"])
-    optim.add_argument("--learning_rate", type=float, default=PAPER_RECIPE["learning_rate"])
-    optim.add_argument("--weight_decay", type=float, default=PAPER_RECIPE["weight_decay"])
+    optim.add_argument(
+        "--per_device_train_batch_size", type=positive_int, default=PAPER_RECIPE["per_device_train_batch_size"]
+    )
+    optim.add_argument(
+        "--per_device_eval_batch_size", type=positive_int, default=PAPER_RECIPE["per_device_eval_batch_size"]
+    )
+    optim.add_argument("--learning_rate", type=positive_float, default=PAPER_RECIPE["learning_rate"])
+    optim.add_argument("--weight_decay", type=non_negative_float, default=PAPER_RECIPE["weight_decay"])
     optim.add_argument(
         "--lr_scheduler_type",
         default=PAPER_RECIPE["lr_scheduler_type"],
@@ -161,23 +198,33 @@ def build_argument_parser() -> argparse.ArgumentParser:
     )
     optim.add_argument(
         "--lr_scheduler_kwargs",
-        type=json.loads,
+        type=json_object,
         default=None,
         help="JSON of scheduler-specific arguments, e.g. '{\"num_cycles\": 10}' for cosine_with_restarts.",
     )
-    optim.add_argument("--num_warmup_steps", type=int, default=PAPER_RECIPE["num_warmup_steps"])
-    optim.add_argument("--gradient_accumulation_steps", type=int, default=PAPER_RECIPE["gradient_accumulation_steps"])
+    optim.add_argument("--num_warmup_steps", type=non_negative_int, default=PAPER_RECIPE["num_warmup_steps"])
     optim.add_argument(
-        "--max_grad_norm", type=float, default=None, help="Clip gradients to this norm (off by default)."
+        "--gradient_accumulation_steps", type=positive_int, default=PAPER_RECIPE["gradient_accumulation_steps"]
+    )
+    optim.add_argument(
+        "--max_grad_norm", type=positive_float, default=None, help="Clip gradients to this norm (off by default)."
     )
     optim.add_argument(
         "--mixed_precision", choices=("no", "fp16", "bf16"), default=None, help="Defaults to the accelerate config."
     )
-    optim.add_argument("--seed", type=int, default=PAPER_RECIPE["seed"])
+    optim.add_argument("--seed", type=non_negative_int, default=PAPER_RECIPE["seed"])
     run = parser.add_argument_group("run")
     run.add_argument("--output_dir", required=False, default=None, help="Where the model folder and checkpoints go.")
     run.add_argument(
-        "--checkpointing_steps", default=None, help="Save a checkpoint every N optimizer steps, or 'epoch'."
+        "--overwrite_output_dir",
+        action="store_true",
+        help="Train into a non-empty --output_dir (refused otherwise, unless resuming).",
+    )
+    run.add_argument(
+        "--checkpointing_steps",
+        type=checkpointing_steps,
+        default=None,
+        help="Save a checkpoint every N optimizer steps, or 'epoch'.",
     )
     run.add_argument(
         "--resume_from_checkpoint",
@@ -186,11 +233,13 @@ def build_argument_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--eval_every_epochs",
-        type=int,
+        type=positive_int,
         default=PAPER_RECIPE["eval_every_epochs"],
         help="Evaluate every N epochs (and always after the last one).",
     )
-    run.add_argument("--logging_steps", type=int, default=10, help="Log the loss to the trackers every N steps.")
+    run.add_argument(
+        "--logging_steps", type=positive_int, default=10, help="Log the loss to the trackers every N steps."
+    )
     run.add_argument("--with_tracking", action="store_true", help="Log to the trackers of --report_to.")
     run.add_argument("--report_to", default="tensorboard", help="Accelerate trackers (tensorboard, wandb, all, ...).")
     run.add_argument("--push_to_hub", action="store_true", help="Upload the final folder to --hub_model_id.")
@@ -199,28 +248,20 @@ def build_argument_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def checkpointing_steps(text):
+    """The argparse `type` of `--checkpointing_steps`: a positive integer or `"epoch"`."""
+    return text if text == "epoch" else positive_int(text)
+
+
+checkpointing_steps.__name__ = "a positive integer or 'epoch'"
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     """Parse the flags; `--config_file` JSON values become defaults that explicit flags override."""
     parser = build_argument_parser()
     pre_args, _ = parser.parse_known_args(argv)
     if pre_args.config_file:
-        path = Path(pre_args.config_file)
-        if not path.is_file():
-            parser.error(f"--config_file {path} does not exist.")
-        try:
-            defaults = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            parser.error(f"--config_file {path} is not valid JSON: {error}")
-        if not isinstance(defaults, dict):
-            parser.error(f"--config_file {path} must hold a JSON object of flag names to values.")
-        known = {action.dest for action in parser._actions}
-        unknown = sorted(set(defaults) - known - {"_comment"})
-        if unknown:
-            parser.error(
-                f"--config_file {path} has unknown keys {unknown}; expected flag names such as 'learning_rate'."
-            )
-        defaults.pop("_comment", None)
-        parser.set_defaults(**defaults)
+        set_defaults_from_json(parser, preset_path(pre_args.config_file, "training"))
     args = parser.parse_args(argv)
 
     if args.model is None and not (args.video_model and args.clip_model):
@@ -232,29 +273,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     for name in ("train_manifest", "output_dir"):
         if getattr(args, name) is None:
             parser.error(f"--{name} is required.")
-    for name in (
-        "num_train_epochs",
-        "per_device_train_batch_size",
-        "per_device_eval_batch_size",
-        "gradient_accumulation_steps",
-        "eval_every_epochs",
-        "logging_steps",
-    ):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}.")
-    if args.max_train_steps is not None and args.max_train_steps < 1:
-        parser.error(f"--max_train_steps must be >= 1, got {args.max_train_steps}.")
-    if args.checkpointing_steps is not None and args.checkpointing_steps != "epoch":
-        if not str(args.checkpointing_steps).isdigit() or int(args.checkpointing_steps) < 1:
-            parser.error(
-                f"--checkpointing_steps must be a positive integer or 'epoch', got {args.checkpointing_steps!r}."
-            )
-        args.checkpointing_steps = int(args.checkpointing_steps)
-    if args.lr_scheduler_kwargs is not None and not isinstance(args.lr_scheduler_kwargs, dict):
-        parser.error("--lr_scheduler_kwargs must be a JSON object.")
     if args.augmentation_kwargs is not None:
-        if not isinstance(args.augmentation_kwargs, dict):
-            parser.error("--augmentation_kwargs must be a JSON object.")
         known = {field.name for field in dataclasses.fields(ClipAugmentation)} - {"crop_size"}
         unknown = sorted(set(args.augmentation_kwargs) - known)
         if unknown:
@@ -278,44 +297,140 @@ def load_label_names(path) -> tuple[list[str], dict]:
     candidate = Path(path)
     if candidate.is_file():
         try:
-            content = json.loads(candidate.read_text(encoding="utf-8"))
+            content = json.loads(candidate.read_text(encoding="utf-8-sig"))
         except json.JSONDecodeError as error:
             raise ValueError(f"--labels {path} is not valid JSON: {error}") from None
         if isinstance(content, list):
-            if not content or not all(isinstance(name, str) and name for name in content):
-                raise ValueError(f"--labels {path} must be a non-empty JSON list of label names (strings).")
-            duplicates = sorted({name for name in content if content.count(name) > 1})
-            if duplicates:
-                raise ValueError(f"--labels {path} repeats the label names {duplicates}.")
-            return list(content), {}
+            return check_label_names(content, f"--labels {path}"), {}
         if not isinstance(content, dict):
             raise ValueError(f"--labels {path} must be a JSON list of names or a label set object with 'labels'.")
     label_set = load_label_set(path)
     return list(label_set["labels"]), label_set
 
 
-def default_video_processor(config) -> MSQNetVideoProcessor:
-    """The paper's test-time processor scaled to the model's input size (resize to 256/224 of the crop, crop)."""
-    image_size = int(getattr(config.video_config, "image_size", 224))
-    return MSQNetVideoProcessor(
-        num_frames=config.num_frames,
-        size={"shortest_edge": round(image_size * 256 / 224)},
-        crop_size={"height": image_size, "width": image_size},
+# Building the model: a new one from a config file, a saved (pretrained) folder, or pretrained parts.
+
+
+def build_model(args) -> "ModelSetup":
+    """The model that `args` ask for: composed from pretrained parts, new from a config file or a saved folder."""
+    label_names, label_info = load_label_names(args.labels) if args.labels else (None, {})
+    problem_type = label_info.get("problem_type")
+    if args.video_model:
+        return compose_model_from_parts(args, label_names, problem_type, label_info)
+    source = preset_path(args.model, "models")
+    if not source.exists():
+        raise FileNotFoundError(
+            f"--model {source} does not exist (expected a saved MSQNet folder, a config .json or one of the presets "
+            f"{available_presets('models')})."
+        )
+    if source.is_dir():
+        setup = load_pretrained_model(source, args, label_names, problem_type)
+    else:
+        setup = new_model_from_config(source, args, label_names, problem_type)
+    if args.text_model and not args.keep_text_model:
+        _detach_text_model(setup.model)
+        setup.tokenizer = None
+    setup.label_info = label_info
+    return setup
+
+
+@dataclasses.dataclass
+class ModelSetup:
+    """The model to train, its tokenizer (or `None`), video processor (or `None`: the default one), label set metadata
+    and the Hub ids of the pretrained parts (for the model card)."""
+
+    model: MSQNetForVideoClassification
+    tokenizer: object = None
+    video_processor: MSQNetVideoProcessor | None = None
+    label_info: dict = dataclasses.field(default_factory=dict)
+    base_models: list = dataclasses.field(default_factory=list)
+
+
+def compose_model_from_parts(args, label_names, problem_type, label_info) -> ModelSetup:
+    """A new MSQNet from a pretrained video encoder, CLIP and optionally a text encoder (`--video_model`, ...)."""
+    if label_names is None:
+        raise ValueError("--video_model/--clip_model need --labels (the label names to train on).")
+    model = MSQNetForVideoClassification.from_pretrained_parts(
+        args.video_model,
+        args.clip_model,
+        label_names,
+        num_frames=args.num_frames,
+        text_model_name_or_path=args.text_model,
+        keep_text_model=args.keep_text_model or args.text_model is None,
+        problem_type=problem_type or MULTI_LABEL_CLASSIFICATION,
+        **({"label_text_pooling": "mean"} if args.text_model else {}),
     )
+    tokenizer = AutoTokenizer.from_pretrained(args.text_model or args.clip_model)
+    base_models = [
+        name for name in (args.video_model, args.clip_model, args.text_model) if name and not os.path.exists(name)
+    ]
+    return ModelSetup(model, tokenizer, label_info=label_info, base_models=base_models)
 
 
-def _has_default_labels(config) -> bool:
-    return all(re.fullmatch(r"LABEL_\d+", str(name)) for name in config.id2label.values())
+def new_model_from_config(config_file: Path, args, label_names, problem_type) -> ModelSetup:
+    """A randomly initialised MSQNet from a config (preset) file; label queries from `--text_model` when given."""
+    try:
+        config = MSQNetConfig.from_json_file(config_file)
+    except (OSError, ValueError, TypeError) as error:
+        raise ModelFolderError(f"--model {config_file} is not a valid MSQNet config file: {one_line(error)}") from None
+    if label_names is not None:
+        config.id2label = dict(enumerate(label_names))
+        config.label2id = {name: index for index, name in enumerate(label_names)}
+    elif _has_default_labels(config):
+        raise ValueError(f"--model {config_file} is a config without label names (id2label); pass --labels.")
+    if problem_type:
+        config.problem_type = problem_type
+    model = MSQNetForVideoClassification(config)
+    tokenizer = attach_text_model(model, args.text_model) if args.text_model else None
+    if tokenizer is not None:
+        names = _label_names(model.config)
+        model.set_labels(names, label_embeddings=model.msqnet.embed_label_names(names, tokenizer))
+    return ModelSetup(model, tokenizer)
 
 
-def _has_weights(folder: Path) -> bool:
-    return any((folder / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json"))
+def load_pretrained_model(folder: Path, args, label_names, problem_type) -> ModelSetup:
+    """A saved MSQNet folder to fine-tune, relabelled to `label_names` when they differ from the saved ones."""
+    model, video_processor, tokenizer = load_model_folder(folder)
+    if problem_type and model.config.problem_type != problem_type:
+        logger.info(f"Setting problem_type to {problem_type!r} (from --labels).")
+        model.config.problem_type = problem_type
+    if args.text_model:
+        tokenizer = attach_text_model(model, args.text_model)
+    current = _label_names(model.config)
+    if label_names is not None and label_names != current:
+        relabel_model(model, label_names, tokenizer)
+    return ModelSetup(model, tokenizer, video_processor)
 
 
-def _attach_text_model(model, text_model):
+def relabel_model(model, names: list[str], tokenizer=None):
+    """
+    Give a trained model the labels `names`: known names keep their trained queries and head weights; new ones are
+    embedded by the text encoder when the model has one (and a tokenizer), else initialised at random.
+    """
+    if model.msqnet.text_model is not None and tokenizer is not None:
+        model.set_labels(names, tokenizer=tokenizer, reinitialize_head=True)
+        return
+    known, weight = model.config.label2id, model.msqnet.label_embeddings.data
+    embeddings = torch.randn(len(names), weight.shape[1], dtype=weight.dtype) * model.config.initializer_range
+    for i, name in enumerate(names):
+        if name in known:
+            embeddings[i] = weight[known[name]]
+    model.set_labels(names, label_embeddings=embeddings, reinitialize_head=True)
+
+
+def attach_text_model(model, text_model_name_or_path):
+    """Put the text encoder `text_model_name_or_path` into the model (it embeds label names); returns its tokenizer."""
+    text_model = AutoModel.from_pretrained(text_model_name_or_path)
+    if text_model.config.model_type != "clip_text_model" and model.config.label_text_pooling == "pooler":
+        logger.warning(
+            f"--text_model {text_model_name_or_path} is a {text_model.config.model_type!r} model and the config "
+            "pools label names with 'pooler'; sentence encoders need `label_text_pooling: \"mean\"` in the model "
+            "config."
+        )
     model.msqnet.text_model = text_model
     model.config.text_config = text_model.config
     model.msqnet.config.text_config = text_model.config
+    return AutoTokenizer.from_pretrained(text_model_name_or_path)
 
 
 def _detach_text_model(model):
@@ -324,98 +439,15 @@ def _detach_text_model(model):
     model.msqnet.config.text_config = None
 
 
-def build_model(args):
-    """
-    The model to train, its tokenizer (or `None`), video processor, label set metadata and the Hub ids of the
-    pretrained parts (for the model card).
-    """
-    label_names, label_info = load_label_names(args.labels) if args.labels else (None, {})
-    problem_type = label_info.get("problem_type")
-    tokenizer, video_processor, base_models = None, None, []
+def _label_names(config) -> list[str]:
+    return [config.id2label[i] for i in range(config.num_labels)]
 
-    if args.video_model:
-        if label_names is None:
-            raise ValueError("--video_model/--clip_model need --labels (the label names to train on).")
-        model = MSQNetForVideoClassification.from_pretrained_parts(
-            args.video_model,
-            args.clip_model,
-            label_names,
-            num_frames=args.num_frames,
-            text_model_name_or_path=args.text_model,
-            keep_text_model=args.keep_text_model or args.text_model is None,
-            problem_type=problem_type or MULTI_LABEL,
-            **({"label_text_pooling": "mean"} if args.text_model else {}),
-        )
-        tokenizer = AutoTokenizer.from_pretrained(args.text_model or args.clip_model)
-        base_models = [
-            name for name in (args.video_model, args.clip_model, args.text_model) if name and not os.path.exists(name)
-        ]
-        return model, tokenizer, video_processor, label_info, base_models
 
-    source = Path(args.model)
-    if source.is_dir() and not (source / "config.json").is_file():
-        raise FileNotFoundError(
-            f"--model {source}: the folder has no config.json (expected a saved MSQNet model or config)."
-        )
-    if not source.exists():
-        raise FileNotFoundError(f"--model {source} does not exist (expected a saved MSQNet folder or a config .json).")
-    pretrained = source.is_dir() and _has_weights(source)
+def _has_default_labels(config) -> bool:
+    return all(re.fullmatch(r"LABEL_\d+", str(name)) for name in config.id2label.values())
 
-    if pretrained:
-        model = MSQNetForVideoClassification.from_pretrained(source)
-        if any((source / name).is_file() for name in ("tokenizer_config.json", "tokenizer.json")):
-            tokenizer = AutoTokenizer.from_pretrained(source)
-        if any(
-            (source / name).is_file()
-            for name in ("video_preprocessor_config.json", "preprocessor_config.json", "processor_config.json")
-        ):
-            video_processor = MSQNetVideoProcessor.from_pretrained(source)
-    else:
-        config = MSQNetConfig.from_json_file(source) if source.is_file() else MSQNetConfig.from_pretrained(source)
-        if label_names is not None:
-            config.id2label = dict(enumerate(label_names))
-            config.label2id = {name: index for index, name in enumerate(label_names)}
-        elif _has_default_labels(config):
-            raise ValueError(f"--model {source} is a config without label names (id2label); pass --labels.")
-        if problem_type:
-            config.problem_type = problem_type
-        model = MSQNetForVideoClassification(config)
-    if problem_type and model.config.problem_type != problem_type:
-        logger.info(f"Setting problem_type to {problem_type!r} (from --labels).")
-        model.config.problem_type = problem_type
 
-    if args.text_model:
-        text_model = AutoModel.from_pretrained(args.text_model)
-        tokenizer = AutoTokenizer.from_pretrained(args.text_model)
-        if text_model.config.model_type != "clip_text_model" and model.config.label_text_pooling == "pooler":
-            logger.warning(
-                f"--text_model {args.text_model} is a {text_model.config.model_type!r} model and the config pools "
-                "label "
-                "names with 'pooler'; sentence encoders need `label_text_pooling: \"mean\"` in the model config."
-            )
-        _attach_text_model(model, text_model)
-
-    current = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    names = label_names if label_names is not None else current
-    can_embed = model.msqnet.text_model is not None and tokenizer is not None
-    if not pretrained:
-        if can_embed:
-            model.set_labels(names, label_embeddings=model.msqnet.embed_label_names(names, tokenizer))
-    elif names != current:
-        if can_embed:
-            # Known names keep their trained queries and head weights; new ones are embedded by the text encoder.
-            model.set_labels(names, tokenizer=tokenizer, reinitialize_head=True)
-        else:
-            known, weight = model.config.label2id, model.msqnet.label_embeddings.data
-            embeddings = torch.randn(len(names), weight.shape[1], dtype=weight.dtype) * model.config.initializer_range
-            for i, name in enumerate(names):
-                if name in known:
-                    embeddings[i] = weight[known[name]]
-            model.set_labels(names, label_embeddings=embeddings, reinitialize_head=True)
-    if args.text_model and not args.keep_text_model:
-        _detach_text_model(model)
-        tokenizer = None
-    return model, tokenizer, video_processor, label_info, base_models
+# The state of a run and its checkpoints.
 
 
 class TrainingProgress:
@@ -483,37 +515,69 @@ class TrainingProgress:
         return {"count": len(videos), "videos": videos}
 
 
-def find_latest_checkpoint(output_dir) -> Path:
-    """The newest `step_N` / `epoch_N` folder of `output_dir` (by modification time)."""
-    candidates = (
-        [path for path in Path(output_dir).iterdir() if path.is_dir() and CHECKPOINT_NAME.match(path.name)]
-        if Path(output_dir).is_dir()
-        else []
+@dataclasses.dataclass
+class TrainingRun:
+    """Everything the steps of one training run share; each step of [`train`] fills in or uses some of it."""
+
+    args: argparse.Namespace
+    accelerator: Accelerator
+    output_dir: Path
+    model: torch.nn.Module
+    tokenizer: object
+    video_processor: MSQNetVideoProcessor
+    label_info: dict
+    base_models: list
+    train_dataset: object = None
+    train_transform: MSQNetVideoTransform | None = None
+    train_dataloader: object = None
+    eval_dataset: object = None
+    eval_dataloader: object = None
+    optimizer: torch.optim.Optimizer | None = None
+    lr_scheduler: object = None
+    max_train_steps: int = 0
+    num_train_epochs: int = 0
+    hyperparameters: dict = dataclasses.field(default_factory=dict)
+    run_info: dict = dataclasses.field(default_factory=dict)
+    progress: TrainingProgress = dataclasses.field(default_factory=TrainingProgress)
+    progress_bar: object = None
+
+    @property
+    def config(self):
+        return self.accelerator.unwrap_model(self.model).config
+
+    @property
+    def problem_type(self) -> str:
+        return self.config.problem_type
+
+
+# Errors of bad input: the command line reports them in one line (no traceback).
+USER_ERRORS = (ManifestError, ModelFolderError, FileNotFoundError, FileExistsError, ValueError)
+
+
+def main(argv=None) -> int:
+    """
+    The command line of `accelerate launch examples/train.py` and `accelerate launch -m modeling_msqnet.training`:
+    trains, logs the final evaluation and returns the exit status (1 with a one-line error for bad input).
+    """
+    args = parse_args(argv)
+    setup_logging()
+    try:
+        report = train(args)
+    except USER_ERRORS as error:
+        logger.debug("Training failed", exc_info=True)
+        logger.error(f"error: {error}")
+        return 1
+    if report and PartialState().is_main_process:
+        logger.info(f"Final evaluation: {format_summary(report, report['problem_type'])}")
+    return 0
+
+
+def setup_logging():
+    """Log the INFO messages of this package and of `transformers` (on the main process: see [`setup_accelerator`])."""
+    pystd_logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%m/%d/%Y %H:%M:%S", level="INFO"
     )
-    if not candidates:
-        raise FileNotFoundError(f"--resume_from_checkpoint latest: no step_N or epoch_N checkpoint in {output_dir}.")
-    return max(candidates, key=lambda path: path.stat().st_mtime)
-
-
-def save_checkpoint(accelerator, progress: TrainingProgress, path: Path, run_info: dict):
-    progress.flush(accelerator)
-    accelerator.save_state(str(path))
-    if accelerator.is_main_process:
-        state = {**progress.state_dict(), "run": run_info}
-        (path / CHECKPOINT_STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
-    accelerator.wait_for_everyone()
-    logger.info(f"Saved checkpoint {path}")
-
-
-def _history_metrics(report: dict) -> dict:
-    keys = ("mAP_macro", "AP_micro", "multilabel_accuracy", "top1", "top5", "loss")
-    return {f"eval_{key}": report[key] for key in keys if report.get(key) is not None}
-
-
-def _json_default(value):
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    logging.set_verbosity_info()
 
 
 def train(args) -> dict:
@@ -521,6 +585,36 @@ def train(args) -> dict:
     Run training as configured by `args` (see [`parse_args`]). Returns the final evaluation report (or `{}` without
     `--eval_manifest`). On the main process, `args.output_dir` ends up holding the Hub-ready model folder.
     """
+    check_output_dir(args)
+    accelerator = setup_accelerator(args)
+    run = TrainingRun(args, accelerator, Path(args.output_dir), **prepare_model(build_model(args), args))
+    build_dataloaders(run)
+    create_optimizer_and_scheduler(run)
+    init_tracking(run)
+    resume_from_checkpoint(run)
+    eval_report = train_epochs(run)
+    eval_report = final_evaluation(run, eval_report)
+    write_output_folder(run, eval_report)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return eval_report
+
+
+def check_output_dir(args):
+    """Refuse a non-empty `--output_dir` unless resuming or `--overwrite_output_dir` (the `transformers` convention)."""
+    output_dir = Path(args.output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise FileExistsError(f"--output_dir {output_dir} is a file, expected a folder.")
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not args.resume_from_checkpoint:
+        if not args.overwrite_output_dir:
+            raise ValueError(
+                f"--output_dir {output_dir} already exists and is not empty: pass --overwrite_output_dir to train "
+                "into it, --resume_from_checkpoint to continue a run, or choose another folder."
+            )
+
+
+def setup_accelerator(args) -> Accelerator:
+    """The `Accelerator` of the run (seedable sampler, trackers' logging folder `output_dir/runs`), seeded."""
     accelerator_kwargs = {}
     if args.with_tracking:
         accelerator_kwargs["log_with"] = args.report_to
@@ -534,19 +628,23 @@ def train(args) -> dict:
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
         **accelerator_kwargs,
     )
-    logger.info(accelerator.state, main_process_only=False)
+    if not accelerator.is_local_main_process:
+        # One copy of the progress messages: the other processes log warnings and errors only.
+        pystd_logging.getLogger(__name__.split(".")[0]).setLevel("WARNING")
+        logging.set_verbosity_warning()
+    logger.info(accelerator.state)
     set_seed(args.seed)
-    output_dir = Path(args.output_dir)
     if accelerator.is_main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
+        Path(args.output_dir).mkdir(parents=True, exist_ok=True)
     accelerator.wait_for_everyone()
+    return accelerator
 
-    model, tokenizer, video_processor, label_info, base_models = build_model(args)
-    config = model.config
-    problem_type = config.problem_type or MULTI_LABEL
-    config.problem_type = problem_type
-    if video_processor is None:
-        video_processor = default_video_processor(config)
+
+def prepare_model(setup: ModelSetup, args) -> dict:
+    """Settle the problem type and the video processor, freeze the text encoder; the fields of a [`TrainingRun`]."""
+    model, config = setup.model, setup.model.config
+    config.problem_type = config.problem_type or MULTI_LABEL_CLASSIFICATION
+    video_processor = setup.video_processor or default_video_processor(config)
     if video_processor.num_frames != config.num_frames:
         logger.warning(f"Setting the video processor's num_frames to the model's {config.num_frames}.")
         video_processor.num_frames = config.num_frames
@@ -554,70 +652,95 @@ def train(args) -> dict:
         model.msqnet.text_model.requires_grad_(False)  # only embeds label names; DDP needs every trained param used
     if args.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return {
+        "model": model,
+        "tokenizer": setup.tokenizer,
+        "video_processor": video_processor,
+        "label_info": setup.label_info,
+        "base_models": setup.base_models,
+    }
 
-    train_dataset = load_manifest_dataset(args.train_manifest, config.label2id, problem_type=problem_type)
-    train_transform = MSQNetVideoTransform.from_config(
-        video_processor,
+
+def build_dataloaders(run: TrainingRun):
+    """The training set with the paper's augmentation, and the evaluation set when `--eval_manifest` is given."""
+    args, config = run.args, run.model.config
+    run.train_dataset = load_manifest_dataset(args.train_manifest, config.label2id, problem_type=config.problem_type)
+    check_videos_exist(run.train_dataset, args.train_manifest, args.max_skipped_fraction)
+    run.train_transform = MSQNetVideoTransform.from_config(
+        run.video_processor,
         config,
         train=True,
         seed=args.seed,
-        augmentation=train_augmentation(video_processor, args.augmentation_kwargs),
+        augmentation=train_augmentation(run.video_processor, args.augmentation_kwargs),
         decode_shortest_edge=args.decode_shortest_edge,
     )
-    train_dataset.set_transform(IndexedTransform(train_transform))
-    train_dataloader = torch.utils.data.DataLoader(
-        train_dataset,
+    train_dataloader = build_dataloader(
+        run.train_dataset,
+        run.train_transform,
+        run.video_processor,
+        config,
+        args.per_device_train_batch_size,
         shuffle=True,
-        batch_size=args.per_device_train_batch_size,
-        collate_fn=FixedSizeCollator(pixel_shape(video_processor, config.num_frames)),
         num_workers=args.num_workers,
-        generator=torch.Generator().manual_seed(args.seed),
+        seed=args.seed,
     )
-    eval_dataset = eval_dataloader = None
+    run.train_dataloader = run.accelerator.prepare(train_dataloader)
     if args.eval_manifest:
-        eval_dataset = load_manifest_dataset(args.eval_manifest, config.label2id, problem_type=problem_type)
-        eval_dataloader = build_eval_dataloader(
-            eval_dataset, video_processor, config, args.per_device_eval_batch_size, args.num_workers, seed=args.seed
+        run.eval_dataset = load_manifest_dataset(args.eval_manifest, config.label2id, problem_type=config.problem_type)
+        run.eval_dataloader = build_eval_dataloader(
+            run.eval_dataset,
+            run.video_processor,
+            config,
+            args.per_device_eval_batch_size,
+            args.num_workers,
+            seed=args.seed,
         )
 
-    decay = [
-        p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2 and n != "msqnet.label_embeddings"
+
+def create_optimizer_and_scheduler(run: TrainingRun):
+    """AdamW (weight decay on matrices except the label queries) and the learning-rate schedule; prepares them."""
+    args, accelerator, model = run.args, run.accelerator, run.model
+
+    def decays(name, parameter):
+        return parameter.ndim >= 2 and name != "msqnet.label_embeddings"
+
+    trained = [(name, parameter) for name, parameter in model.named_parameters() if parameter.requires_grad]
+    groups = [
+        {"params": [p for n, p in trained if decays(n, p)], "weight_decay": args.weight_decay},
+        {"params": [p for n, p in trained if not decays(n, p)], "weight_decay": 0.0},
     ]
-    no_decay = [
-        p
-        for n, p in model.named_parameters()
-        if p.requires_grad and not (p.ndim >= 2 and n != "msqnet.label_embeddings")
-    ]
-    groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW([group for group in groups if group["params"]], lr=args.learning_rate)
 
-    train_dataloader = accelerator.prepare(train_dataloader)
-    num_update_steps_per_epoch = math.ceil(len(train_dataloader) / args.gradient_accumulation_steps)
+    num_update_steps_per_epoch = math.ceil(len(run.train_dataloader) / args.gradient_accumulation_steps)
     if args.max_train_steps is None:
-        max_train_steps = args.num_train_epochs * num_update_steps_per_epoch
-        num_train_epochs = args.num_train_epochs
+        run.max_train_steps = args.num_train_epochs * num_update_steps_per_epoch
+        run.num_train_epochs = args.num_train_epochs
     else:
-        max_train_steps = args.max_train_steps
-        num_train_epochs = math.ceil(max_train_steps / num_update_steps_per_epoch)
+        run.max_train_steps = args.max_train_steps
+        run.num_train_epochs = math.ceil(args.max_train_steps / num_update_steps_per_epoch)
     # Accelerate steps a prepared scheduler once per process at every optimizer step.
     lr_scheduler = get_scheduler(
         name=args.lr_scheduler_type,
         optimizer=optimizer,
         num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
-        num_training_steps=max_train_steps * accelerator.num_processes,
+        num_training_steps=run.max_train_steps * accelerator.num_processes,
         scheduler_specific_kwargs=args.lr_scheduler_kwargs,
     )
-    model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
-    if eval_dataloader is not None:
-        eval_dataloader = accelerator.prepare(eval_dataloader)
+    run.model, run.optimizer, run.lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
+    if run.eval_dataloader is not None:
+        run.eval_dataloader = accelerator.prepare(run.eval_dataloader)
 
-    hyperparameters = {
+
+def init_tracking(run: TrainingRun):
+    """The hyperparameters of the run (for the trackers and the model card); starts the trackers."""
+    args, accelerator = run.args, run.accelerator
+    run.hyperparameters = {
         "learning_rate": args.learning_rate,
         "optimizer": f"AdamW (weight decay {args.weight_decay})" if args.weight_decay else "Adam",
         "lr_scheduler_type": args.lr_scheduler_type,
         "num_warmup_steps": args.num_warmup_steps,
-        "num_train_epochs": num_train_epochs,
-        "max_train_steps": max_train_steps,
+        "num_train_epochs": run.num_train_epochs,
+        "max_train_steps": run.max_train_steps,
         "per_device_train_batch_size": args.per_device_train_batch_size,
         "gradient_accumulation_steps": args.gradient_accumulation_steps,
         "num_processes": accelerator.num_processes,
@@ -625,222 +748,351 @@ def train(args) -> dict:
         * accelerator.num_processes
         * args.gradient_accumulation_steps,
         "mixed_precision": accelerator.mixed_precision,
-        "num_frames": config.num_frames,
+        "num_frames": run.config.num_frames,
+        "seed": args.seed,
+    }
+    # A checkpoint resumes only a run with these settings (`--resume_from_checkpoint latest` skips the others).
+    run.run_info = {
+        "num_batches_per_epoch": len(run.train_dataloader),
+        "num_processes": accelerator.num_processes,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "learning_rate": args.learning_rate,
+        "lr_scheduler_type": args.lr_scheduler_type,
         "seed": args.seed,
     }
     if args.with_tracking:
         accelerator.init_trackers(
-            "msqnet", {k: v for k, v in hyperparameters.items() if isinstance(v, (int, float, str, bool))}
+            "msqnet", {k: v for k, v in run.hyperparameters.items() if isinstance(v, (int, float, str, bool))}
         )
 
-    run_info = {
-        "num_batches_per_epoch": len(train_dataloader),
-        "num_processes": accelerator.num_processes,
-        "gradient_accumulation_steps": args.gradient_accumulation_steps,
-        "seed": args.seed,
-    }
-    progress = TrainingProgress()
-    if args.resume_from_checkpoint:
-        checkpoint = Path(args.resume_from_checkpoint)
-        if args.resume_from_checkpoint == "latest":
-            checkpoint = find_latest_checkpoint(output_dir)
-        state_file = checkpoint / CHECKPOINT_STATE_FILE
-        if not state_file.is_file():
-            raise FileNotFoundError(
-                f"--resume_from_checkpoint {checkpoint}: no {CHECKPOINT_STATE_FILE}; not a checkpoint of this script."
-            )
-        state = json.loads(state_file.read_text(encoding="utf-8"))
-        mismatched = {
-            key: (state["run"].get(key), value) for key, value in run_info.items() if state["run"].get(key) != value
-        }
-        if mismatched:
-            raise ValueError(
-                f"--resume_from_checkpoint {checkpoint} was written by a run with other settings (saved, now): "
-                f"{mismatched}; "
-                "resume with the same number of processes, batch size, accumulation and seed."
-            )
-        accelerator.load_state(str(checkpoint))
-        progress.load_state_dict({key: value for key, value in state.items() if key != "run"})
-        logger.info(
-            f"Resumed from {checkpoint} at step {progress.completed_steps} (epoch {progress.epoch + 1}, "
-            f"batch {progress.batches_in_epoch})."
+
+def read_checkpoint_state(checkpoint) -> dict | None:
+    """The training state of a complete checkpoint folder, or `None` for a folder that is not one (or half-written)."""
+    try:
+        state = json.loads((Path(checkpoint) / CHECKPOINT_STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return state if isinstance(state, dict) and isinstance(state.get("run"), dict) else None
+
+
+def other_settings(state: dict, run_info: dict) -> dict:
+    """The settings of `run_info` that a checkpoint's run had otherwise: `{name: (saved, now)}`."""
+    return {key: (state["run"].get(key), value) for key, value in run_info.items() if state["run"].get(key) != value}
+
+
+def find_latest_checkpoint(output_dir, run_info: dict) -> Path:
+    """
+    The newest complete `step_N` / `epoch_N` checkpoint of `output_dir` written by a run with the settings
+    `run_info` (by training step; at the same step an end-of-epoch one). Half-written folders and checkpoints of runs
+    with other settings are skipped and listed in a warning.
+    """
+    output_dir = Path(output_dir)
+    candidates, passed_over = [], []
+    for path in sorted(output_dir.iterdir()) if output_dir.is_dir() else []:
+        if not (path.is_dir() and CHECKPOINT_NAME.match(path.name)):
+            continue
+        state = read_checkpoint_state(path)
+        if state is None:
+            passed_over.append(f"{path.name} (incomplete: no {CHECKPOINT_STATE_FILE})")
+        elif other_settings(state, run_info):
+            passed_over.append(f"{path.name} (other settings: {other_settings(state, run_info)})")
+        else:
+            candidates.append(((state.get("completed_steps", 0), bool(state.get("epoch_finished"))), path))
+    if not candidates:
+        raise FileNotFoundError(
+            f"--resume_from_checkpoint latest: no complete checkpoint of this run's settings in {output_dir}"
+            + (f"; passed over {passed_over}." if passed_over else ".")
         )
+    if passed_over:
+        logger.warning(f"--resume_from_checkpoint latest passed over {passed_over}.")
+    return max(candidates, key=lambda candidate: candidate[0])[1]
+
+
+def resume_from_checkpoint(run: TrainingRun):
+    """With `--resume_from_checkpoint`: restore Accelerate's state and the [`TrainingProgress`] of the checkpoint."""
+    args = run.args
+    if not args.resume_from_checkpoint:
+        return
+    checkpoint = Path(args.resume_from_checkpoint)
+    if args.resume_from_checkpoint == "latest":
+        checkpoint = find_latest_checkpoint(run.output_dir, run.run_info)
+    state = read_checkpoint_state(checkpoint)
+    if state is None:
+        raise FileNotFoundError(
+            f"--resume_from_checkpoint {checkpoint}: no readable {CHECKPOINT_STATE_FILE}; not a complete checkpoint "
+            "of this script."
+        )
+    mismatched = other_settings(state, run.run_info)
+    if mismatched:
+        raise ValueError(
+            f"--resume_from_checkpoint {checkpoint} was written by a run with other settings (saved, now): "
+            f"{mismatched}; resume with the same number of processes, batch size, accumulation, learning rate, "
+            "schedule and seed."
+        )
+    run.accelerator.load_state(str(checkpoint))
+    run.progress.load_state_dict({key: value for key, value in state.items() if key != "run"})
+    logger.info(
+        f"Resumed from {checkpoint} at step {run.progress.completed_steps} (epoch {run.progress.epoch + 1}, "
+        f"batch {run.progress.batches_in_epoch})."
+    )
+
+
+def save_checkpoint(run: TrainingRun, name: str):
+    """
+    `accelerator.save_state` plus the [`TrainingProgress`] into `output_dir/name`, written into a hidden folder first
+    and renamed once complete (a run killed while saving leaves no half-written `name`).
+    """
+    accelerator, progress = run.accelerator, run.progress
+    path = run.output_dir / name
+    staged = temporary_sibling(path)
+    progress.flush(accelerator)
+    if accelerator.is_main_process:
+        shutil.rmtree(staged, ignore_errors=True)  # left by a run killed while saving
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staged))
+    if accelerator.is_main_process:
+        state = {**progress.state_dict(), "run": run.run_info}
+        (staged / CHECKPOINT_STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
+        replace_folder(staged, path, keep_old_entries=False)
+        logger.info(f"Saved checkpoint {path}")
+    accelerator.wait_for_everyone()
+
+
+def train_epochs(run: TrainingRun) -> dict:
+    """The epoch loop, from the resumed position to `max_train_steps`. Returns the last evaluation report (or `{}`)."""
+    args, progress = run.args, run.progress
     starting_epoch = progress.epoch + 1 if progress.epoch_finished else progress.epoch
     resume_batches = 0 if progress.epoch_finished else progress.batches_in_epoch
-
-    total_batch_size = hyperparameters["total_train_batch_size"]
-    logger.info("***** Running training *****")
-    logger.info(f"  Num examples = {len(train_dataset)}, num epochs = {num_train_epochs}, steps = {max_train_steps}")
-    logger.info(f"  Batch size per device = {args.per_device_train_batch_size}, total = {total_batch_size}")
-    progress_bar = tqdm(range(max_train_steps), disable=not accelerator.is_local_main_process, desc="Training")
-    progress_bar.update(progress.completed_steps)
-
-    def evaluate_after_epoch(epoch_number, desc="Evaluating"):
-        report = evaluate_model(
-            model,
-            eval_dataloader,
-            accelerator,
-            problem_type=problem_type,
-            id2label=config.id2label,
-            dataset=eval_dataset,
-            desc=desc,
+    if run.accelerator.is_main_process:
+        total_batch_size = run.hyperparameters["total_train_batch_size"]
+        logger.info("***** Running training *****")
+        logger.info(
+            f"  Num examples = {len(run.train_dataset)}, num epochs = {run.num_train_epochs}, "
+            f"steps = {run.max_train_steps}"
         )
-        return {"epoch": epoch_number, "step": progress.completed_steps, **report}
+        logger.info(f"  Batch size per device = {args.per_device_train_batch_size}, total = {total_batch_size}")
+    run.progress_bar = tqdm(
+        range(run.max_train_steps), disable=not run.accelerator.is_local_main_process, desc="Training"
+    )
+    run.progress_bar.update(progress.completed_steps)
 
     eval_report = {}
-    for epoch in range(starting_epoch, num_train_epochs):
-        if progress.completed_steps >= max_train_steps and progress.epoch_finished:
+    for epoch in range(starting_epoch, run.num_train_epochs):
+        if progress.completed_steps >= run.max_train_steps and progress.epoch_finished:
             break
         if epoch != progress.epoch or progress.epoch_finished:
             progress.start_epoch(epoch)
-        model.train()
-        train_transform.set_epoch(epoch)
-        train_dataloader.set_epoch(epoch)
-        active_dataloader = train_dataloader
-        if epoch == starting_epoch and resume_batches:
-            active_dataloader = accelerator.skip_first_batches(train_dataloader, resume_batches)
-        for batch in active_dataloader:
-            if progress.completed_steps >= max_train_steps:
-                break
-            skipped, valid, labels = batch.pop("skipped"), batch["valid"], batch["labels"]
-            with accelerator.accumulate(model):
-                outputs = model(pixel_values=batch["pixel_values"])
-                loss = masked_loss(outputs.logits, labels, valid, problem_type)
-                accelerator.backward(loss)
-                if args.max_grad_norm is not None and accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                optimizer.step()
-                lr_scheduler.step()
-                optimizer.zero_grad()
-            progress.batches_in_epoch += 1
-            progress.record_batch(loss.detach(), int(valid.sum()), skipped)
-            if accelerator.sync_gradients:
-                progress.completed_steps += 1
-                progress_bar.update(1)
-                if args.with_tracking and progress.completed_steps % args.logging_steps == 0:
-                    accelerator.log(
-                        {"train_loss_step": float(loss.detach()), "learning_rate": lr_scheduler.get_last_lr()[0]},
-                        step=progress.completed_steps,
-                    )
-                if (
-                    isinstance(args.checkpointing_steps, int)
-                    and progress.completed_steps % args.checkpointing_steps == 0
-                ):
-                    save_checkpoint(accelerator, progress, output_dir / f"step_{progress.completed_steps}", run_info)
-
-        progress.flush(accelerator)
-        entry = {
-            "epoch": epoch + 1,
-            "step": progress.completed_steps,
-            "train_loss": progress.epoch_loss(),
-            "learning_rate": lr_scheduler.get_last_lr()[0],
-        }
-        last_epoch = epoch == num_train_epochs - 1 or progress.completed_steps >= max_train_steps
-        if eval_dataloader is not None and ((epoch + 1) % args.eval_every_epochs == 0 or last_epoch):
-            eval_report = evaluate_after_epoch(epoch + 1, desc=f"Evaluating epoch {epoch + 1}")
-            entry.update(_history_metrics(eval_report))
-            logger.info(
-                f"epoch {epoch + 1}: train_loss {entry['train_loss']:.4f}, {format_summary(eval_report, problem_type)}"
-            )
-        else:
-            logger.info(f"epoch {epoch + 1}: train_loss {entry['train_loss']:.4f}")
-        progress.history.append(entry)
-        progress.epoch_finished = True
-        if args.with_tracking:
-            accelerator.log(
-                {k: v for k, v in entry.items() if k not in ("epoch", "step") and math.isfinite(v)},
-                step=progress.completed_steps,
-            )
-        if args.checkpointing_steps == "epoch":
-            save_checkpoint(accelerator, progress, output_dir / f"epoch_{epoch + 1}", run_info)
+        train_one_epoch(run, epoch, skip_batches=resume_batches if epoch == starting_epoch else 0)
+        last_epoch = epoch == run.num_train_epochs - 1 or progress.completed_steps >= run.max_train_steps
+        eval_report = end_epoch(run, epoch, last_epoch) or eval_report
         if last_epoch:
             break
-    progress_bar.close()
-
-    if eval_dataloader is not None and not eval_report:
-        # Resumed from a checkpoint written after the last epoch: score the final weights.
-        eval_report = evaluate_after_epoch(progress.epoch + 1)
-    if eval_report:
-        eval_report = {"problem_type": problem_type, "primary_metric": primary_metric(problem_type), **eval_report}
-        eval_report["train_skipped"] = progress.skipped_report()
-
-    accelerator.wait_for_everyone()
-    unwrapped = accelerator.unwrap_model(model)
-    state_dict = accelerator.get_state_dict(model)
-    if accelerator.is_main_process:
-        unwrapped.save_pretrained(output_dir, state_dict=state_dict)
-        save_processor(video_processor, tokenizer, unwrapped.config, output_dir)
-        finish_output_folder(
-            output_dir, unwrapped.config, progress, eval_report, hyperparameters, args, label_info, base_models
-        )
-        report_skipped(progress, eval_report)
-        if args.push_to_hub:
-            from ..publishing.push import push_model_folder
-
-            revision = push_model_folder(
-                output_dir,
-                args.hub_model_id,
-                token=args.hub_token,
-                ignore_patterns=HUB_IGNORE_PATTERNS,
-                commit_message="Upload MSQNet (examples/train.py)",
-            )
-            logger.info(f"Pushed {output_dir} to {args.hub_model_id} at revision {revision}")
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
+    run.progress_bar.close()
     return eval_report
+
+
+def train_one_epoch(run: TrainingRun, epoch: int, skip_batches: int = 0):
+    """One pass over the training set (from batch `skip_batches` when resuming mid-epoch), up to `max_train_steps`."""
+    args, accelerator, model, progress = run.args, run.accelerator, run.model, run.progress
+    model.train()
+    run.train_transform.set_epoch(epoch)
+    run.train_dataloader.set_epoch(epoch)
+    dataloader = run.train_dataloader
+    if skip_batches:
+        dataloader = accelerator.skip_first_batches(run.train_dataloader, skip_batches)
+    for batch in dataloader:
+        if progress.completed_steps >= run.max_train_steps:
+            break
+        skipped, valid = batch.pop("skipped"), batch["valid"]
+        with accelerator.accumulate(model):
+            logits = model(pixel_values=batch["pixel_values"]).logits
+            loss = classification_loss(logits.float(), batch["labels"], run.problem_type, weights=valid)
+            accelerator.backward(loss)
+            if args.max_grad_norm is not None and accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            run.optimizer.step()
+            run.lr_scheduler.step()
+            run.optimizer.zero_grad()
+        progress.batches_in_epoch += 1
+        progress.record_batch(loss.detach(), int(valid.sum()), skipped)
+        if accelerator.sync_gradients:
+            progress.completed_steps += 1
+            run.progress_bar.update(1)
+            if args.with_tracking and progress.completed_steps % args.logging_steps == 0:
+                accelerator.log(
+                    {"train_loss_step": float(loss.detach()), "learning_rate": run.lr_scheduler.get_last_lr()[0]},
+                    step=progress.completed_steps,
+                )
+            if isinstance(args.checkpointing_steps, int) and progress.completed_steps % args.checkpointing_steps == 0:
+                save_checkpoint(run, f"step_{progress.completed_steps}")
+
+
+def end_epoch(run: TrainingRun, epoch: int, last_epoch: bool) -> dict:
+    """Gather the epoch's loss, evaluate when due, record the history entry, log, checkpoint; returns the report."""
+    args, accelerator, progress = run.args, run.accelerator, run.progress
+    progress.flush(accelerator)
+    check_skipped_share(
+        len(progress.train_skipped),
+        len(run.train_dataset),
+        args.train_manifest,
+        "could not be read",
+        args.max_skipped_fraction,
+        [f"{entry['video']}: {entry['error']}" for entry in progress.skipped_report()["videos"]],
+    )
+    entry = {
+        "epoch": epoch + 1,
+        "step": progress.completed_steps,
+        "train_loss": progress.epoch_loss(),
+        "learning_rate": run.lr_scheduler.get_last_lr()[0],
+    }
+    eval_report = {}
+    if run.eval_dataloader is not None and ((epoch + 1) % args.eval_every_epochs == 0 or last_epoch):
+        eval_report = evaluate(run, epoch + 1, desc=f"Evaluating epoch {epoch + 1}")
+        entry.update(history_metrics(eval_report))
+        summary = f", {format_summary(eval_report, run.problem_type)}"
+    else:
+        summary = ""
+    if accelerator.is_main_process:
+        logger.info(f"epoch {epoch + 1}: train_loss {entry['train_loss']:.4f}{summary}")
+    progress.history.append(entry)
+    progress.epoch_finished = True
+    if args.with_tracking:
+        accelerator.log(
+            {k: v for k, v in entry.items() if k not in ("epoch", "step") and math.isfinite(v)},
+            step=progress.completed_steps,
+        )
+    if args.checkpointing_steps == "epoch":
+        save_checkpoint(run, f"epoch_{epoch + 1}")
+    return eval_report
+
+
+def evaluate(run: TrainingRun, epoch_number: int, desc: str = "Evaluating") -> dict:
+    """[`evaluate_model`] on the evaluation set, tagged with the epoch and step."""
+    report = evaluate_model(
+        run.model,
+        run.eval_dataloader,
+        run.accelerator,
+        problem_type=run.problem_type,
+        id2label=run.config.id2label,
+        dataset=run.eval_dataset,
+        desc=desc,
+    )
+    check_evaluation_skips(report, run.args.eval_manifest, run.args.max_skipped_fraction)
+    return {"epoch": epoch_number, "step": run.progress.completed_steps, **report}
+
+
+def final_evaluation(run: TrainingRun, eval_report: dict) -> dict:
+    """The report of the final weights, with the problem type, primary metric and the videos training skipped."""
+    if run.eval_dataloader is not None and not eval_report:
+        # Resumed from a checkpoint written after the last epoch: score the final weights.
+        eval_report = evaluate(run, run.progress.epoch + 1)
+    if eval_report:
+        problem_type = run.problem_type
+        eval_report = {"problem_type": problem_type, "primary_metric": primary_metric(problem_type), **eval_report}
+        eval_report["train_skipped"] = run.progress.skipped_report()
+    return eval_report
+
+
+def history_metrics(report: dict) -> dict:
+    """The figures of an evaluation report that go into the training history, as `eval_<name>`."""
+    return {f"eval_{key}": report[key] for key in REPORTED_METRICS if report.get(key) is not None}
+
+
+# Writing the output folder.
+
+
+def write_output_folder(run: TrainingRun, eval_report: dict):
+    """
+    Save the model, processor, history, evaluation report, plots and model card into `output_dir` (on the main
+    process), then push it with `--push_to_hub`.
+    """
+    accelerator = run.accelerator
+    accelerator.wait_for_everyone()
+    unwrapped = accelerator.unwrap_model(run.model)
+    state_dict = accelerator.get_state_dict(run.model)
+    if not accelerator.is_main_process:
+        return
+    # Everything is written into a hidden folder first, then put in place with renames (see `replace_folder`).
+    staged = temporary_sibling(run.output_dir)
+    shutil.rmtree(staged, ignore_errors=True)  # left by a run killed while saving
+    staged.mkdir(parents=True)
+    unwrapped.save_pretrained(staged, state_dict=state_dict)
+    save_processor(run.video_processor, run.tokenizer, unwrapped.config, staged)
+    write_history_and_report(staged, run.progress, eval_report)
+    plots = write_plots(staged, unwrapped.config, run.progress, eval_report)
+    write_model_card(run, staged, unwrapped.config, eval_report, plots)
+    replace_folder(staged, run.output_dir)
+    report_skipped(run.progress, eval_report)
+    if run.args.push_to_hub:
+        push_output_folder(run.output_dir, run.args)
 
 
 def save_processor(video_processor, tokenizer, config, output_dir):
     """An `MSQNetProcessor` with the tokenizer when the model keeps a text encoder, else the video processor alone."""
     if tokenizer is not None and config.text_config is not None:
-        from ..hub_code.processing_msqnet import MSQNetProcessor
-
         MSQNetProcessor(video_processor=video_processor, tokenizer=tokenizer).save_pretrained(output_dir)
     else:
         video_processor.save_pretrained(output_dir)
 
 
-def finish_output_folder(output_dir, config, progress, eval_report, hyperparameters, args, label_info, base_models):
-    """Write `training_history.json`, `eval_report.json`, the plots and the model card into the model folder."""
-    from ..publishing.model_card import render_model_card_from_config
-    from ..publishing.plots import plot_per_class_ap, plot_training_curves
-
-    output_dir = Path(output_dir)
+def write_history_and_report(output_dir: Path, progress: TrainingProgress, eval_report: dict):
+    """`training_history.json` (the per-epoch history and the skipped training videos) and `eval_report.json`."""
     history = {"history": progress.history, "train_skipped": progress.skipped_report()}
     (output_dir / "training_history.json").write_text(
         json.dumps(history, indent=2, default=_json_default) + "\n", encoding="utf-8"
     )
-    plots = []
     if eval_report:
         (output_dir / "eval_report.json").write_text(
             json.dumps(eval_report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-        metric_key = f"eval_{primary_metric(config.problem_type)}"
-        if any(metric_key in entry for entry in progress.history) and any("train_loss" in e for e in progress.history):
-            plots.append(
-                plot_training_curves(progress.history, output_dir / "training_curves.png", metric_key=metric_key).name
-            )
-        if eval_report.get("per_class_AP"):
-            plots.append(plot_per_class_ap(eval_report["per_class_AP"], output_dir / "per_class_ap.png").name)
-    dataset_name = args.dataset_name or label_info.get("display_name") or label_info.get("name")
+
+
+def write_plots(output_dir: Path, config, progress: TrainingProgress, eval_report: dict) -> list[str]:
+    """The training curves and per-class AP plots (with an evaluation set); returns their file names."""
+    plots = []
+    if not eval_report:
+        return plots
+    metric_key = f"eval_{primary_metric(config.problem_type)}"
+    history = progress.history
+    if any(metric_key in entry for entry in history) and any("train_loss" in entry for entry in history):
+        plots.append(plot_training_curves(history, output_dir / "training_curves.png", metric_key=metric_key).name)
+    if eval_report.get("per_class_AP"):
+        plots.append(plot_per_class_ap(eval_report["per_class_AP"], output_dir / "per_class_ap.png").name)
+    return plots
+
+
+def write_model_card(run: TrainingRun, model_dir: Path, config, eval_report: dict, plots: list[str]):
+    """The model card (README.md) with the evaluation figures, hyperparameters and plots."""
+    args = run.args
+    dataset_name = args.dataset_name or run.label_info.get("display_name") or run.label_info.get("name")
     if dataset_name is None and args.eval_manifest:
         dataset_name = Path(args.eval_manifest).resolve().parent.name
-    metrics = {
-        key: value
-        for key, value in eval_report.items()
-        if key in ("mAP_macro", "AP_micro", "multilabel_accuracy", "top1", "top5", "loss")
-    }
+    metrics = {key: value for key, value in eval_report.items() if key in REPORTED_METRICS}
     render_model_card_from_config(
-        output_dir,
+        model_dir,
         config,
         metrics or None,
+        video_processor=run.video_processor,
+        model_name=run.output_dir.name,
         dataset_name=dataset_name,
         eval_split=Path(args.eval_manifest).stem if args.eval_manifest else None,
-        base_models=base_models,
-        training_hyperparameters=hyperparameters,
+        base_models=run.base_models,
+        training_hyperparameters=run.hyperparameters,
         plots=plots,
         repo_id=args.hub_model_id,
     )
+
+
+def push_output_folder(output_dir: Path, args):
+    """Upload the model folder (without checkpoints) to `--hub_model_id`."""
+    revision = push_model_folder(
+        output_dir,
+        args.hub_model_id,
+        token=args.hub_token,
+        commit_message="Upload MSQNet (examples/train.py)",
+    )
+    logger.info(f"Pushed {output_dir} to {args.hub_model_id} at revision {revision}")
 
 
 def report_skipped(progress, eval_report):
@@ -851,4 +1103,20 @@ def report_skipped(progress, eval_report):
             logger.warning(f"{report['count']} unreadable videos were skipped in {name}:\n{listed}")
 
 
-__all__ = ["PAPER_RECIPE", "build_argument_parser", "build_model", "default_video_processor", "parse_args", "train"]
+def _json_default(value):
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+__all__ = [
+    "PAPER_RECIPE",
+    "ModelSetup",
+    "TrainingProgress",
+    "TrainingRun",
+    "build_argument_parser",
+    "build_model",
+    "main",
+    "parse_args",
+    "train",
+]

@@ -127,7 +127,7 @@ def test_app_in_a_headless_browser(model_dir, clips, tmp_path):
     model = os.environ.get("MSQNET_APP_MODEL", str(model_dir))
     video = os.environ.get("MSQNET_APP_VIDEO", clips["long"])
     screenshot = Path(os.environ.get("MSQNET_APP_SCREENSHOT", tmp_path / "app.png"))
-    app = VideoClassifierApp(model, top_k=3, window_seconds=1.0, stride_seconds=0.5, explainer=False)
+    app = VideoClassifierApp(model, top_k=3, window_seconds=1.0, stride_seconds=0.5)
     expected = app.predict(video).scores
     demo = build_demo(app)
     port = _free_port()
@@ -143,6 +143,8 @@ def test_app_in_a_headless_browser(model_dir, clips, tmp_path):
         top = sorted(expected, key=expected.get, reverse=True)[:3]
         wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "labels"), top[0]))
         wait.until(expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, "#timeline img")))
+        if app.explainer is not None:
+            wait.until(expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, "#attention img")))
         time.sleep(1.0)  # let the bars finish their transition before the screenshot
         shown = browser.find_element(By.ID, "labels").text
         for label in top:

@@ -212,7 +212,9 @@ def build_demo(app: VideoClassifierApp, example_videos=()):
             visible=False,
             elem_id="segments",
         )
-        attention = gr.Gallery(label="Attention maps", visible=False, elem_id="attention", columns=4)
+        attention = gr.Gallery(
+            label="Attention maps", visible=False, elem_id="attention", columns=1, object_fit="contain", height="auto"
+        )
         button.click(run, inputs=[uploaded, picked], outputs=[labels, timeline_plot, segments, attention])
     return demo
 

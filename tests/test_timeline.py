@@ -233,3 +233,33 @@ def test_cli_writes_json_csv_and_plot(long_video, tmp_path):
     rows = csv_path.read_text().splitlines()
     assert rows[0].split(",") == ["start", "end", *LABELS] and len(rows) == 7
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_windows_without_frames_are_reported(tmp_path):
+    # 1 s of frames, one frame shown for 3 s, then 1 s of frames: the windows [2, 3) and [3, 4) hold no frame.
+    durations = [40] * 25 + [3000] + [40] * 25
+    video = write_video(tmp_path / "gap.mp4", len(durations), frame_durations_ms=durations, make_frame=random_frame)
+    timeline = compute_timeline(
+        tiny_model(), tiny_processor(), video, window_seconds=1.0, stride_seconds=1.0, progress=False
+    )
+    assert timeline.window_starts.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert np.isnan(timeline.scores).any(axis=1).tolist() == [False, False, True, True, False]
+    assert timeline.undecodable == [{"start": 2.0, "end": 4.0, "num_frames": 0}]
+
+
+def test_precomputed_video_query_gives_the_same_logits():
+    model = tiny_model()
+    pixel_values = torch.randn(2, 4, 3, 32, 32)
+    with torch.no_grad():
+        expected = model(pixel_values=pixel_values).logits
+        query = model.msqnet.get_video_query_embeds(pixel_values)
+        frame_embeds = model.msqnet.get_frame_query_embeds(pixel_values.flatten(0, 1)).view(2, 4, -1)
+        logits = model(pixel_values=pixel_values, video_query_embeds=frame_embeds.mean(dim=1)).logits
+    np.testing.assert_allclose(query.numpy(), frame_embeds.mean(dim=1).numpy(), atol=1e-6)
+    np.testing.assert_allclose(logits.numpy(), expected.numpy(), atol=1e-6)
+    assert model.msqnet.get_query_frame_indices(4) is None
+    assert model.msqnet.get_query_frame_indices(4, 2).tolist() == [0, 3]
+    with pytest.raises(ValueError, match="video_query_embeds"):
+        model(pixel_values=pixel_values, video_query_embeds=query[:1])
+    with pytest.raises(ValueError, match="no video query"):
+        tiny_model(use_video_query=False)(pixel_values=pixel_values, video_query_embeds=query)

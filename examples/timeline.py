@@ -1,7 +1,7 @@
 """Action timeline of a long video: label scores in sliding windows and per-label segments.
 
-    python examples/timeline.py --model DIR --video FILE --window_seconds 4 --stride_seconds 2 \
-        --output timeline.json [--csv timeline.csv] [--plot timeline.png] [--onnx EXPORT_DIR [--int8]]
+    python examples/timeline.py (--model DIR | --onnx EXPORT_DIR [--int8]) --video FILE --window_seconds 4 --stride_seconds 2 \
+        --output timeline.json [--csv timeline.csv] [--plot timeline.png]
 """
 
 import argparse
@@ -22,7 +22,7 @@ from modeling_msqnet.timeline import (  # noqa: E402
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="A saved MSQNet folder (model and processor files).")
+    parser.add_argument("--model", default=None, help="A saved MSQNet folder (model and processor files).")
     parser.add_argument("--video", required=True, help="The video file.")
     parser.add_argument("--window_seconds", type=float, default=DEFAULT_WINDOW_SECONDS)
     parser.add_argument("--stride_seconds", type=float, default=DEFAULT_STRIDE_SECONDS)
@@ -38,7 +38,10 @@ def parse_args(argv=None):
     )
     parser.add_argument("--int8", action="store_true", help="With --onnx: run its model_int8.onnx.")
     parser.add_argument("--no_progress", action="store_true", help="Hide the progress bar.")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.model is None) == (args.onnx is None):
+        parser.error("give --model (a saved MSQNet folder) or --onnx (a folder written by examples/export_onnx.py).")
+    return args
 
 
 def main(argv=None):

@@ -10,7 +10,7 @@ CHECK_DIRS := modeling_msqnet examples benchmarks tests setup.py
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,text,quality,explain]"
+	$(PY) -m pip install -q -e ".[test,text,quality,explain,onnx,app,browser-test]"
 	touch $(STAMP)
 
 install: $(STAMP)

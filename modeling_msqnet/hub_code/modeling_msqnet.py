@@ -520,21 +520,33 @@ class MSQNetModel(MSQNetPreTrainedModel):
     def get_input_embeddings(self):
         return self.video_model.get_input_embeddings()
 
+    def get_query_frame_indices(self, num_frames, query_num_frames=None, device=None):
+        """
+        Which of a clip's `num_frames` frames the video query embeds: all of them, or `query_num_frames` evenly spaced
+        ones (defaults to `config.query_num_frames`). Returns `None` for all frames, else a `LongTensor` of indices.
+        """
+        query_num_frames = query_num_frames or self.config.query_num_frames or num_frames
+        if query_num_frames == num_frames:
+            return None
+        return torch.linspace(0, num_frames - 1, query_num_frames, device=device).round().long()
+
+    def get_frame_query_embeds(self, frames):
+        """CLIP's pooled image embedding of each frame: `(num_images, 3, H, W)` -> `(num_images, vision_hidden_size)`."""
+        frozen = self.config.freeze_vision_model
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
+            return self.image_model(pixel_values=frames, return_dict=True).pooler_output
+
     def get_video_query_embeds(self, pixel_values, query_num_frames=None):
         """
         The video query: CLIP's pooled image embedding of each frame, averaged over frames, `(batch_size, vision_hidden_size)`.
         With `query_num_frames`, only that many evenly spaced frames are embedded (fast path).
         """
         batch_size, num_frames = pixel_values.shape[:2]
-        query_num_frames = query_num_frames or self.config.query_num_frames or num_frames
-        if query_num_frames != num_frames:
-            frame_indices = torch.linspace(0, num_frames - 1, query_num_frames, device=pixel_values.device)
-            pixel_values = pixel_values[:, frame_indices.round().long()]
-        frames = pixel_values.flatten(0, 1)
-        frozen = self.config.freeze_vision_model
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
-            pooled = self.image_model(pixel_values=frames, return_dict=True).pooler_output
-        return pooled.view(batch_size, query_num_frames, -1).mean(dim=1)
+        frame_indices = self.get_query_frame_indices(num_frames, query_num_frames, device=pixel_values.device)
+        if frame_indices is not None:
+            pixel_values = pixel_values[:, frame_indices]
+        pooled = self.get_frame_query_embeds(pixel_values.flatten(0, 1))
+        return pooled.view(batch_size, pixel_values.shape[1], -1).mean(dim=1)
 
     @property
     def label_input_dim(self):
@@ -598,6 +610,11 @@ class MSQNetModel(MSQNetPreTrainedModel):
         """Refuse `pixel_values` the encoders cannot take, naming the expected shape, before any encoder runs."""
         if not isinstance(pixel_values, torch.Tensor):
             raise ValueError(f"`pixel_values` must be a tensor, got {type(pixel_values).__name__}.")
+        if not pixel_values.is_floating_point():
+            raise ValueError(
+                f"`pixel_values` must be floating point frames normalised by the video processor, got "
+                f"{pixel_values.dtype} (raw frames?)."
+            )
         video_config = self.config.video_config
         num_channels = getattr(video_config, "num_channels", 3)
         image_size = getattr(video_config, "image_size", None)
@@ -641,6 +658,7 @@ class MSQNetModel(MSQNetPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        video_query_embeds: torch.FloatTensor | None = None,
         **kwargs,
     ) -> tuple | MSQNetModelOutput:
         r"""
@@ -648,6 +666,10 @@ class MSQNetModel(MSQNetPreTrainedModel):
             Video frames, as returned by [`MSQNetVideoProcessor`]. The same tensor feeds both visual encoders.
         query_num_frames (`int`, *optional*):
             Embed the video query from this many evenly spaced frames (defaults to `config.query_num_frames`, or all).
+        video_query_embeds (`torch.FloatTensor` of shape `(batch_size, vision_hidden_size)`, *optional*):
+            A video query computed beforehand (e.g. [`~MSQNetModel.get_frame_query_embeds`] of each frame, averaged
+            over the frames [`~MSQNetModel.get_query_frame_indices`] picks), used instead of running the image encoder
+            on `pixel_values`. Lets overlapping clips of one video embed each frame once.
         """
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
@@ -684,9 +706,16 @@ class MSQNetModel(MSQNetPreTrainedModel):
             )
             frame_embeds = self.frame_dropout(frame_embeds)
 
-            video_query_embeds = None
-            if self.config.use_video_query:
+            if not self.config.use_video_query:
+                if video_query_embeds is not None:
+                    raise ValueError("`video_query_embeds` was given but this model has no video query.")
+            elif video_query_embeds is None:
                 video_query_embeds = self.get_video_query_embeds(pixel_values, query_num_frames)
+            elif tuple(video_query_embeds.shape) != (batch_size, self.config.vision_config.hidden_size):
+                raise ValueError(
+                    "`video_query_embeds` must have shape (batch_size, vision_hidden_size) = "
+                    f"{(batch_size, self.config.vision_config.hidden_size)}, got {tuple(video_query_embeds.shape)}."
+                )
             queries = self.get_label_queries(batch_size, video_query_embeds)
 
             encoder_last_hidden_state, encoder_hidden_states, encoder_attentions = self.encoder(
@@ -950,12 +979,15 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        video_query_embeds: torch.FloatTensor | None = None,
         **kwargs,
     ) -> tuple | MSQNetVideoClassifierOutput:
         r"""
         labels (`torch.Tensor`, *optional*):
             Multi-hot targets of shape `(batch_size, num_labels)` for multi-label problems (binary cross-entropy), or class
             indices of shape `(batch_size,)` for single-label problems (cross-entropy).
+        video_query_embeds (`torch.FloatTensor` of shape `(batch_size, vision_hidden_size)`, *optional*):
+            A precomputed video query (see [`MSQNetModel.forward`]).
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         self.msqnet._check_pixel_values(pixel_values)
@@ -963,6 +995,7 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
             outputs = self.msqnet(
                 pixel_values,
                 query_num_frames=query_num_frames,
+                video_query_embeds=video_query_embeds,
                 output_attentions=output_attentions,
                 output_hidden_states=output_hidden_states,
                 return_dict=True,

@@ -782,8 +782,12 @@ def read_checkpoint_state(checkpoint) -> dict | None:
 
 
 def other_settings(state: dict, run_info: dict) -> dict:
-    """The settings of `run_info` that a checkpoint's run had otherwise: `{name: (saved, now)}`."""
-    return {key: (state["run"].get(key), value) for key, value in run_info.items() if state["run"].get(key) != value}
+    """
+    The settings of `run_info` that a checkpoint's run had otherwise: `{name: (saved, now)}`. Settings a checkpoint
+    does not record (written by an earlier version of this script) are not compared.
+    """
+    saved = state["run"]
+    return {key: (saved[key], value) for key, value in run_info.items() if key in saved and saved[key] != value}
 
 
 def find_latest_checkpoint(output_dir, run_info: dict) -> Path:

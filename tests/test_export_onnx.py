@@ -1,0 +1,65 @@
+"""ONNX export: the folder it writes, logits equal to PyTorch's in onnxruntime (dynamic batch), int8 variant, and the
+timeline run on the exported model."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from test_timeline import load_example, long_video, random_frame, tiny_model, tiny_processor  # noqa: F401
+
+
+pytest.importorskip("onnxruntime")
+
+from modeling_msqnet.export import OnnxWindowScorer, onnx_session  # noqa: E402
+from modeling_msqnet.timeline import compute_timeline  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("onnx")
+    model = tiny_model(query_num_frames=2)
+    model.save_pretrained(folder / "model")
+    tiny_processor().save_pretrained(folder / "model")
+    load_example("export_onnx").main(["--model", str(folder / "model"), "--output", str(folder / "out"), "--int8"])
+    return model, folder / "out"
+
+
+def test_export_writes_model_config_and_processor_files(exported):
+    _, out = exported
+    assert {"model.onnx", "model_int8.onnx", "config.json", "video_preprocessor_config.json"} <= {
+        path.name for path in out.iterdir()
+    }
+    assert json.loads((out / "video_preprocessor_config.json").read_text())["crop_size"] == {"height": 32, "width": 32}
+    assert not [path for path in out.parent.iterdir() if path.name.startswith(".out.")]  # no staging folder left
+
+
+def test_onnx_logits_match_pytorch_with_a_dynamic_batch(exported):
+    model, out = exported
+    session = onnx_session(out / "model.onnx")
+    assert [i.name for i in session.get_inputs()] == ["pixel_values"]
+    assert [o.name for o in session.get_outputs()] == ["logits"]
+    for batch_size in (1, 3):
+        pixel_values = torch.randn(batch_size, 4, 3, 32, 32)
+        with torch.no_grad():
+            expected = model(pixel_values=pixel_values).logits.numpy()
+        logits = session.run(["logits"], {"pixel_values": pixel_values.numpy()})[0]
+        assert logits.shape == (batch_size, 5)
+        np.testing.assert_allclose(logits, expected, atol=1e-4)
+    int8 = onnx_session(out / "model_int8.onnx").run(["logits"], {"pixel_values": pixel_values.numpy()})[0]
+    assert int8.shape == expected.shape and np.isfinite(int8).all()
+
+
+def test_timeline_runs_the_exported_model(exported, long_video):  # noqa: F811
+    model, out = exported
+    settings = dict(window_seconds=1.0, stride_seconds=0.5, batch_size=4, progress=False)
+    expected = compute_timeline(model, tiny_processor(), long_video, **settings)
+    timeline = compute_timeline(None, tiny_processor(), long_video, scorer=OnnxWindowScorer(out), **settings)
+    assert timeline.labels == expected.labels
+    np.testing.assert_allclose(timeline.scores, expected.scores, atol=1e-4)
+
+
+def test_export_refuses_a_non_empty_output(exported, tmp_path):
+    _, out = exported
+    with pytest.raises(FileExistsError, match="not empty"):
+        load_example("export_onnx").main(["--model", str(out), "--output", str(out)])

@@ -440,3 +440,6 @@ def test_relabelling_a_vanilla_model_draws_new_label_embeddings_at_random(parts)
     text_derived = text_derived_model(parts, label_text_init=False)
     relabel_model(text_derived, [NAMES[0], NEW_NAME], tokenizer)
     torch.testing.assert_close(text_derived.msqnet.label_text_embeds[1], new_text)
+    text_derived.msqnet.text_model = None
+    with pytest.raises(ValueError, match="text-derived label queries"):
+        relabel_model(text_derived, [NAMES[0], "lowest"])

@@ -414,6 +414,11 @@ def relabel_model(model, names: list[str], tokenizer=None):
     if model.msqnet.text_model is not None and tokenizer is not None and from_text:
         model.set_labels(names, tokenizer=tokenizer, reinitialize_head=True)
         return
+    if model.msqnet.label_embeddings is None:
+        raise ValueError(
+            "A model with text-derived label queries embeds new label names with its text encoder; give --text_model "
+            "(and its tokenizer) or a --model folder that holds one."
+        )
     known, weight = model.config.label2id, model.msqnet.label_embeddings.data
     embeddings = torch.randn(len(names), weight.shape[1], dtype=weight.dtype) * model.config.initializer_range
     for i, name in enumerate(names):

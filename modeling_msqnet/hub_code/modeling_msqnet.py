@@ -378,13 +378,17 @@ class MSQNetSharedLinear(nn.Module):
 
 
 def copy_hub_code(save_directory):
-    """Copies every Hub code file (`HUB_CODE_FILES`) into `save_directory`, also those no saved class imports."""
+    """
+    Copies every Hub code file (`HUB_CODE_FILES`) into `save_directory`, also those no saved class imports, replacing
+    older copies so that a folder saved again never keeps stale code.
+    """
     source_dir = os.path.dirname(os.path.abspath(__file__))
     for file_name in HUB_CODE_FILES:
         source = os.path.join(source_dir, file_name)
         target = os.path.join(save_directory, file_name)
-        if os.path.isfile(source) and not os.path.isfile(target):
-            shutil.copyfile(source, target)
+        if not os.path.isfile(source) or (os.path.isfile(target) and os.path.samefile(source, target)):
+            continue
+        shutil.copyfile(source, target)
 
 
 class MSQNetPreTrainedModel(PreTrainedModel):

@@ -22,6 +22,7 @@ from modeling_msqnet.zero_shot import (
     num_seen_classes,
     validate_split_file,
 )
+from modeling_msqnet.zero_shot.compositional import COMPOSITIONAL_DATASET, compositional_label_names
 from modeling_msqnet.zero_shot.protocol import prepare_seen_class_training, restrict_to_classes
 from modeling_msqnet.zero_shot.report import format_report
 
@@ -189,11 +190,19 @@ SPLIT_FILES = sorted(SPLITS_DIR.glob("*.json"))
 def label_names_of(content):
     if content["dataset"] == "synthetic_actions":
         return list(ACTIONS)
+    if content["dataset"] == COMPOSITIONAL_DATASET:
+        return compositional_label_names()
     return load_label_set(content["label_set"])["labels"]
 
 
 def test_every_dataset_ships_its_split_file():
-    assert {path.stem for path in SPLIT_FILES} == {"thumos14", "hmdb51", "charades", "synthetic_actions"}
+    assert {path.stem for path in SPLIT_FILES} == {
+        "thumos14",
+        "hmdb51",
+        "charades",
+        "synthetic_actions",
+        COMPOSITIONAL_DATASET,
+    }
 
 
 @pytest.mark.parametrize("path", SPLIT_FILES, ids=lambda path: path.stem)

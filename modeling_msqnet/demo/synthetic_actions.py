@@ -228,16 +228,29 @@ def sample_actions(rng: np.random.Generator) -> tuple:
     return tuple(sorted(actions, key=ACTIONS.index))
 
 
-def sample_clip_spec(rng: np.random.Generator, split: str) -> ClipSpec:
+def check_colours(colours) -> tuple:
+    """`colours` (names of `COLOURS`, `None` for all of them) as a tuple in `COLOURS` order; a clear error otherwise."""
+    if colours is None:
+        return tuple(COLOURS)
+    colours = tuple(colours)
+    unknown = [colour for colour in colours if colour not in COLOURS]
+    if unknown or not colours or len(set(colours)) != len(colours):
+        raise ValueError(f"`colours` must be distinct names from {tuple(COLOURS)}, got {list(colours)}.")
+    return tuple(colour for colour in COLOURS if colour in colours)
+
+
+def sample_clip_spec(rng: np.random.Generator, split: str, colours=None) -> ClipSpec:
     """
     Draws the spec of one clip of `split` ("train" draws its actor among `TRAIN_ACTORS`, "test" among `TEST_ACTORS`).
-    Everything but the actor kind is drawn the same way in both splits.
+    Everything but the actor kind is drawn the same way in both splits. The colour is drawn among `colours` (names of
+    `COLOURS`, all of them by default); a palette changes the colours only, every other draw stays the same.
     """
     if split not in SPLITS:
         raise ValueError(f"`split` must be one of {SPLITS}, got {split!r}.")
+    palette = check_colours(colours)
     actors = TRAIN_ACTORS if split == "train" else TEST_ACTORS
     actor = actors[int(rng.integers(len(actors)))]
-    colour = tuple(COLOURS)[int(rng.integers(len(COLOURS)))]
+    colour = palette[int(rng.integers(len(palette)))]
     texture = TEXTURES[int(rng.integers(len(TEXTURES)))]
     size = round(float(rng.uniform(*ACTOR_SIZE_RANGE)), 3)
     background = BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
@@ -246,12 +259,16 @@ def sample_clip_spec(rng: np.random.Generator, split: str) -> ClipSpec:
     return ClipSpec(actor, colour, texture, size, background, actions, seed)
 
 
-def sample_split_specs(split: str, num_clips: int, seed: int = 0) -> list:
-    """The specs of the `num_clips` clips of `split` that `generate_benchmark(..., seed=seed)` writes, in order."""
+def sample_split_specs(split: str, num_clips: int, seed: int = 0, colours=None) -> list:
+    """
+    The specs of the `num_clips` clips of `split` that `generate_benchmark(..., seed=seed, colours=colours)` writes,
+    in order.
+    """
     if split not in SPLITS:
         raise ValueError(f"`split` must be one of {SPLITS}, got {split!r}.")
+    palette = check_colours(colours)
     rng = np.random.default_rng([_check_count("seed", seed, 0), SPLITS.index(split)])
-    return [sample_clip_spec(rng, split) for _ in range(_check_count("num_clips", num_clips, 0))]
+    return [sample_clip_spec(rng, split, palette) for _ in range(_check_count("num_clips", num_clips, 0))]
 
 
 # Shapes: inside tests in actor coordinates (u to the right, v downwards, the shape roughly within the unit circle).
@@ -619,6 +636,7 @@ def generate_benchmark(
     seed: int = 0,
     num_workers: int = 1,
     progress: bool = True,
+    colours=None,
 ) -> dict:
     """
     Generates the benchmark into `output_dir`:
@@ -657,6 +675,10 @@ def generate_benchmark(
             large clips; one process writes about 100 clips of 32x32x8 a second.
         progress (`bool`, *optional*, defaults to `True`):
             Whether to show a progress bar.
+        colours (`list[str]`, *optional*):
+            The actor colours to draw from (names of `COLOURS`; all of them by default). Fewer colours make the
+            compositional zero-shot variant (`modeling_msqnet.zero_shot.compositional`) denser; every other draw is
+            the same as with all colours.
 
     Returns:
         `dict`: the output paths, the counts per split, actor and label, and the time taken (`seconds`).
@@ -670,6 +692,7 @@ def generate_benchmark(
     fps = _check_count("fps", fps, 1)
     seed = _check_count("seed", seed, 0)
     num_workers = _check_count("num_workers", num_workers, 1)
+    colours = check_colours(colours)
     if num_train + num_test == 0:
         raise ValueError("`num_train` and `num_test` are both 0: there is nothing to generate.")
 
@@ -682,7 +705,7 @@ def generate_benchmark(
     for split, count in (("train", num_train), ("test", num_test)):
         digits = max(5, len(str(max(count - 1, 0))))
         records[split] = []
-        for index, spec in enumerate(sample_split_specs(split, count, seed)):
+        for index, spec in enumerate(sample_split_specs(split, count, seed, colours)):
             relative_path = f"videos/{split}_{index:0{digits}d}.mp4"
             records[split].append({"video": relative_path, "labels": list(spec.actions), "actor": spec.actor})
             jobs.append((spec, os.path.join(output_dir, relative_path), num_frames, size, fps))
@@ -736,7 +759,7 @@ def generate_benchmark(
         "max_actions_per_clip": MAX_ACTIONS_PER_CLIP,
         "train_actors": list(TRAIN_ACTORS),
         "test_actors": list(TEST_ACTORS),
-        "colours": list(COLOURS),
+        "colours": list(colours),
         "textures": list(TEXTURES),
         "backgrounds": list(BACKGROUNDS),
         "actor_size_range": list(ACTOR_SIZE_RANGE),
@@ -825,6 +848,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="Seed of everything that is drawn.")
     parser.add_argument("--num_workers", type=int, default=1, help="Processes rendering and encoding clips.")
     parser.add_argument("--no_progress", action="store_true", help="Do not show a progress bar.")
+    parser.add_argument(
+        "--colours",
+        nargs="+",
+        default=None,
+        help=f"Actor colours to draw from (default: all of {', '.join(COLOURS)}).",
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -839,6 +868,7 @@ def main(argv=None):
             seed=args.seed,
             num_workers=args.num_workers,
             progress=not args.no_progress,
+            colours=args.colours,
         )
     except ValueError as error:
         parser.error(str(error))

@@ -23,14 +23,14 @@ the same clips with *compositional* names built from two factors the generator r
 - its direction of motion (4 values, `COMPOSITIONAL_ACTIONS`: "moving left", "moving right", "moving up",
   "moving down"),
 
-as `"<colour> actor <action>"` (e.g. "red actor moving left"): 12 classes with 3 colours. Three colours keep about
-90 training clips per class in 2400; with 8 colours (32 classes, about 30 clips each) the small demo model learned
-nothing in 8 epochs, not even with the labels of every class. A clip gets one label per directional
+as `"<colour> actor <action>"` (e.g. "red actor moving left"): 12 classes with 3 colours. Three colours keep 104 to 132
+training clips per class in 2400; with 8 colours (32 classes, about 30 clips each) the small demo model learned nothing
+in 8 epochs at a learning rate of 1e-3, not even with the labels of every class. A clip gets one label per directional
 action it does (0 to 2: one horizontal, one vertical), all with its colour. The zero-shot splits
 (`configuration/zero_shot/synthetic_actions_compositional.json`) hold out classes whose words all occur in seen
-classes: every colour and every direction of an unseen class appear in some seen class. A text-derived query map
-(a linear map of frozen text embeddings) trained on "red actor moving left" and "blue actor moving right" has then
-seen both words of the unseen "red actor moving right", and can compose its query.
+classes: every colour and every direction of an unseen class appear in some seen class. A text-derived query map (a
+linear map of frozen text embeddings) trained on "red actor moving left" and "blue actor moving right" has then seen
+both words of the unseen "red actor moving right", and can compose its query.
 
 Clips are dropped (and counted) when the name would not describe them: clips with no directional action (no label),
 and clips that also do "changing colour" (their colour is not one colour). Test clips keep their unseen actor kinds.

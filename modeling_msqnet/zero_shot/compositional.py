@@ -59,6 +59,7 @@ import numpy as np
 from transformers.utils import logging
 
 from ..demo.synthetic_actions import SPLITS, check_colours, sample_split_specs
+from ..publishing.model_folder import atomic_output
 from .splits import NUM_SPLITS, SETTING_SEED_OFFSETS, SETTINGS, num_seen_classes, write_json_atomically
 
 
@@ -153,9 +154,8 @@ def relabel_benchmark(benchmark_dir, output_dir) -> dict:
             video = os.path.relpath((benchmark_dir / record["video"]).resolve(), output_dir.resolve())
             kept.append({"video": video, "labels": labels, "actor": spec.actor, "colour": spec.colour})
             label_counts.update(labels)
-        with open(output_dir / f"{split}.jsonl", "w", encoding="utf-8") as file:
-            for record in kept:
-                file.write(json.dumps(record) + "\n")
+        with atomic_output(output_dir / f"{split}.jsonl", ".jsonl") as temporary:
+            temporary.write_text("".join(json.dumps(record) + "\n" for record in kept), encoding="utf-8")
         counts[split] = {
             "num_clips": len(kept),
             "dropped": dict(dropped),

@@ -23,6 +23,9 @@ accelerate launch --config_file configuration/accelerate/multi_gpu.yaml examples
     --checkpointing_steps 1000
 # Resume exactly where a checkpoint left off
 accelerate launch examples/train.py ... --resume_from_checkpoint runs/ak/step_1000
+# Zero-shot protocol: train on the seen classes of split 0 (75% seen), then score the unseen ones
+accelerate launch examples/train.py ... --zero_shot_splits configuration/zero_shot/hmdb51.json \
+    --seen_setting 75_seen --split_index 0 --text_model sentence-transformers/all-MiniLM-L6-v2
 ```
 
 See `python examples/train.py --help` for every flag; the defaults are the paper's recipe. The same command line runs

@@ -2,7 +2,8 @@
 
 Importing the package registers MSQNet with the `transformers` Auto classes, so `AutoConfig`, `AutoModel`,
 `AutoModelForVideoClassification`, `AutoVideoProcessor` and `AutoProcessor` load saved MSQNet folders with the
-installed code (without `trust_remote_code`). Folders saved by this package also carry the code for remote loading.
+installed code (without `trust_remote_code`), and the `"zero-shot-video-classification"` pipeline. Folders saved by
+this package also carry the code for remote loading.
 """
 
 from transformers import (
@@ -12,9 +13,16 @@ from transformers import (
     AutoProcessor,
     AutoVideoProcessor,
 )
+from transformers.pipelines import PIPELINE_REGISTRY
 
 from .hub_code.configuration_msqnet import MSQNetConfig
-from .hub_code.modeling_msqnet import MSQNetForVideoClassification, MSQNetModel, MSQNetPreTrainedModel
+from .hub_code.modeling_msqnet import (
+    ZERO_SHOT_TASK,
+    MSQNetForVideoClassification,
+    MSQNetModel,
+    MSQNetPreTrainedModel,
+)
+from .hub_code.pipeline_msqnet import MSQNetZeroShotVideoClassificationPipeline
 from .hub_code.processing_msqnet import MSQNetProcessor
 from .hub_code.video_processing_msqnet import MSQNetVideoProcessor
 
@@ -24,6 +32,12 @@ AutoModel.register(MSQNetConfig, MSQNetModel, exist_ok=True)
 AutoModelForVideoClassification.register(MSQNetConfig, MSQNetForVideoClassification, exist_ok=True)
 AutoVideoProcessor.register(MSQNetConfig, MSQNetVideoProcessor, exist_ok=True)
 AutoProcessor.register(MSQNetConfig, MSQNetProcessor, exist_ok=True)
+if ZERO_SHOT_TASK not in PIPELINE_REGISTRY.get_supported_tasks():
+    PIPELINE_REGISTRY.register_pipeline(
+        ZERO_SHOT_TASK,
+        pipeline_class=MSQNetZeroShotVideoClassificationPipeline,
+        pt_model=AutoModelForVideoClassification,
+    )
 
 __all__ = [
     "MSQNetConfig",
@@ -32,4 +46,5 @@ __all__ = [
     "MSQNetForVideoClassification",
     "MSQNetVideoProcessor",
     "MSQNetProcessor",
+    "MSQNetZeroShotVideoClassificationPipeline",
 ]

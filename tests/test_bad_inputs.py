@@ -1,8 +1,8 @@
 """Inputs that are not (good) videos: each gets a correct result, a clear error naming the file, or a counted skip.
 
-The cases of docs/reliability.md that concern one input: pipes, devices, text files, audio files, truncated files,
-tiny frames, frame folders with gaps or duplicates, several video streams, phone footage, still images and model
-inputs of the wrong shape.
+The cases of docs/reliability.md: pipes, devices, text files, playlists, audio files, truncated files, recordings
+that start inside a GOP, tiny frames, frame folders with gaps or duplicates, names with colons, several video streams,
+phone footage, still images, model inputs of the wrong shape, and one training run fed several of them.
 """
 
 import os
@@ -25,7 +25,7 @@ from video_fixtures import (
 
 from modeling_msqnet import MSQNetForVideoClassification, MSQNetVideoProcessor
 from modeling_msqnet.data import MSQNetVideoTransform
-from modeling_msqnet.hub_code import modeling_msqnet
+from modeling_msqnet.hub_code import modeling_msqnet, video_decoding
 from modeling_msqnet.hub_code.video_decoding import (
     VideoDecodingError,
     VideoReader,
@@ -79,6 +79,14 @@ def test_named_pipe_is_refused_without_blocking(tmp_path):
     assert outputs["pixel_values"] == [None] and "named pipe" in outputs["decoding_error"][0]
 
 
+def test_named_pipe_inside_a_frame_folder_is_refused(tmp_path):
+    folder = write_frame_folder(tmp_path / "frames", 3)
+    os.remove(os.path.join(folder, "frame_2.png"))
+    os.mkfifo(os.path.join(folder, "frame_2.png"))
+    with pytest.raises(VideoDecodingError, match=r"1 image name\(s\) that are not regular files \(e.g. frame_2.png\)"):
+        read_video_frames(folder, [0, 1, 2])
+
+
 def test_devices_are_refused():
     with pytest.raises(VideoDecodingError, match="/dev/zero is not a regular file"):
         probe_video("/dev/zero")
@@ -91,6 +99,18 @@ def test_text_files_are_not_videos(tmp_path, name):
     path.write_text("Shot on a trail camera, 2026-06-01.\n" * 20)
     with pytest.raises(VideoDecodingError, match=f"{name} is not a video"):
         read_frames(path, 4)
+
+
+def test_playlists_are_not_videos(tmp_path):
+    """Concat lists and HLS playlists would make FFmpeg read other files (or the network)."""
+    write_video(tmp_path / "part.ts", 10)
+    concat_list = "ffconcat version 1.0\nfile 'part.ts'\nfile 'part.ts'\n"
+    (tmp_path / "list.ffconcat").write_text(concat_list)
+    (tmp_path / "list.mp4").write_text(concat_list)  # found by its content, not its name
+    (tmp_path / "play.m3u8").write_text("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:0.4,\npart.ts\n#EXT-X-ENDLIST\n")
+    for name in ("list.ffconcat", "list.mp4", "play.m3u8"):
+        with pytest.raises(VideoDecodingError, match=f"{name} is a playlist or stream description"):
+            probe_video(tmp_path / name)
 
 
 def test_audio_files_are_not_videos(tmp_path):
@@ -188,6 +208,21 @@ def test_matroska_whose_audio_outlasts_the_video_is_not_truncated(tmp_path):
     assert probe_video(path).num_frames == 25
 
 
+def test_transport_stream_starting_inside_a_gop_leaves_out_the_undecodable_frames(tmp_path):
+    """A recording that starts mid-GOP: the frames before the first keyframe are left out, counted in a warning."""
+    path = write_video(tmp_path / "full.ts", 60, gop_size=20, width=128, height=96)
+    data = open(path, "rb").read()
+    cut = tmp_path / "from_the_middle.ts"
+    cut.write_bytes(data[188 * 8 :])  # drop whole 188-byte TS packets: the first keyframe is gone
+    with CaptureLogger(video_decoding.logger) as captured:
+        reader = VideoReader(cut)
+    assert "from_the_middle.ts starts inside a group of pictures: its first 19 frame(s)" in captured.out
+    assert reader.num_frames == 40
+    assert decode_frame_indices(reader.read(range(40))) == list(range(20, 60))
+    assert decode_frame_indices(reader.read([39, 0, 25])) == [59, 20, 45]
+    reader.close()
+
+
 # ----------------------------------------------------------------------------------------------- tiny frames
 
 
@@ -261,6 +296,15 @@ def test_still_image_is_a_one_frame_video(tmp_path):
     assert decode_frame_indices(frames) == [37] * 4
 
 
+def test_relative_path_with_colons_is_a_file_not_a_protocol(tmp_path, monkeypatch):
+    # cameras name exports by time; FFmpeg reads "12:30:00.mp4" as the protocol "12"
+    write_video(tmp_path / "12:30:00.mp4", 10)
+    write_frame_folder(tmp_path / "frames", 3, name_format="12:30:0{}")
+    monkeypatch.chdir(tmp_path)
+    assert decode_frame_indices(read_video_frames("12:30:00.mp4", [9, 2])) == [9, 2]
+    assert decode_frame_indices(read_video_frames("frames", [2, 0])) == [2, 0]
+
+
 def test_several_video_streams_read_the_first(tmp_path):
     path = str(tmp_path / "two_cameras.mkv")
     with av.open(path, "w") as container:
@@ -309,6 +353,8 @@ def test_wrong_frame_size_names_the_expected_shape(tiny_model):
         tiny_model(pixel_values=torch.zeros(1, 4, 3, 24, 40))
     with pytest.raises(ValueError, match="must be a tensor"):
         tiny_model(pixel_values=None)
+    with pytest.raises(ValueError, match=r"floating point frames normalised by the video processor, got torch.uint8"):
+        tiny_model(pixel_values=torch.zeros(1, 4, 3, 32, 32, dtype=torch.uint8))
 
 
 def test_other_frame_count_warns_for_timesformer(tiny_model):
@@ -373,3 +419,60 @@ def test_frame_folder_numbering_rules(tmp_path):
         probe_video(folder_with("frame_1.png", "frame_2.png", "cover.png"))
     # unnumbered frames are ordered by name
     assert probe_video(folder_with("a.png", "b.png", "c.png")).num_frames == 3
+
+
+# ----------------------------------------------------------------------------------------------- whole runs
+
+
+def test_training_run_with_a_pipe_a_text_file_and_a_one_pixel_clip_skips_them(tmp_path):
+    """One tiny training run with evaluation: the bad inputs are skipped and listed, nothing blocks or crashes."""
+    import json
+    import signal
+
+    from accelerate.state import AcceleratorState, GradientState
+
+    from modeling_msqnet.demo.synthetic_actions import generate_benchmark
+    from modeling_msqnet.training.training import parse_args, train
+
+    root = tmp_path / "bench"
+    generate_benchmark(root, num_train=6, num_test=3, num_frames=8, size=32, seed=0, progress=False)
+    labels = json.loads((root / "labels.json").read_text())
+    os.mkfifo(root / "videos" / "camera_pipe.mp4")
+    (root / "videos" / "notes.txt").write_text("trail camera 4, battery low\n" * 10)
+    write_video(root / "videos" / "one_pixel.mkv", 8, width=1, height=1, codec="ffv1", pix_fmt="bgr0")
+    bad = [{"video": f"videos/{name}", "labels": [labels[0]]} for name in ("camera_pipe.mp4", "notes.txt")]
+    bad.append({"video": "videos/one_pixel.mkv", "labels": [labels[1]]})
+    for split in ("train", "test"):
+        lines = (root / f"{split}.jsonl").read_text().splitlines() + [json.dumps(entry) for entry in bad]
+        (root / f"{split}_with_bad.jsonl").write_text("\n".join(lines) + "\n")
+    config = tiny_config(id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)})
+    config.to_json_file(root / "tiny_config.json")
+    argv = [
+        "--model", str(root / "tiny_config.json"), "--train_manifest", str(root / "train_with_bad.jsonl"),
+        "--eval_manifest", str(root / "test_with_bad.jsonl"), "--output_dir", str(tmp_path / "out"),
+        "--max_train_steps", "2", "--per_device_train_batch_size", "3", "--max_skipped_fraction", "0.6",
+    ]  # fmt: skip
+
+    def blocked(*args):
+        raise TimeoutError("the run blocked")
+
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(240)
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+    try:
+        train(parse_args(argv))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        AcceleratorState._reset_state(reset_partial_state=True)
+        GradientState._reset_state()
+    expected = {"camera_pipe.mp4": "named pipe", "notes.txt": "notes.txt", "one_pixel.mkv": "too small"}
+    skipped = json.loads((tmp_path / "out" / "training_history.json").read_text())["train_skipped"]
+    errors = {os.path.basename(entry["video"]): entry["error"] for entry in skipped["videos"]}
+    assert skipped["count"] == 3 and sorted(errors) == sorted(expected)
+    assert all(expected[name] in error for name, error in errors.items()), errors
+    # evaluation (at the end of training) skips the pipe and the text file too, and reports them
+    report = (tmp_path / "out" / "eval_report.json").read_text()
+    assert "camera_pipe.mp4" in report and "notes.txt" in report
+    assert (tmp_path / "out" / "model.safetensors").is_file()

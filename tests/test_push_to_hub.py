@@ -233,3 +233,32 @@ def test_required_files_and_video_processor(folder_copy):
     check_model_folder(folder_copy)  # a warning only
     with pytest.raises(FileNotFoundError, match="video_preprocessor_config.json or"):
         check_model_folder(folder_copy, require_video_processor=True)
+
+
+def test_replace_folder_and_atomic_output(tmp_path):
+    from modeling_msqnet.publishing.model_folder import atomic_output, replace_folder, temporary_sibling
+
+    final = tmp_path / "model"
+    final.mkdir()
+    (final / "config.json").write_text("old")
+    (final / "step_3").mkdir()
+    staged = temporary_sibling(final)
+    staged.mkdir()
+    (staged / "config.json").write_text("new")
+    replace_folder(staged, final)
+    assert (final / "config.json").read_text() == "new" and (final / "step_3").is_dir()  # checkpoints are kept
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model"]  # no staged or backup folder left
+
+    staged.mkdir()
+    (staged / "weights").write_text("checkpoint")
+    replace_folder(staged, final / "step_3", keep_old_entries=False)
+    assert [path.name for path in (final / "step_3").iterdir()] == ["weights"]
+
+    with pytest.raises(RuntimeError):
+        with atomic_output(tmp_path / "report.json", ".json") as temporary:
+            temporary.write_text("{")
+            raise RuntimeError("killed")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model"]  # neither the report nor a partial file
+    with pytest.raises(ValueError, match="must end with .json"):
+        with atomic_output(tmp_path / "report.txt", ".json"):
+            pass

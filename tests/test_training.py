@@ -481,6 +481,9 @@ def test_checkpoints_are_atomic_and_latest_takes_the_newest_complete_one_of_this
     assert find_latest_checkpoint(output_dir, state["run"]) == output_dir / "step_1"
     with pytest.raises(FileNotFoundError, match="no complete checkpoint of this run's settings"):
         find_latest_checkpoint(output_dir, {**state["run"], "learning_rate": 1.0})
+    older = {**state, "run": {key: value for key, value in state["run"].items() if key != "learning_rate"}}
+    (output_dir / "step_1" / CHECKPOINT_STATE_FILE).write_text(json.dumps(older))  # written before it was recorded
+    assert find_latest_checkpoint(output_dir, state["run"]) == output_dir / "step_1"
 
     train_in_process([*train_command(bench, output_dir, *common), "--resume_from_checkpoint", "latest"])
     history = json.loads((output_dir / "training_history.json").read_text())["history"]
@@ -516,10 +519,23 @@ def test_a_manifest_of_missing_videos_fails_training(bench, tmp_path, monkeypatc
     assert not (output_dir / "model.safetensors").exists()
 
 
-def test_evaluation_fails_on_missing_videos_and_broken_folders(bench, ddp_run, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def saved_model(bench, tmp_path_factory):
+    """An (untrained) tiny model folder with the benchmark's labels, as `save_pretrained` writes it."""
+    from modeling_msqnet import MSQNetConfig, MSQNetForVideoClassification
+
+    folder = tmp_path_factory.mktemp("saved_model")
+    config = MSQNetConfig.from_json_file(bench / "tiny_config.json")
+    torch.manual_seed(0)
+    MSQNetForVideoClassification(config).save_pretrained(folder)
+    default_video_processor(config).save_pretrained(folder)
+    return folder
+
+
+def test_evaluation_fails_on_missing_videos_and_broken_folders(bench, saved_model, tmp_path, capsys):
     import shutil
 
-    output_dir, _ = ddp_run
+    output_dir = saved_model
     script = load_evaluate_script()
     labels = json.loads((bench / "labels.json").read_text())
     missing = tmp_path / "missing.jsonl"
@@ -539,7 +555,7 @@ def test_evaluation_fails_on_missing_videos_and_broken_folders(bench, ddp_run, t
     capsys.readouterr()
 
     broken = tmp_path / "broken"
-    shutil.copytree(output_dir, broken, ignore=shutil.ignore_patterns("step_*", "epoch_*"))
+    shutil.copytree(output_dir, broken)
     (broken / "model.safetensors").unlink()
     argv = ["--model", str(broken), "--manifest", str(bench / "eval.jsonl"), "--output", str(tmp_path / "b.json")]
     assert script.main(argv) == 1
@@ -651,3 +667,34 @@ def test_package_modules_import_each_other_without_cycles():
     assert "modeling_msqnet.training.training" not in graph["modeling_msqnet.training.evaluation"]
     cycles = [cycle for cycle in map(find_cycle, sorted(graph)) if cycle]
     assert cycles == [], cycles[0]
+
+
+def test_data_and_optimizer_steps_on_their_own(bench):
+    from accelerate import Accelerator
+
+    from modeling_msqnet.training.training import (
+        TrainingRun,
+        build_dataloaders,
+        build_model,
+        create_optimizer_and_scheduler,
+        prepare_model,
+    )
+
+    args = parse_args(train_command(bench, "unused", "--weight_decay", "0.1", "--per_device_train_batch_size", "4"))
+    args.num_train_epochs = 2
+    reset_accelerate_state()
+    try:
+        accelerator = Accelerator(cpu=True)
+        run = TrainingRun(args, accelerator, Path(args.output_dir), **prepare_model(build_model(args), args))
+        build_dataloaders(run)
+        assert len(run.train_dataloader) == 3 and run.eval_dataloader is None  # 12 clips, batches of 4
+        create_optimizer_and_scheduler(run)
+        assert (run.max_train_steps, run.num_train_epochs) == (6, 2)
+        decayed, not_decayed = run.optimizer.param_groups
+        assert decayed["weight_decay"] == 0.1 and not_decayed["weight_decay"] == 0.0
+        label_queries = accelerator.unwrap_model(run.model).msqnet.label_embeddings
+        assert all(parameter.ndim >= 2 for parameter in decayed["params"])
+        assert any(parameter is label_queries for parameter in not_decayed["params"])
+        assert not any(parameter is label_queries for parameter in decayed["params"])
+    finally:
+        reset_accelerate_state()

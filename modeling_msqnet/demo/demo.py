@@ -78,7 +78,6 @@ logger = logging.get_logger(__name__)
 # The demo's wall time counts from here (the module is imported first thing by `python -m modeling_msqnet.demo`).
 _START_TIME = time.perf_counter()
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = resource_path("configuration", "models", "msqnet-demo.json")
 DEMO_TEXT_CONFIG = resource_path("configuration", "models", "msqnet-demo-minilm.json")
 # Training runs as `accelerate launch -m <TRAINING_MODULE>`: a fresh process per run (its own thread count and
@@ -248,7 +247,7 @@ def run_training(command, num_threads: int):
     env = dict(os.environ, OMP_NUM_THREADS=str(num_threads), MKL_NUM_THREADS=str(num_threads))
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     logger.info("Running: %s", " ".join(command))
-    result = subprocess.run(command, env=env, cwd=REPO_ROOT)
+    result = subprocess.run(command, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"Training failed (exit status {result.returncode}): {' '.join(command)}")
 

@@ -28,6 +28,7 @@ HUB_CODE_FILES = (
     "video_processing_msqnet.py",
     "processing_msqnet.py",
     "video_decoding.py",
+    "pipeline_msqnet.py",
 )
 HUB_CODE_IMPORTS = ("transformers", "torch", "av", "numpy")
 
@@ -35,6 +36,7 @@ VIDEO_MODEL_TYPES = ("timesformer", "videomae")
 FRAME_POOLING_TYPES = ("official", "per_frame")
 CLASSIFIER_HEAD_TYPES = ("per_class", "shared")
 LABEL_TEXT_POOLING_TYPES = ("pooler", "mean")
+LABEL_QUERY_MODES = ("learned", "text_derived")
 AUTOCAST_DTYPES = ("bfloat16", "float16")
 VIDEO_ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
 # `config.problem_type` values MSQNet supports; tooling (label sets, manifests, metrics, cards) imports these.
@@ -121,6 +123,19 @@ class MSQNetConfig(PretrainedConfig):
         label_text_pooling (`str`, *optional*, defaults to `"pooler"`):
             How the text encoder's output becomes a label embedding: `"pooler"` takes its pooled output (CLIP's), `"mean"`
             averages token states over the attention mask (sentence-transformers' models).
+        label_query_mode (`str`, *optional*, defaults to `"learned"`):
+            Where the label queries come from. `"learned"`: the paper's learnable label embeddings (initialised from
+            the text embeddings of the names when a text encoder is given). `"text_derived"`: each query is a trained
+            linear map of the frozen text encoder's embedding of the label name; the embeddings of the current label
+            set are cached in the model (the `label_text_embeds` buffer, refreshed by `set_labels`), so new names go
+            through the same function as the trained ones. Needs `classifier_head="shared"`.
+        label_text_embed_dim (`int`, *optional*):
+            Width of the text encoder's label embeddings in the `"text_derived"` mode. Defaults to
+            `text_config.hidden_size` (CLIP's pooled output and sentence-transformers' mean pooling have that width).
+        label_text_init (`bool`, *optional*, defaults to `True`):
+            Whether training initialises learned label embeddings from the text encoder's embeddings of the names (the
+            paper). `False` draws them at random (the "vanilla" variant of the paper's zero-shot table); a text encoder
+            given to training is then only kept to embed new names later.
         freeze_vision_model (`bool`, *optional*, defaults to `True`):
             Whether the CLIP image encoder is frozen (no gradient, run without building a graph), as in the paper.
         query_num_frames (`int`, *optional*):
@@ -172,6 +187,9 @@ class MSQNetConfig(PretrainedConfig):
         use_video_query=True,
         classifier_head="per_class",
         label_text_pooling="pooler",
+        label_query_mode="learned",
+        label_text_embed_dim=None,
+        label_text_init=True,
         freeze_vision_model=True,
         query_num_frames=None,
         autocast_dtype=None,
@@ -199,6 +217,7 @@ class MSQNetConfig(PretrainedConfig):
             ("frame_pooling", frame_pooling, FRAME_POOLING_TYPES),
             ("classifier_head", classifier_head, CLASSIFIER_HEAD_TYPES),
             ("label_text_pooling", label_text_pooling, LABEL_TEXT_POOLING_TYPES),
+            ("label_query_mode", label_query_mode, LABEL_QUERY_MODES),
         ):
             if value not in allowed:
                 raise ValueError(f"`{name}` must be one of {allowed}, got {value!r}.")
@@ -206,6 +225,19 @@ class MSQNetConfig(PretrainedConfig):
             raise ValueError(
                 f"`hidden_size` ({hidden_size}) must be divisible by `num_attention_heads` ({num_attention_heads})."
             )
+        if label_query_mode == "text_derived":
+            if classifier_head != "shared":
+                raise ValueError(
+                    "`label_query_mode='text_derived'` scores label names through one shared head; set "
+                    f"`classifier_head='shared'` (got {classifier_head!r})."
+                )
+            if label_text_embed_dim is None and text_config is not None:
+                label_text_embed_dim = text_config.hidden_size
+            if label_text_embed_dim is None:
+                raise ValueError(
+                    "`label_query_mode='text_derived'` needs the width of the text embeddings: give `text_config` or "
+                    "`label_text_embed_dim` (e.g. 384 for all-MiniLM-L6-v2, 512 for CLIP ViT-B/16's text tower)."
+                )
         if query_num_frames is not None and not 1 <= query_num_frames <= num_frames:
             raise ValueError(
                 f"`query_num_frames` must be between 1 and `num_frames` ({num_frames}), got {query_num_frames}."
@@ -231,6 +263,9 @@ class MSQNetConfig(PretrainedConfig):
         self.use_video_query = use_video_query
         self.classifier_head = classifier_head
         self.label_text_pooling = label_text_pooling
+        self.label_query_mode = label_query_mode
+        self.label_text_embed_dim = label_text_embed_dim
+        self.label_text_init = label_text_init
         self.freeze_vision_model = freeze_vision_model
         self.query_num_frames = query_num_frames
         self.autocast_dtype = autocast_dtype

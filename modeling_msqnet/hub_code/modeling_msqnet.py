@@ -35,6 +35,13 @@ from .configuration_msqnet import (
 
 logger = logging.get_logger(__name__)
 
+ZERO_SHOT_TASK = "zero-shot-video-classification"
+# `config.custom_pipelines` entry: `pipeline(ZERO_SHOT_TASK, model=folder, trust_remote_code=True)` finds the class.
+ZERO_SHOT_PIPELINE_INFO = {
+    "impl": "pipeline_msqnet.MSQNetZeroShotVideoClassificationPipeline",
+    "pt": ["AutoModelForVideoClassification"],
+}
+
 
 @dataclass
 class MSQNetModelOutput(ModelOutput):
@@ -410,7 +417,7 @@ class MSQNetPreTrainedModel(PreTrainedModel):
             bound = 1.0 / math.sqrt(module.weight.shape[-1])
             nn.init.uniform_(module.weight, -bound, bound)
             nn.init.uniform_(module.bias, -bound, bound)
-        elif isinstance(module, MSQNetModel):
+        elif isinstance(module, MSQNetModel) and module.label_embeddings is not None:
             nn.init.normal_(module.label_embeddings, std=std)
             # TimeSformer's `_init_weights` leaves its temporal embeddings out; building the model gives zeros.
             if module.config.video_config.model_type == "timesformer":
@@ -444,6 +451,10 @@ class MSQNetPreTrainedModel(PreTrainedModel):
         auto_map.setdefault("AutoModel", f"{module}.MSQNetModel")
         auto_map.setdefault("AutoModelForVideoClassification", f"{module}.MSQNetForVideoClassification")
         self.config.auto_map = auto_map
+        # The zero-shot pipeline ships in the folder too (`pipeline_msqnet.py`, one of `HUB_CODE_FILES`).
+        custom_pipelines = dict(getattr(self.config, "custom_pipelines", None) or {})
+        custom_pipelines.setdefault(ZERO_SHOT_TASK, ZERO_SHOT_PIPELINE_INFO)
+        self.config.custom_pipelines = custom_pipelines
         result = super().save_pretrained(save_directory, *args, **kwargs)
         copy_hub_code(save_directory)
         return result
@@ -482,7 +493,14 @@ class MSQNetModel(MSQNetPreTrainedModel):
 
         self.frame_projection = nn.Linear(config.video_config.hidden_size, config.hidden_size, bias=False)
         self.frame_dropout = nn.Dropout(config.dropout)
-        self.label_embeddings = nn.Parameter(torch.empty(config.num_labels, config.hidden_size))
+        if getattr(config, "label_query_mode", "learned") == "text_derived":
+            # The frozen text encoder's embeddings of the current label names (a cache: no text encoder runs per step)
+            # and the trained map that turns any name's embedding into its label query.
+            self.label_embeddings = None
+            self.register_buffer("label_text_embeds", torch.zeros(config.num_labels, config.label_text_embed_dim))
+            self.label_query_map = nn.Linear(config.label_text_embed_dim, config.hidden_size)
+        else:
+            self.label_embeddings = nn.Parameter(torch.empty(config.num_labels, config.hidden_size))
         self.query_projection = (
             nn.Linear(config.hidden_size + config.vision_config.hidden_size, config.hidden_size, bias=False)
             if config.use_video_query
@@ -530,9 +548,23 @@ class MSQNetModel(MSQNetPreTrainedModel):
         pooled = self.get_frame_query_embeds(pixel_values.flatten(0, 1))
         return pooled.view(batch_size, pixel_values.shape[1], -1).mean(dim=1)
 
+    @property
+    def label_input_dim(self):
+        """Width of the per-label vectors `set_labels` stores: text embeddings (`"text_derived"`) or label embeddings."""
+        return self.label_text_embeds.shape[-1] if self.label_embeddings is None else self.config.hidden_size
+
+    def get_label_embeddings(self):
+        """
+        The label queries before the fusion with the video query, `(num_labels, hidden_size)`: the learned label
+        embeddings, or (`label_query_mode="text_derived"`) the trained map of the cached text embeddings of the names.
+        """
+        if self.label_embeddings is not None:
+            return self.label_embeddings
+        return self.label_query_map(self.label_text_embeds.to(self.label_query_map.weight.dtype))
+
     def get_label_queries(self, batch_size, video_query_embeds=None):
         """Label embeddings, fused with the video query when the model uses one: `(batch_size, num_labels, hidden_size)`."""
-        queries = self.label_embeddings.unsqueeze(0).expand(batch_size, -1, -1)
+        queries = self.get_label_embeddings().unsqueeze(0).expand(batch_size, -1, -1)
         if video_query_embeds is None:
             return queries
         video_query = video_query_embeds.unsqueeze(1).expand(-1, queries.shape[1], -1).to(queries.dtype)
@@ -540,7 +572,10 @@ class MSQNetModel(MSQNetPreTrainedModel):
 
     @torch.no_grad()
     def embed_label_names(self, label_names, tokenizer):
-        """Embed label names with the text encoder: CLIP's pooled output, or the masked mean of the token states."""
+        """
+        Embed label names with the (frozen) text encoder: CLIP's pooled output, or the masked mean of the token states,
+        `(len(label_names), label_input_dim)`. Trained and new names of a `"text_derived"` model both go through it.
+        """
         if self.text_model is None:
             raise ValueError(
                 "This model has no text encoder (`config.text_config` is None), so it cannot embed label names. "
@@ -548,7 +583,7 @@ class MSQNetModel(MSQNetPreTrainedModel):
             )
         if tokenizer is None:
             raise ValueError("`tokenizer` is required to embed label names with the text encoder.")
-        device = self.label_embeddings.device
+        device = next(self.text_model.parameters()).device
         inputs = tokenizer(list(label_names), padding=True, return_tensors="pt").to(device)
         inputs = {key: inputs[key] for key in ("input_ids", "attention_mask", "token_type_ids") if key in inputs}
         # Label embeddings must not depend on dropout, whatever mode the model is in.
@@ -563,17 +598,23 @@ class MSQNetModel(MSQNetPreTrainedModel):
         else:
             mask = inputs["attention_mask"].unsqueeze(-1).to(outputs.last_hidden_state.dtype)
             embeddings = (outputs.last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
-        if embeddings.shape[-1] != self.config.hidden_size:
+        if embeddings.shape[-1] != self.label_input_dim:
+            name = "hidden_size" if self.label_embeddings is not None else "label_text_embed_dim"
             raise ValueError(
-                f"The text encoder's embeddings have width {embeddings.shape[-1]} but `hidden_size` is "
-                f"{self.config.hidden_size}; build the model with `hidden_size={embeddings.shape[-1]}`."
+                f"The text encoder's embeddings have width {embeddings.shape[-1]} but `{name}` is "
+                f"{self.label_input_dim}; build the model with `{name}={embeddings.shape[-1]}`."
             )
-        return embeddings.to(self.label_embeddings.dtype)
+        return embeddings.to(self.frame_projection.weight.dtype)
 
     def _check_pixel_values(self, pixel_values: torch.Tensor):
         """Refuse `pixel_values` the encoders cannot take, naming the expected shape, before any encoder runs."""
         if not isinstance(pixel_values, torch.Tensor):
             raise ValueError(f"`pixel_values` must be a tensor, got {type(pixel_values).__name__}.")
+        if not pixel_values.is_floating_point():
+            raise ValueError(
+                f"`pixel_values` must be floating point frames normalised by the video processor, got "
+                f"{pixel_values.dtype} (raw frames?)."
+            )
         video_config = self.config.video_config
         num_channels = getattr(video_config, "num_channels", 3)
         image_size = getattr(video_config, "image_size", None)
@@ -758,11 +799,19 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         """
         (Re)build the label queries, the head and `id2label`/`label2id` for a list of label names.
 
-        Names the model already knows keep their trained label embeddings and head weights (so a subset or a new order of
-        the known labels always works). New names get label embeddings from the text encoder (with `tokenizer`) or from
-        `label_embeddings` (`(len(label_names), hidden_size)`). The shared head scores new names as they are; a per-class
-        head has no trained weights for them, so new names raise an error unless `reinitialize_head=True` (when building a
-        model to fine-tune on a new label set), which draws fresh head weights for them.
+        Learned label queries (`label_query_mode="learned"`): names the model already knows keep their trained label
+        embeddings and head weights (so a subset or a new order of the known labels always works); new names get label
+        embeddings from the text encoder (with `tokenizer`) or from `label_embeddings` (`(len(label_names),
+        hidden_size)`).
+
+        Text-derived label queries (`label_query_mode="text_derived"`): the cache of text embeddings is refreshed for
+        the new label set. With `tokenizer`, every name (known or new) is embedded again by the text encoder, the same
+        function training used; without it, known names keep their cached embeddings and `label_embeddings`
+        (`(len(label_names), label_text_embed_dim)`) gives them all.
+
+        The shared head scores new names as they are; a per-class head has no trained weights for them, so new names
+        raise an error unless `reinitialize_head=True` (when building a model to fine-tune on a new label set), which
+        draws fresh head weights for them.
         """
         label_names = list(label_names)
         if not label_names or not all(isinstance(name, str) and name for name in label_names):
@@ -770,12 +819,10 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         duplicates = sorted({name for name in label_names if label_names.count(name) > 1})
         if duplicates:
             raise ValueError(f"`label_names` has duplicates: {duplicates}.")
-        if label_embeddings is not None and tuple(label_embeddings.shape) != (
-            len(label_names),
-            self.config.hidden_size,
-        ):
+        width = self.msqnet.label_input_dim
+        if label_embeddings is not None and tuple(label_embeddings.shape) != (len(label_names), width):
             raise ValueError(
-                f"`label_embeddings` must have shape ({len(label_names)}, {self.config.hidden_size}), "
+                f"`label_embeddings` must have shape ({len(label_names)}, {width}), "
                 f"got {tuple(label_embeddings.shape)}."
             )
 
@@ -785,24 +832,30 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         if new_names and per_class and not reinitialize_head:
             raise ValueError(
                 f"The per-class head has no trained weights for {new_names[:10]}{'...' if len(new_names) > 10 else ''}. "
-                f"Known labels: {len(old_label2id)}. Use a subset of the known labels, build the model with "
-                "`classifier_head='shared'` to score new label names, or pass `reinitialize_head=True` to fine-tune."
+                f"Known labels: {len(old_label2id)}. Use a subset of the known labels; to score new label names, "
+                "train a model with `classifier_head='shared'` and `label_query_mode='text_derived'` (label queries "
+                "computed from the text encoder's embeddings of the names); or pass `reinitialize_head=True` to "
+                "fine-tune on the new label set."
             )
 
-        weight = self.msqnet.label_embeddings
-        new_embeddings = torch.empty(
-            len(label_names), self.config.hidden_size, dtype=weight.dtype, device=weight.device
-        )
+        text_derived = self.msqnet.label_embeddings is None
+        current = self.msqnet.label_text_embeds if text_derived else self.msqnet.label_embeddings
+        new_embeddings = torch.empty(len(label_names), width, dtype=current.dtype, device=current.device)
         if label_embeddings is not None:
             new_embeddings.copy_(label_embeddings)
+        elif text_derived and tokenizer is not None:
+            new_embeddings.copy_(self.msqnet.embed_label_names(label_names, tokenizer))
         else:
             known = [i for i, name in enumerate(label_names) if name in old_label2id]
             if known:
-                new_embeddings[known] = weight.data[[old_label2id[label_names[i]] for i in known]]
+                new_embeddings[known] = current.data[[old_label2id[label_names[i]] for i in known]]
             if new_names:
                 unknown = [i for i, name in enumerate(label_names) if name not in old_label2id]
                 new_embeddings[unknown] = self.msqnet.embed_label_names(new_names, tokenizer)
-        self.msqnet.label_embeddings = nn.Parameter(new_embeddings, requires_grad=weight.requires_grad)
+        if text_derived:
+            self.msqnet.label_text_embeds = new_embeddings
+        else:
+            self.msqnet.label_embeddings = nn.Parameter(new_embeddings, requires_grad=current.requires_grad)
 
         if per_class:
             old_head = self.classifier
@@ -820,6 +873,33 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         self.config.id2label = dict(enumerate(label_names))
         self.config.label2id = {name: i for i, name in enumerate(label_names)}
         self.num_labels = len(label_names)
+
+    @contextlib.contextmanager
+    def temporary_labels(self, label_names, tokenizer=None):
+        """
+        Score `label_names` inside the `with` block (see [`set_labels`]; new names need `tokenizer` and the text
+        encoder), then restore the label set, its queries and the head exactly as they were. The zero-shot pipeline
+        scores its candidate labels this way.
+        """
+        saved = (
+            self.msqnet.label_embeddings,
+            getattr(self.msqnet, "label_text_embeds", None),
+            self.classifier,
+            dict(self.config.id2label),
+            dict(self.config.label2id),
+            self.num_labels,
+        )
+        try:
+            self.set_labels(label_names, tokenizer=tokenizer)
+            yield self
+        finally:
+            label_embeddings, label_text_embeds, classifier, id2label, label2id, num_labels = saved
+            if label_embeddings is not None:
+                self.msqnet.label_embeddings = label_embeddings
+            else:
+                self.msqnet.label_text_embeds = label_text_embeds
+            self.classifier = classifier
+            self.config.id2label, self.config.label2id, self.num_labels = id2label, label2id, num_labels
 
     @classmethod
     def from_pretrained_parts(

@@ -22,7 +22,8 @@ The frames returned are exactly the requested ones, in every container, or a `Vi
 could not be decoded: decoded frames are matched to the index by timestamp; a seek that lands after its keyframe (as in
 MPEG-TS, whose demuxer seeks by decoding timestamp) is retried by decoding timestamp, then from an earlier keyframe;
 containers without presentation timestamps (AVI) are read in decoding order. Inputs that are not videos (pipes,
-devices, text files, audio files with cover art) and files shorter than their header says (truncated) are refused.
+devices, text files, playlists, audio files with cover art) and files shorter than their header says (truncated) are
+refused.
 
 This module is shared by the video processor and the training data pipeline. It imports only the standard library,
 `numpy`, `av` and `transformers` (for logging), so that it can travel to the Hub as remote code.
@@ -49,13 +50,17 @@ SAMPLING_MODES = ("middle", "random")
 # .nfo file as ANSI art): such files are not videos.
 NON_VIDEO_FORMATS = frozenset({"tty", "bin", "xbin", "adf", "idf", "ansi"})
 NON_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
+# Demuxers that read other files or network streams listed in the given file (playlists, concat lists, stream
+# descriptions): a dataset names its video files itself.
+PLAYLIST_FORMATS = frozenset({"concat", "hls", "dash", "sdp", "rtp", "rtsp"})
+PLAYLIST_EXTENSIONS = (".m3u8", ".m3u", ".ffconcat", ".mpd", ".sdp")
 # Demuxers whose seek index is by decoding timestamp: seeking to a keyframe's presentation timestamp (later, with
 # B-frames) lands after the keyframe.
 DTS_SEEK_FORMATS = frozenset({"mpegts", "mpeg", "mpegvideo"})
 # FFmpeg's own decoders that apply `skip_frame` packet by packet; others (e.g. libdav1d for AV1) read it once, and
 # skipping would drop wanted frames, so they decode every frame.
 SKIP_FRAME_DECODERS = frozenset(
-    {"h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4", "h263", "msmpeg4v3", "vc1", "wmv3", "vp8"}
+    {"h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4", "h263", "msmpeg4v3", "vc1", "wmv3", "vp8", "vp9"}
 )
 
 
@@ -225,6 +230,13 @@ def list_frame_files(folder: str | os.PathLike) -> list[str]:
         )
     if not image_names:
         raise VideoDecodingError(f"The frame folder {folder} holds no image files ({', '.join(IMAGE_EXTENSIONS)}).")
+    not_files = [name for name in image_names if not os.path.isfile(os.path.join(folder, name))]
+    if not_files:
+        # A named pipe (or a folder) called `frame_1.png` would block or fail deep inside FFmpeg.
+        raise VideoDecodingError(
+            f"The frame folder {folder} has {len(not_files)} image name(s) that are not regular files (e.g. "
+            f"{sorted(not_files)[0]})."
+        )
     _check_frame_numbering(folder, image_names)
     return [os.path.join(folder, name) for name in sorted(image_names, key=natural_sort_key)]
 
@@ -307,6 +319,11 @@ def _tagged_duration(tag: str | None) -> float | None:
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
+def _ffmpeg_path(path: str) -> str:
+    """The path to give FFmpeg: local files as absolute paths, so that a name like `12:30:00.mp4` is no protocol."""
+    return path if path.startswith(("http://", "https://")) else os.path.abspath(path)
+
+
 def _check_window(start: float | None, end: float | None):
     if start is not None and (not math.isfinite(start) or start < 0):
         raise ValueError(f"`start` must be a finite number of seconds >= 0, got {start}.")
@@ -379,8 +396,14 @@ class VideoReader:
     # ---------------------------------------------------------------- opening
 
     def _open_container(self):
+        if self.path.lower().endswith(PLAYLIST_EXTENSIONS):
+            # Refused before FFmpeg opens it, which would already open what it lists.
+            raise VideoDecodingError(
+                f"The file {self.path} is a playlist or stream description, not a video file: give the video files "
+                "themselves."
+            )
         try:
-            container = av.open(self.path)
+            container = av.open(_ffmpeg_path(self.path))
         except (av.FFmpegError, OSError) as error:
             raise VideoDecodingError(f"Could not open the video {self.path}: {error}") from error
         format_names = set(container.format.name.split(","))
@@ -391,6 +414,13 @@ class VideoReader:
             if not stream.disposition & av.stream.Disposition.attached_pic
             and stream.codec_context.name not in NON_VIDEO_CODECS
         ]
+        if format_names & PLAYLIST_FORMATS:
+            format_description = container.format.long_name
+            container.close()
+            raise VideoDecodingError(
+                f"The file {self.path} is a playlist or stream description ({format_description!r}), not a video "
+                "file: give the video files themselves."
+            )
         if format_names & NON_VIDEO_FORMATS:
             format_description = container.format.long_name
             container.close()
@@ -442,6 +472,7 @@ class VideoReader:
                 f"The video {self.path} is truncated: its header lists {header_num_frames} frames but the file holds "
                 f"only {num_packets}."
             )
+        pts, dts, is_key, durations = self._without_leading_frames(pts, dts, is_key, durations)
 
         self._time_base = time_base
         # Without timestamps frames can only be counted in decoding order: read from the start, no seeking.
@@ -526,6 +557,25 @@ class VideoReader:
             self.duration = window_end - window_start
         else:
             self.duration = total_duration
+
+    def _without_leading_frames(self, pts: list, dts: list, is_key: list, durations: list) -> tuple:
+        """
+        Leave out the frames before the first keyframe (a recording cut or started inside a GOP, common in MPEG-TS):
+        they reference frames that are not in the file, so decoders drop them. The count is reported.
+        """
+        first_key = next((i for i, key in enumerate(is_key) if key), None)
+        if first_key is None:
+            return pts, dts, is_key, durations  # no keyframe flags at all: nothing to go by
+        key_pts = pts[first_key]
+        keep = [i >= first_key and (key_pts is None or pts[i] is None or pts[i] >= key_pts) for i in range(len(pts))]
+        num_left_out = keep.count(False)
+        if not num_left_out:
+            return pts, dts, is_key, durations
+        logger.warning_once(
+            f"The video {self.path} starts inside a group of pictures: its first {num_left_out} frame(s) come before "
+            "the first keyframe, cannot be decoded and are left out."
+        )
+        return tuple([values[i] for i in range(len(pts)) if keep[i]] for values in (pts, dts, is_key, durations))
 
     def _init_frame_folder(self, folder_fps: float | None):
         files = list_frame_files(self.path)
@@ -648,7 +698,7 @@ class VideoReader:
 
     def _decode_image(self, image_path: str) -> "av.VideoFrame":
         try:
-            with av.open(image_path) as container:
+            with av.open(_ffmpeg_path(image_path)) as container:
                 for frame in container.decode(video=0):
                     return frame
         except (av.FFmpegError, OSError, IndexError) as error:

@@ -38,7 +38,7 @@ SAFE_WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")
 VIDEO_PROCESSOR_FILES = ("video_preprocessor_config.json", "preprocessor_config.json", "processor_config.json")
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
 # Files of a training output folder that are not part of the model repository: checkpoints (ours and the Trainer's),
-# optimizer state and folders being written (`temporary_sibling`).
+# optimizer state, folders being written (`temporary_sibling`) and the zero-shot protocol's filtered manifests.
 NOT_UPLOADED_PATTERNS = (
     "step_*",
     "epoch_*",
@@ -49,6 +49,7 @@ NOT_UPLOADED_PATTERNS = (
     "*.pyc",
     ".*.saving*",
     ".*.old*",
+    "zero_shot/*",
 )
 # What training writes into a model folder besides the model and its processor.
 TRAINING_OUTPUT_FILES = ("README.md", "eval_report.json", "training_history.json")

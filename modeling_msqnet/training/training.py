@@ -68,6 +68,7 @@ from ..publishing.model_folder import (
 from ..publishing.plots import plot_per_class_ap, plot_training_curves
 from ..publishing.push import push_model_folder
 from ..resources import available_presets, preset_path
+from ..zero_shot.protocol import parse_zero_shot_args, train_on_split
 from .arguments import (
     fraction,
     json_object,
@@ -382,7 +383,8 @@ def new_model_from_config(config_file: Path, args, label_names, problem_type) ->
         config.problem_type = problem_type
     model = MSQNetForVideoClassification(config)
     tokenizer = attach_text_model(model, args.text_model) if args.text_model else None
-    if tokenizer is not None:
+    # `label_text_init: false` (the zero-shot table's vanilla variant) keeps the random label embeddings.
+    if tokenizer is not None and getattr(model.config, "label_text_init", True):
         names = _label_names(model.config)
         model.set_labels(names, label_embeddings=model.msqnet.embed_label_names(names, tokenizer))
     return ModelSetup(model, tokenizer)
@@ -559,10 +561,11 @@ def main(argv=None) -> int:
     The command line of `accelerate launch examples/train.py` and `accelerate launch -m modeling_msqnet.training`:
     trains, logs the final evaluation and returns the exit status (1 with a one-line error for bad input).
     """
+    zero_shot_args, argv = parse_zero_shot_args(argv)
     args = parse_args(argv)
     setup_logging()
     try:
-        report = train(args)
+        report = train_on_split(args, zero_shot_args, train) if zero_shot_args.zero_shot_splits else train(args)
     except USER_ERRORS as error:
         logger.debug("Training failed", exc_info=True)
         logger.error(f"error: {error}")
@@ -777,8 +780,12 @@ def read_checkpoint_state(checkpoint) -> dict | None:
 
 
 def other_settings(state: dict, run_info: dict) -> dict:
-    """The settings of `run_info` that a checkpoint's run had otherwise: `{name: (saved, now)}`."""
-    return {key: (state["run"].get(key), value) for key, value in run_info.items() if state["run"].get(key) != value}
+    """
+    The settings of `run_info` that a checkpoint's run had otherwise: `{name: (saved, now)}`. Settings a checkpoint
+    does not record (written by an earlier version of this script) are not compared.
+    """
+    saved = state["run"]
+    return {key: (saved[key], value) for key, value in run_info.items() if key in saved and saved[key] != value}
 
 
 def find_latest_checkpoint(output_dir, run_info: dict) -> Path:

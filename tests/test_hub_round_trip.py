@@ -185,3 +185,12 @@ def test_hub_code_folder_holds_only_the_hub_code():
     python_files = {path.name for path in PACKAGE_DIR.glob("*.py")} - {"__init__.py"}
     assert python_files == HUB_FILES
     assert not [path for path in PACKAGE_DIR.iterdir() if path.is_dir() and path.name != "__pycache__"]
+
+
+def test_saving_again_replaces_stale_hub_code(tmp_path):
+    model = MSQNetForVideoClassification(tester.get_config())
+    for file_name in HUB_FILES:
+        (tmp_path / file_name).write_text("# stale\n")
+    model.save_pretrained(tmp_path)
+    for file_name in HUB_FILES:
+        assert (tmp_path / file_name).read_text() == (PACKAGE_DIR / file_name).read_text(), file_name

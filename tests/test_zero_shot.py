@@ -417,3 +417,29 @@ def test_driver_collects_finished_runs_into_results_and_report(tmp_path):
     assert "| 75% Seen | MSQNet, text-derived label queries | 40.00 ± 10.00 (2) | – |" in report
     assert "| 75% Seen | Chance (random scores) | 25.00 ± 0.00 (2) | – |" in report
     assert "Splits run: 75_seen[0], 75_seen[1]." in report
+
+
+def test_relabelling_a_vanilla_model_draws_new_label_embeddings_at_random(parts):
+    from modeling_msqnet.training.training import relabel_model
+
+    tokenizer = AutoTokenizer.from_pretrained(parts / "clip")
+    text_init = MSQNetForVideoClassification.from_pretrained_parts(
+        parts / "timesformer", parts / "clip", NAMES, num_frames=4, classifier_head="shared"
+    )
+    vanilla = MSQNetForVideoClassification.from_pretrained_parts(
+        parts / "timesformer", parts / "clip", NAMES, num_frames=4, classifier_head="shared", label_text_init=False
+    )
+    known_text = clip_text_embeddings(parts, [NAMES[0]])[0]
+    assert not torch.allclose(vanilla.msqnet.label_embeddings[0], known_text, atol=1e-3)
+    for model in (text_init, vanilla):
+        relabel_model(model, [NAMES[0], NEW_NAME], tokenizer)
+    new_text = clip_text_embeddings(parts, [NEW_NAME])[0]
+    torch.testing.assert_close(text_init.msqnet.label_embeddings[1], new_text)
+    assert not torch.allclose(vanilla.msqnet.label_embeddings[1], new_text, atol=1e-3)
+    assert vanilla.msqnet.label_embeddings[1].std() < 0.1  # drawn with the initializer range (0.02)
+    text_derived = text_derived_model(parts, label_text_init=False)
+    relabel_model(text_derived, [NAMES[0], NEW_NAME], tokenizer)
+    torch.testing.assert_close(text_derived.msqnet.label_text_embeds[1], new_text)
+    text_derived.msqnet.text_model = None
+    with pytest.raises(ValueError, match="text-derived label queries"):
+        relabel_model(text_derived, [NAMES[0], "lowest"])

@@ -378,13 +378,17 @@ class MSQNetSharedLinear(nn.Module):
 
 
 def copy_hub_code(save_directory):
-    """Copies every Hub code file (`HUB_CODE_FILES`) into `save_directory`, also those no saved class imports."""
+    """
+    Copies every Hub code file (`HUB_CODE_FILES`) into `save_directory`, also those no saved class imports, replacing
+    older copies so that a folder saved again never keeps stale code.
+    """
     source_dir = os.path.dirname(os.path.abspath(__file__))
     for file_name in HUB_CODE_FILES:
         source = os.path.join(source_dir, file_name)
         target = os.path.join(save_directory, file_name)
-        if os.path.isfile(source) and not os.path.isfile(target):
-            shutil.copyfile(source, target)
+        if not os.path.isfile(source) or (os.path.isfile(target) and os.path.samefile(source, target)):
+            continue
+        shutil.copyfile(source, target)
 
 
 class MSQNetPreTrainedModel(PreTrainedModel):
@@ -920,7 +924,8 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         `text_model_name_or_path` replaces CLIP's text tower with another text encoder (e.g. a sentence-transformers
         BERT); set `label_text_pooling="mean"` for those. When `num_frames` differs from the backbone's, TimeSformer's
         pretrained temporal embeddings are linearly interpolated (not re-initialised). `config_kwargs` go to
-        [`MSQNetConfig`] (e.g. `problem_type`, `classifier_head`, `hidden_size`).
+        [`MSQNetConfig`] (e.g. `problem_type`, `classifier_head`, `hidden_size`); with `label_text_init=False` the
+        learned label embeddings are drawn at random instead of embedding the names.
         """
         video_model = AutoModel.from_pretrained(video_model_name_or_path)
         if video_model.config.model_type not in ("timesformer", "videomae"):
@@ -960,7 +965,11 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
             model.msqnet.image_model.load_state_dict(image_model.state_dict())
         model.msqnet.text_model.load_state_dict(text_model.state_dict())
 
-        model.set_labels(label_names, tokenizer=tokenizer, reinitialize_head=True)
+        if config.label_text_init or config.label_query_mode == "text_derived":
+            model.set_labels(label_names, tokenizer=tokenizer, reinitialize_head=True)
+        else:  # the "vanilla" label queries: drawn at random, not from the names
+            random_embeddings = torch.randn(len(label_names), config.hidden_size) * config.initializer_range
+            model.set_labels(label_names, label_embeddings=random_embeddings, reinitialize_head=True)
         if not keep_text_model:
             model.msqnet.text_model = None
             model.config.text_config = None

@@ -407,11 +407,18 @@ def load_pretrained_model(folder: Path, args, label_names, problem_type) -> Mode
 def relabel_model(model, names: list[str], tokenizer=None):
     """
     Give a trained model the labels `names`: known names keep their trained queries and head weights; new ones are
-    embedded by the text encoder when the model has one (and a tokenizer), else initialised at random.
+    embedded by the text encoder when the model has one (and a tokenizer), else (or with `label_text_init: false`)
+    initialised at random. Text-derived label queries always come from the text encoder.
     """
-    if model.msqnet.text_model is not None and tokenizer is not None:
+    from_text = getattr(model.config, "label_text_init", True) or model.msqnet.label_embeddings is None
+    if model.msqnet.text_model is not None and tokenizer is not None and from_text:
         model.set_labels(names, tokenizer=tokenizer, reinitialize_head=True)
         return
+    if model.msqnet.label_embeddings is None:
+        raise ValueError(
+            "A model with text-derived label queries embeds new label names with its text encoder; give --text_model "
+            "(and its tokenizer) or a --model folder that holds one."
+        )
     known, weight = model.config.label2id, model.msqnet.label_embeddings.data
     embeddings = torch.randn(len(names), weight.shape[1], dtype=weight.dtype) * model.config.initializer_range
     for i, name in enumerate(names):

@@ -25,7 +25,6 @@ each split's unseen classes. It writes `results.json` (one record per run) and `
 
 import argparse
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -256,9 +255,10 @@ def write_outputs(records, output_dir, args):
         )
     command = getattr(args, "command", None)
     report = format_report(records, command=command, notes=notes)
-    temporary = output_dir / ".report.md.tmp"
-    temporary.write_text(report, encoding="utf-8")
-    os.replace(temporary, output_dir / "report.md")
+    from ..publishing.model_folder import atomic_output
+
+    with atomic_output(output_dir / "report.md", ".md") as temporary:
+        temporary.write_text(report, encoding="utf-8")
 
 
 def main(argv=None) -> Path:

@@ -193,10 +193,10 @@ def prepare_seen_class_training(args, zero_shot_args) -> dict:
 
 
 def _write_manifest_atomically(entries, path):
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    write_manifest(entries, temporary)
-    os.replace(temporary, path)
+    from ..publishing.model_folder import atomic_output
+
+    with atomic_output(path, ".jsonl") as temporary:
+        write_manifest(entries, temporary)
 
 
 def _label_arrays(entries, classes, problem_type):

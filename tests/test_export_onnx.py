@@ -63,3 +63,16 @@ def test_export_refuses_a_non_empty_output(exported, tmp_path):
     _, out = exported
     with pytest.raises(FileExistsError, match="not empty"):
         load_example("export_onnx").main(["--model", str(out), "--output", str(out)])
+
+
+def test_timeline_cli_runs_the_int8_model(exported, long_video, tmp_path):  # noqa: F811
+    _, out = exported
+    output = tmp_path / "timeline.json"
+    load_example("timeline").main(
+        ["--onnx", str(out), "--int8", "--video", long_video, "--window_seconds", "2", "--stride_seconds", "1",
+         "--output", str(output), "--no_progress"]
+    )  # fmt: skip
+    windows = json.loads(output.read_text())["windows"]
+    assert len(windows) == 6 and all(0.0 <= score <= 1.0 for w in windows for score in w["scores"].values())
+    with pytest.raises(SystemExit):
+        load_example("timeline").main(["--video", long_video])  # neither --model nor --onnx

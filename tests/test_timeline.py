@@ -263,3 +263,14 @@ def test_precomputed_video_query_gives_the_same_logits():
         model(pixel_values=pixel_values, video_query_embeds=query[:1])
     with pytest.raises(ValueError, match="no video query"):
         tiny_model(use_video_query=False)(pixel_values=pixel_values, video_query_embeds=query)
+
+
+@pytest.mark.parametrize("extension", ["ts", "mkv"])
+def test_other_containers_give_the_frames_of_each_window(tmp_path, extension):
+    # MPEG-TS (h264 with B-frames) is where seeking readers go wrong; the timeline never seeks.
+    video = write_video(tmp_path / f"clip.{extension}", 100, fps=FPS, gop_size=12, make_frame=random_frame)
+    model, processor = tiny_model(), tiny_processor()
+    timeline = compute_timeline(model, processor, video, window_seconds=1.0, stride_seconds=0.5, progress=False)
+    assert len(timeline.window_starts) == 7 and not timeline.undecodable
+    for start, end, scores in zip(timeline.window_starts, timeline.window_ends, timeline.scores):
+        np.testing.assert_allclose(scores, reference_scores(model, processor, video, start, end), atol=1e-5)

@@ -108,6 +108,27 @@ class VideoInfo:
     is_frame_folder: bool = False
 
 
+@dataclass
+class FrameIndex:
+    """
+    Where the frames of a video file are, as [`VideoReader`] indexes them (see [`VideoReader.frame_index`]).
+
+    Args:
+        times (`np.ndarray`):
+            Presentation time of each frame in seconds from the first frame, in presentation order: the times that
+            `start`/`end` select frames by.
+        pts (`np.ndarray`, *optional*):
+            Their presentation timestamps (stream time base), which match decoded frames to indices; `None` when the
+            file has no reliable ones: frames then count in the order the decoder returns them.
+        skip_frames (`bool`):
+            Whether the decoder may be told to skip frames that are neither wanted nor references.
+    """
+
+    times: np.ndarray
+    pts: np.ndarray | None
+    skip_frames: bool
+
+
 def sample_frame_indices(
     num_source_frames: int,
     num_frames: int,
@@ -599,6 +620,24 @@ class VideoReader:
         self.num_frames = len(self._files)
         self.fps = float(folder_fps) if folder_fps is not None else None
         self.duration = self.num_frames / self.fps if self.fps is not None else None
+
+    def frame_index(self) -> "FrameIndex":
+        """
+        The file's frame index, for readers that decode the whole file in order themselves (the timeline): see
+        [`FrameIndex`]. Video files only; frame indices and times are those of the whole file, whatever the window.
+        """
+        if self.is_frame_folder:
+            raise ValueError(f"{self.path} is a frame folder; `frame_index` describes video files.")
+        if self._has_timestamps:
+            times = (self._pts - self._pts[0]) * float(self._time_base)
+            return FrameIndex(times=times, pts=self._pts, skip_frames=self._can_skip_frames)
+        if not self.fps:
+            raise VideoDecodingError(f"The video {self.path} has neither timestamps nor a frame rate.")
+        return FrameIndex(times=np.arange(self._num_total) / self.fps, pts=None, skip_frames=False)
+
+    def open_stream(self):
+        """Open the file again: `(container, stream)`, the video stream this reader indexes. Close the container."""
+        return self._open_container()
 
     @property
     def info(self) -> VideoInfo:

@@ -13,7 +13,7 @@
 # limitations under the License.
 """Reading chosen frames of a long video in one pass, front to back, with no seek.
 
-[`StreamingVideoReader`] indexes the file the way `video_decoding.VideoReader` does (demuxing the packets without
+[`StreamingVideoReader`] takes the frame index of `video_decoding.VideoReader` (built by demuxing the packets without
 decoding them: the presentation time of every frame, so that `start`/`end` windows select the same frames as a
 manifest's `start`/`end`), then decodes the file once from the start. Frames that are neither wanted nor references
 for other frames are skipped by the decoder; only the wanted ones are converted to RGB. A wanted frame that never comes
@@ -27,7 +27,7 @@ import av
 import numpy as np
 from transformers.utils import logging
 
-from ..hub_code.video_decoding import VideoDecodingError, _check_source, _frame_to_rgb
+from ..hub_code.video_decoding import VideoDecodingError, VideoReader, _frame_to_rgb
 
 
 logger = logging.get_logger(__name__)
@@ -50,60 +50,18 @@ class StreamingVideoReader:
 
     def __init__(self, source: str | os.PathLike):
         self.failed_packet_times = []
-        self.path = _check_source(source)
-        if os.path.isdir(self.path):
+        self._reader = VideoReader(source)
+        self.path = self._reader.path
+        if self._reader.is_frame_folder:
             raise VideoDecodingError(f"{self.path} is a folder; the timeline reads video files only.")
-        container = self._open()
-        stream = container.streams.video[0]
-        try:
-            pts, durations = [], []
-            for packet in container.demux(stream):
-                if packet.size == 0 or packet.is_discard:
-                    continue
-                pts.append(packet.pts)
-                durations.append(packet.duration or 0)
-            time_base, average_rate = stream.time_base, stream.average_rate
-        except av.FFmpegError as error:
-            raise VideoDecodingError(f"Could not read the packets of the video {self.path}: {error}") from error
-        finally:
-            container.close()
-        if not pts:
-            raise VideoDecodingError(f"The video {self.path} has no frames.")
-
-        self.num_frames = len(pts)
-        self.has_timestamps = all(value is not None for value in pts) and time_base is not None
-        if self.has_timestamps:
-            self._pts = np.sort(np.asarray(pts, dtype=np.int64), kind="stable")
-            if len(np.unique(self._pts)) != len(self._pts):
-                logger.warning(f"The video {self.path} has frames with equal timestamps; counting frames instead.")
-                self.has_timestamps = False
-        if self.has_timestamps:
-            # As `VideoReader`: times from the first frame; the last frame lasts its packet's duration.
-            self.times = (self._pts - self._pts[0]) * float(time_base)
-            last_duration = int(sorted(zip(pts, durations))[-1][1])
-            if last_duration <= 0 and len(self._pts) > 1:
-                last_duration = int(np.median(np.diff(self._pts)))
-            total_span = (int(self._pts[-1] - self._pts[0]) + last_duration) * time_base
-            self.duration = float(total_span)
-            self.fps = float(self.num_frames / total_span) if total_span > 0 else None
-        else:
-            self.fps = float(average_rate) if average_rate else None
-            if self.fps is None:
-                raise VideoDecodingError(
-                    f"The video {self.path} has neither timestamps nor a frame rate; it cannot be cut into windows."
-                )
-            self.duration = self.num_frames / self.fps
-            self.times = np.arange(self.num_frames) / self.fps
-
-    def _open(self):
-        try:
-            container = av.open(self.path)
-        except (av.FFmpegError, OSError) as error:
-            raise VideoDecodingError(f"Could not open the video {self.path}: {error}") from error
-        if not container.streams.video:
-            container.close()
-            raise VideoDecodingError(f"The file {self.path} has no video stream.")
-        return container
+        index = self._reader.frame_index()
+        self.times, self._pts, self._skip_frames = index.times, index.pts, index.skip_frames
+        self.has_timestamps = self._pts is not None
+        self.num_frames, self.fps, self.duration = self._reader.num_frames, self._reader.fps, self._reader.duration
+        if self.duration is None:
+            raise VideoDecodingError(
+                f"The duration of the video {self.path} is unknown; it cannot be cut into windows."
+            )
 
     def frame_range(self, start: float, end: float) -> tuple[int, int]:
         """Indices `[first, last)` of the frames whose presentation time lies in `[start, end)` seconds."""
@@ -125,13 +83,12 @@ class StreamingVideoReader:
             raise ValueError(f"Frame indices must be in [0, {self.num_frames}) for {self.path}.")
         if not wanted.size:
             return
-        wanted_pts = set(self._pts[wanted].tolist()) if self.has_timestamps else None
+        wanted_pts = set(self._pts[wanted].tolist()) if self.has_timestamps and self._skip_frames else None
         wanted_list = wanted.tolist()
         next_wanted = 0  # position in `wanted_list` of the next frame to yield
         count = -1  # presentation index of the last decoded frame, when frames are counted
         num_failed_packets = 0
-        container = self._open()
-        stream = container.streams.video[0]
+        container, stream = self._reader.open_stream()
         codec_context = stream.codec_context
         try:
             for packet in container.demux(stream):

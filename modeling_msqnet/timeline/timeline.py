@@ -357,12 +357,15 @@ def _undecodable_stretches(reader: StreamingVideoReader, wanted, missing, starts
 class _StreamState:
     """The frames (preprocessed, and their query embeddings) of the windows not scored yet, and those windows."""
 
-    def __init__(self, video_processor, scorer, sampled, query_positions, preprocess_batch: int = 16):
+    def __init__(
+        self, video_processor, scorer, sampled, query_positions, preprocess_batch: int = 16, max_raw_bytes: int = 2**26
+    ):
         self.video_processor = video_processor
         self.scorer = scorer
         self.sampled = sampled
         self.query_positions = query_positions
         self.preprocess_batch = preprocess_batch
+        self.max_raw_bytes = max_raw_bytes  # decoded RGB frames waiting for preprocessing (4K frames are 25 MB each)
         self.raw = []  # (index, RGB frame) decoded, not yet preprocessed
         self.pixels = {}  # index -> (3, H, W) preprocessed frame, or None when undecodable
         self.embeds = {}  # index -> query embedding
@@ -375,7 +378,7 @@ class _StreamState:
             self.pixels[index] = None
         else:
             self.raw.append((index, frame))
-        if len(self.raw) >= self.preprocess_batch:
+        if len(self.raw) >= self.preprocess_batch or sum(frame.nbytes for _, frame in self.raw) > self.max_raw_bytes:
             self._preprocess()
 
     def _preprocess(self):

@@ -7,14 +7,11 @@ Runs offline (no analytics, no share link). On a Hugging Face Space, this file i
 
 import argparse
 import os
-import sys
-from pathlib import Path
 
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from modeling_msqnet.timeline import DEFAULT_STRIDE_SECONDS, DEFAULT_WINDOW_SECONDS  # noqa: E402
+from modeling_msqnet.timeline import DEFAULT_STRIDE_SECONDS, DEFAULT_WINDOW_SECONDS
 
 
 def parse_args(argv=None):

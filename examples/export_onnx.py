@@ -5,14 +5,9 @@ the processor files.
 """
 
 import argparse
-import sys
-from pathlib import Path
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from modeling_msqnet.export import export_onnx  # noqa: E402
-from modeling_msqnet.export.onnx import DEFAULT_OPSET  # noqa: E402
+from modeling_msqnet.export import export_onnx
+from modeling_msqnet.export.onnx import DEFAULT_OPSET
 
 
 def parse_args(argv=None):

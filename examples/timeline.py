@@ -5,13 +5,8 @@
 """
 
 import argparse
-import sys
-from pathlib import Path
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from modeling_msqnet.timeline import (  # noqa: E402
+from modeling_msqnet.timeline import (
     DEFAULT_STRIDE_SECONDS,
     DEFAULT_THRESHOLD,
     DEFAULT_WINDOW_SECONDS,

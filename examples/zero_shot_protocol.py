@@ -23,11 +23,10 @@ python examples/zero_shot_protocol.py --labels zs_bench/labels.json --train_mani
 See `python examples/zero_shot_protocol.py --help`; `runs/zero-shot/report.md` holds the tables.
 """
 
-import logging
-
+from modeling_msqnet.command_line import setup_logging
 from modeling_msqnet.zero_shot.driver import main
 
 
 if __name__ == "__main__":
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.WARNING)
+    setup_logging("WARNING")
     print(main().read_text(encoding="utf-8"))

@@ -55,7 +55,6 @@ that the benchmark's actions are about. Training flips no frame (a flipped clip 
 import argparse
 import importlib.util
 import json
-import logging as pystd_logging
 import os
 import re
 import subprocess
@@ -66,6 +65,7 @@ from pathlib import Path
 import numpy as np
 from transformers.utils import logging
 
+from ..command_line import setup_logging
 from ..data import multi_hot, read_manifest
 from ..explain import write_demo_explanations
 from ..publishing.model_folder import TRAINING_OUTPUT_FILES, check_model_folder
@@ -388,7 +388,7 @@ def run_pipeline_checks(model_dir, test_records, benchmark_dir) -> dict:
 def main(argv=None) -> dict:
     """Run the demo (see the module docstring); prints the summary lines last and returns the results."""
     args = parse_args(argv)
-    pystd_logging.basicConfig(level="INFO", format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    setup_logging()
     start = _START_TIME if __name__ == "__main__" else time.perf_counter()
     output_dir = Path(args.output_dir).resolve()
     benchmark_dir = output_dir / "benchmark"

@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer, get_scheduler
 from transformers.utils import logging
 
+from ..command_line import setup_logging
 from ..data import (
     DEFAULT_MAX_SKIPPED_FRACTION,
     ClipAugmentation,
@@ -580,14 +581,6 @@ def main(argv=None) -> int:
     if report and PartialState().is_main_process:
         logger.info(f"Final evaluation: {format_summary(report, report['problem_type'])}")
     return 0
-
-
-def setup_logging():
-    """Log the INFO messages of this package and of `transformers` (on the main process: see [`setup_accelerator`])."""
-    pystd_logging.basicConfig(
-        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", datefmt="%m/%d/%Y %H:%M:%S", level="INFO"
-    )
-    logging.set_verbosity_info()
 
 
 def train(args) -> dict:

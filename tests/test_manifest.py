@@ -28,7 +28,8 @@ from modeling_msqnet.data import (
 from modeling_msqnet.hub_code.video_processing_msqnet import MSQNetVideoProcessor
 
 
-REFERENCE_LABELS = Path("/work/shared/reference/labels")
+# The project's reference label lists, beside the checkout when present (not shipped with the repository).
+REFERENCE_LABELS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "labels"
 LABEL_SET_SIZES = {"animal_kingdom": 140, "charades": 157, "hockey": 12, "thumos14": 20, "hmdb51": 51, "volleyball": 9}
 LABEL2ID = {"run": 0, "jump": 1, "swim": 2}
 

@@ -29,12 +29,13 @@ accelerate launch examples/train.py ... --zero_shot_splits configuration/zero_sh
 ```
 
 See `python examples/train.py --help` for every flag; the defaults are the paper's recipe. The same command line runs
-from an installed package as `accelerate launch -m modeling_msqnet.training ...`.
+from an installed package as `accelerate launch -m modeling_msqnet.zero_shot ...` (`-m modeling_msqnet.training`
+without the zero-shot flags).
 """
 
 import sys
 
-from modeling_msqnet.training.training import main
+from modeling_msqnet.zero_shot.protocol import main
 
 
 if __name__ == "__main__":

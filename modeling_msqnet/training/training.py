@@ -69,7 +69,6 @@ from ..publishing.model_folder import (
 from ..publishing.plots import plot_per_class_ap, plot_training_curves
 from ..publishing.push import push_model_folder
 from ..resources import available_presets, preset_path
-from ..zero_shot.protocol import parse_zero_shot_args, train_on_split
 from .arguments import (
     fraction,
     json_object,
@@ -566,14 +565,18 @@ USER_ERRORS = (ManifestError, ModelFolderError, FileNotFoundError, FileExistsErr
 
 def main(argv=None) -> int:
     """
-    The command line of `accelerate launch examples/train.py` and `accelerate launch -m modeling_msqnet.training`:
-    trains, logs the final evaluation and returns the exit status (1 with a one-line error for bad input).
+    The command line of `accelerate launch -m modeling_msqnet.training` (and, with the zero-shot flags of
+    [`~modeling_msqnet.zero_shot.protocol.main`], of `examples/train.py`): trains, logs the final evaluation and returns
+    the exit status (1 with a one-line error for bad input).
     """
-    zero_shot_args, argv = parse_zero_shot_args(argv)
-    args = parse_args(argv)
+    return run_training_command(parse_args(argv), train)
+
+
+def run_training_command(args, run) -> int:
+    """Runs `run(args)` (a training run returning its final evaluation report) as a command: logging, errors, summary."""
     setup_logging()
     try:
-        report = train_on_split(args, zero_shot_args, train) if zero_shot_args.zero_shot_splits else train(args)
+        report = run(args)
     except USER_ERRORS as error:
         logger.debug("Training failed", exc_info=True)
         logger.error(f"error: {error}")

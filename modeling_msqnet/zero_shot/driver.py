@@ -14,8 +14,7 @@
 """The driver behind `examples/zero_shot_protocol.py`: one dataset, its settings, N class splits, every variant.
 
 For each split (split 0 of every setting first, then split 1, ...) and variant it runs `examples/train.py` (as
-`python -m modeling_msqnet.training`) with the
-split (training on the seen classes, then scoring the unseen ones, see `modeling_msqnet.zero_shot.protocol`) in a
+`python -m modeling_msqnet.zero_shot`) with the split (training on the seen classes, then scoring the unseen ones, see `modeling_msqnet.zero_shot.protocol`) in a
 subprocess, into `OUTPUT_DIR/runs/<setting>/split_<i>/<variant>/`. A run whose `zero_shot_report.json` exists is
 reused, so an interrupted driver picks up where it stopped. Beside the variants it scores two references on the same
 clips: chance (random scores) and a model trained with the labels of all classes (`--supervised_variant`), scored on
@@ -122,8 +121,8 @@ def _run(command, log_file) -> float:
 
 
 def _train_command(args, model_config, output_dir, extra=()):
-    # `python -m modeling_msqnet.training` is `examples/train.py`, also where only the package is installed.
-    command = [sys.executable, "-m", "modeling_msqnet.training", "--config_file", args.training_config]
+    # `python -m modeling_msqnet.zero_shot` is `examples/train.py`, also where only the package is installed.
+    command = [sys.executable, "-m", "modeling_msqnet.zero_shot", "--config_file", args.training_config]
     command += ["--model", str(model_config)]
     command += ["--labels", args.labels, "--train_manifest", args.train_manifest]
     command += ["--eval_manifest", args.eval_manifest, "--output_dir", str(output_dir)]

@@ -365,6 +365,20 @@ def train_on_split(args, zero_shot_args, train) -> dict:
     return report
 
 
+def main(argv=None) -> int:
+    """
+    The command line of `examples/train.py` (and `accelerate launch -m modeling_msqnet.zero_shot`): training's flags
+    plus `--zero_shot_splits`/`--seen_setting`/`--split_index`, which train on the seen classes of one split.
+    """
+    from ..training.training import parse_args, run_training_command, train
+
+    zero_shot_args, argv = parse_zero_shot_args(argv)
+    args = parse_args(argv)
+    if not zero_shot_args.zero_shot_splits:
+        return run_training_command(args, train)
+    return run_training_command(args, lambda args: train_on_split(args, zero_shot_args, train))
+
+
 def format_zero_shot_summary(report: dict) -> str:
     """One line with the zero-shot figures of a [`finish_zero_shot_run`] report."""
     key = report["metric"]
@@ -382,6 +396,7 @@ __all__ = [
     "evaluate_zero_shot",
     "finish_zero_shot_run",
     "format_zero_shot_summary",
+    "main",
     "parse_zero_shot_args",
     "prepare_seen_class_training",
     "read_label_names",

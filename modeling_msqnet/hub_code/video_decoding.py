@@ -129,6 +129,22 @@ class FrameIndex:
     skip_frames: bool
 
 
+def decoded_frame_position(frame_pts, pts: np.ndarray | None, previous_position: int) -> int | None:
+    """
+    Index (in presentation order) of a decoded frame: where its timestamp `frame_pts` stands in the sorted timestamps
+    `pts` of the file's frames, `None` if it is not one of them; without reliable timestamps (`pts=None`), the frame
+    after `previous_position` (the decoder returns frames in presentation order).
+    """
+    if pts is None:
+        return previous_position + 1
+    if frame_pts is None:
+        return None
+    position = int(np.searchsorted(pts, frame_pts))
+    if position < len(pts) and pts[position] == frame_pts:
+        return position
+    return None
+
+
 def sample_frame_indices(
     num_source_frames: int,
     num_frames: int,
@@ -778,14 +794,7 @@ class VideoReader:
 
     def _frame_position(self, frame: "av.VideoFrame") -> int | None:
         """Index (in presentation order) of a decoded frame, from its timestamp."""
-        if not self._has_timestamps:
-            return self._position + 1
-        if frame.pts is None:
-            return None
-        position = int(np.searchsorted(self._pts, frame.pts))
-        if position < len(self._pts) and self._pts[position] == frame.pts:
-            return position
-        return None
+        return decoded_frame_position(frame.pts, self._pts if self._has_timestamps else None, self._position)
 
     def _read_video_frames(
         self, targets: np.ndarray, *, convert: bool, shortest_edge: int | None = None, skip_unwanted: bool = True

@@ -27,7 +27,7 @@ import av
 import numpy as np
 from transformers.utils import logging
 
-from ..hub_code.video_decoding import VideoDecodingError, VideoReader, _frame_to_rgb
+from ..hub_code.video_decoding import VideoDecodingError, VideoReader, _frame_to_rgb, decoded_frame_position
 
 
 logger = logging.get_logger(__name__)
@@ -125,11 +125,4 @@ class StreamingVideoReader:
             yield index, None
 
     def _position(self, frame: "av.VideoFrame", count: int) -> int | None:
-        if not self.has_timestamps:
-            return count + 1
-        if frame.pts is None:
-            return None
-        position = int(np.searchsorted(self._pts, frame.pts))
-        if position < len(self._pts) and self._pts[position] == frame.pts:
-            return position
-        return None
+        return decoded_frame_position(frame.pts, self._pts if self.has_timestamps else None, count)

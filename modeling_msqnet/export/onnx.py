@@ -94,7 +94,7 @@ def export_onnx(
     try:
         with torch.no_grad():
             torch.onnx.export(
-                _LogitsOnly(model),
+                _LogitsOnly(model).eval(),
                 (example,),
                 str(staging / ONNX_FILE_NAME),
                 input_names=["pixel_values"],

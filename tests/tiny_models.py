@@ -147,39 +147,46 @@ class MSQNetModelTester:
         return official, ours
 
 
+# The vocabulary and merges of transformers' own CLIP tokenizer tests.
+CLIP_VOCAB = [
+    "l",
+    "o",
+    "w",
+    "e",
+    "r",
+    "s",
+    "t",
+    "i",
+    "d",
+    "n",
+    "lo",
+    "l</w>",
+    "w</w>",
+    "r</w>",
+    "t</w>",
+    "low</w>",
+    "er</w>",
+    "lowest</w>",
+    "newer</w>",
+    "wider",
+    "<unk>",
+    "<|startoftext|>",
+    "<|endoftext|>",
+]
+CLIP_MERGES = [("l", "o"), ("lo", "w</w>"), ("e", "r</w>")]
+
+
+def tiny_clip_tokenizer() -> CLIPTokenizer:
+    """A CLIP BPE tokenizer over a handful of tokens."""
+    vocab = {token: index for index, token in enumerate(CLIP_VOCAB)}
+    return CLIPTokenizer(vocab=vocab, merges=CLIP_MERGES, unk_token="<unk>", pad_token="<|endoftext|>")
+
+
 def write_tiny_clip_tokenizer(folder):
-    """A CLIP BPE tokenizer over a handful of tokens (the vocabulary transformers' own CLIP tests use)."""
+    """Saves [`tiny_clip_tokenizer`] into `folder` and returns it."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    vocab = [
-        "l",
-        "o",
-        "w",
-        "e",
-        "r",
-        "s",
-        "t",
-        "i",
-        "d",
-        "n",
-        "lo",
-        "l</w>",
-        "w</w>",
-        "r</w>",
-        "t</w>",
-        "low</w>",
-        "er</w>",
-        "lowest</w>",
-        "newer</w>",
-        "wider",
-        "<unk>",
-        "<|startoftext|>",
-        "<|endoftext|>",
-    ]
-    merges = [("l", "o"), ("lo", "w</w>"), ("e", "r</w>")]
-    tokenizer = CLIPTokenizer(
-        vocab={token: i for i, token in enumerate(vocab)}, merges=merges, unk_token="<unk>", pad_token="<|endoftext|>"
-    )
+    tokenizer = tiny_clip_tokenizer()
     tokenizer.save_pretrained(folder)
     return tokenizer
 

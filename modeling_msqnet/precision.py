@@ -1,0 +1,55 @@
+"""The compute precision of inference commands, chosen per machine (`--dtype auto`) or by the user."""
+
+import functools
+
+import torch
+from transformers.utils import logging
+
+
+logger = logging.get_logger(__name__)
+
+DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
+# CPU flags (as in /proc/cpuinfo) of native bfloat16 matrix instructions; without them bfloat16 is emulated, slower
+# than float32.
+NATIVE_BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The flags of this machine's first CPU, from `/proc/cpuinfo` (empty where the file does not exist)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 matrix products natively (AVX512-BF16 or AMX)."""
+    return any(flag in cpu_flags() for flag in NATIVE_BFLOAT16_CPU_FLAGS)
+
+
+def device_supports_bfloat16(device: str | torch.device) -> bool:
+    """Whether bfloat16 is fast on `device`: a CUDA GPU that supports it, or a CPU with native bfloat16."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and cpu_has_native_bfloat16()
+
+
+def resolve_dtype(name: str, device: str | torch.device = "cpu") -> torch.dtype:
+    """
+    The `torch.dtype` a command runs in for `--dtype name`: `"auto"` is bfloat16 where `device` computes it natively
+    and float32 elsewhere; any other name is taken as given. The choice is logged once.
+    """
+    if name not in DTYPE_CHOICES:
+        raise ValueError(f"`--dtype` must be one of {DTYPE_CHOICES}, got {name!r}.")
+    if name == "auto":
+        dtype = torch.bfloat16 if device_supports_bfloat16(device) else torch.float32
+        reason = "native bfloat16" if dtype == torch.bfloat16 else "no native bfloat16"
+        logger.info(f"--dtype auto: running in {dtype} on {torch.device(device)} ({reason}); override with --dtype.")
+        return dtype
+    return getattr(torch, name)

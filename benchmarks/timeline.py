@@ -124,7 +124,7 @@ def worker(payload: dict) -> dict:
     import torch
 
     from modeling_msqnet.hub_code.video_decoding import read_frames
-    from modeling_msqnet.publishing.model_folder import load_model_folder
+    from modeling_msqnet.models import load_model_folder
     from modeling_msqnet.timeline import compute_timeline, scores_from_logits, window_bounds
     from modeling_msqnet.timeline.streaming import StreamingVideoReader
 

@@ -18,7 +18,7 @@ from modeling_msqnet import MSQNetVideoProcessor
 from modeling_msqnet.data import FixedSizeCollator, MSQNetVideoTransform, load_manifest_dataset
 from modeling_msqnet.demo.synthetic_actions import generate_benchmark
 from modeling_msqnet.hub_code.modeling_msqnet import classification_loss
-from modeling_msqnet.publishing.model_folder import default_video_processor
+from modeling_msqnet.models import default_video_processor
 from modeling_msqnet.training.dataloaders import IndexedTransform
 from modeling_msqnet.training.evaluation import compute_metrics
 from modeling_msqnet.training.training import (

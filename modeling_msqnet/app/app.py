@@ -101,7 +101,7 @@ class VideoClassifierApp:
         threshold: float = DEFAULT_THRESHOLD,
         explainer=None,
     ):
-        from ..publishing.model_folder import load_model_folder
+        from ..models import load_model_folder
 
         self.model, self.video_processor, _ = load_model_folder(model_dir)
         self.model.eval()

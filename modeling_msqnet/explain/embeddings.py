@@ -27,7 +27,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers.utils import logging
 
-from .figures import atomic_output, plot_embedding_maps
+from ..file_utils import atomic_output
+from .figures import plot_embedding_maps
 
 
 logger = logging.get_logger(__name__)

@@ -25,9 +25,10 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
+from ..file_utils import replace_folder, temporary_sibling
 from ..hub_code.configuration_msqnet import MSQNetConfig
 from ..hub_code.modeling_msqnet import copy_hub_code
-from ..publishing.model_folder import load_model_folder, replace_folder, temporary_sibling
+from ..models import load_model_folder
 
 
 logger = logging.get_logger(__name__)

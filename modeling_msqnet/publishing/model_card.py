@@ -22,9 +22,9 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers.utils import logging
 
 from ..data.manifest import check_label_names
+from ..file_utils import atomic_output
 from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, PROBLEM_TYPES
 from ..resources import resource_path
-from .model_folder import atomic_output
 
 
 logger = logging.get_logger(__name__)

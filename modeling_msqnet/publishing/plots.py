@@ -25,7 +25,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from transformers.utils import logging
 
-from .model_folder import atomic_output
+from ..file_utils import atomic_output
 
 
 logger = logging.get_logger(__name__)

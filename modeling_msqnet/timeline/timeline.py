@@ -33,9 +33,9 @@ import torch
 from tqdm.auto import tqdm
 from transformers.utils import logging
 
+from ..file_utils import atomic_output
 from ..hub_code.configuration_msqnet import SINGLE_LABEL_CLASSIFICATION
 from ..hub_code.video_decoding import VideoDecodingError, sample_frame_indices
-from ..publishing.model_folder import atomic_output
 from .streaming import StreamingVideoReader
 
 

@@ -35,6 +35,7 @@ from ..data import (
     load_manifest_dataset,
     multi_hot,
 )
+from ..file_utils import atomic_output
 from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, SINGLE_LABEL_CLASSIFICATION
 from ..hub_code.modeling_msqnet import classification_loss
 from ..metrics import (
@@ -44,7 +45,7 @@ from ..metrics import (
     primary_metric,
     top_k_accuracy,
 )
-from ..publishing.model_folder import atomic_output, load_model_folder
+from ..models import load_model_folder
 from .arguments import check_output_file, fraction, non_negative_int, positive_int
 from .dataloaders import build_eval_dataloader
 

@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer, get_scheduler
 from transformers.utils import logging
 
-from ..command_line import setup_logging
+from ..command_line import one_line, setup_logging
 from ..data import (
     DEFAULT_MAX_SKIPPED_FRACTION,
     ClipAugmentation,
@@ -52,20 +52,14 @@ from ..data import (
     load_label_set,
     load_manifest_dataset,
 )
+from ..file_utils import replace_folder, temporary_sibling
 from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, MSQNetConfig
 from ..hub_code.modeling_msqnet import MSQNetForVideoClassification, classification_loss
 from ..hub_code.processing_msqnet import MSQNetProcessor
 from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
 from ..metrics import REPORTED_METRICS, primary_metric
+from ..models import ModelFolderError, default_video_processor, load_model_folder
 from ..publishing.model_card import render_model_card_from_config
-from ..publishing.model_folder import (
-    ModelFolderError,
-    default_video_processor,
-    load_model_folder,
-    one_line,
-    replace_folder,
-    temporary_sibling,
-)
 from ..publishing.plots import plot_per_class_ap, plot_training_curves
 from ..publishing.push import push_model_folder
 from ..resources import available_presets, preset_path

@@ -254,7 +254,7 @@ def write_outputs(records, output_dir, args):
         )
     command = getattr(args, "command", None)
     report = format_report(records, command=command, notes=notes)
-    from ..publishing.model_folder import atomic_output
+    from ..file_utils import atomic_output
 
     with atomic_output(output_dir / "report.md", ".md") as temporary:
         temporary.write_text(report, encoding="utf-8")

@@ -203,7 +203,7 @@ def load_split(name_or_path, setting: str, index: int, label_names=None) -> dict
 
 def write_json_atomically(content, path) -> Path:
     """Write `content` as indented JSON to `path` (written to a temporary file, then renamed)."""
-    from ..publishing.model_folder import atomic_output
+    from ..file_utils import atomic_output
 
     with atomic_output(path, ".json") as temporary:
         temporary.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -11,21 +11,21 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""What a saved MSQNet folder holds, how to check and load one, and how to write one atomically.
+"""Loading and building MSQNet models: what a saved folder holds, how to check and load one (with its processor and
+defaults), and how to build a new model from pretrained parts or a preset.
 
-Training, evaluation, the demo and the Hub upload all use these names and checks, so they agree on what a complete
-folder is: a `config.json` of model type `msqnet`, the weights (one file, or every shard of an index), the Hub code its
-`auto_map` names and, for the pipeline, a video processor config.
+Training, evaluation, the timeline, the app, explanations, export, zero-shot and the Hub upload all use these names
+and checks, so they agree on what a complete folder is: a `config.json` of model type `msqnet`, the weights (one file,
+or every shard of an index), the Hub code its `auto_map` names and, for the pipeline, a video processor config.
 """
 
-import contextlib
 import json
-import os
-import shutil
 from pathlib import Path
 
 from safetensors import SafetensorError
 from transformers.utils import logging
+
+from .command_line import one_line
 
 
 logger = logging.get_logger(__name__)
@@ -59,20 +59,9 @@ class ModelFolderError(ValueError):
     """A model folder that cannot be used: the message names the folder and the file that is missing or broken."""
 
 
-def one_line(error: Exception) -> str:
-    """An exception's message on one line (for command-line errors)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return " ".join(lines).rstrip(".") or type(error).__name__
-
-
 def has_any(folder, names) -> bool:
     """Whether `folder` holds one of the files `names`."""
     return any((Path(folder) / name).is_file() for name in names)
-
-
-def has_weights(folder) -> bool:
-    """Whether `folder` holds safetensors weights (a single file or an index)."""
-    return has_any(folder, SAFE_WEIGHTS_FILES)
 
 
 def read_config_dict(folder, argument: str = "--model") -> dict:
@@ -175,7 +164,7 @@ def check_model_folder(model_dir, required_files=(), require_video_processor: bo
 
 def default_video_processor(config):
     """The paper's test-time processor scaled to the model's input size (resize to 256/224 of the crop, crop)."""
-    from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
+    from .hub_code.video_processing_msqnet import MSQNetVideoProcessor
 
     image_size = int(getattr(config.video_config, "image_size", 224))
     return MSQNetVideoProcessor(
@@ -192,8 +181,8 @@ def load_model_folder(model_dir, argument: str = "--model"):
     """
     from transformers import AutoTokenizer
 
-    from ..hub_code.modeling_msqnet import MSQNetForVideoClassification
-    from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
+    from .hub_code.modeling_msqnet import MSQNetForVideoClassification
+    from .hub_code.video_processing_msqnet import MSQNetVideoProcessor
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -216,55 +205,8 @@ def load_model_folder(model_dir, argument: str = "--model"):
     return model, video_processor, tokenizer
 
 
-@contextlib.contextmanager
-def atomic_output(path, suffix: str):
-    """Yields a temporary path beside `path` (which must end with `suffix`, kept so that writers that go by the
-    suffix pick the format) and renames it to `path` on success: a file is never seen half-written."""
-    path = Path(path)
-    if path.suffix.lower() != suffix:
-        raise ValueError(f"`path` must end with {suffix}, got {str(path)!r}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp{suffix}")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-
-
-def temporary_sibling(path, tag: str = "saving") -> Path:
-    """The hidden path `.<name>.<tag>` next to `path` (same file system, so that a rename is atomic)."""
-    path = Path(path)
-    return path.parent / f".{path.name}.{tag}"
-
-
-def replace_folder(staged, final, keep_old_entries: bool = True) -> Path:
-    """
-    Put the complete folder `staged` in place of `final` with renames. With `keep_old_entries`, the entries of the old
-    `final` that `staged` does not hold (checkpoints, logs, ...) move into the new one. A run killed at any point
-    leaves `final` either as it was or complete (and the old folder as `.<name>.old`), never new files beside old
-    ones.
-    """
-    staged, final = Path(staged), Path(final)
-    if not final.exists():
-        os.replace(staged, final)
-        return final
-    backup = temporary_sibling(final, "old")
-    shutil.rmtree(backup, ignore_errors=True)
-    os.replace(final, backup)
-    os.replace(staged, final)
-    if keep_old_entries:
-        for entry in backup.iterdir():
-            if not (final / entry.name).exists():
-                os.replace(entry, final / entry.name)
-    shutil.rmtree(backup, ignore_errors=True)
-    return final
-
-
 __all__ = [
     "CONFIG_FILE",
-    "atomic_output",
     "NOT_UPLOADED_PATTERNS",
     "TRAINING_OUTPUT_FILES",
     "ModelFolderError",
@@ -277,10 +219,6 @@ __all__ = [
     "check_weights",
     "default_video_processor",
     "has_any",
-    "has_weights",
     "load_model_folder",
-    "one_line",
     "read_config_dict",
-    "replace_folder",
-    "temporary_sibling",
 ]

@@ -18,11 +18,10 @@ from modeling_msqnet import MSQNetVideoProcessor
 from modeling_msqnet.data import FixedSizeCollator, MSQNetVideoTransform, load_manifest_dataset
 from modeling_msqnet.demo.synthetic_actions import generate_benchmark
 from modeling_msqnet.hub_code.modeling_msqnet import classification_loss
-from modeling_msqnet.models import default_video_processor
+from modeling_msqnet.models import default_video_processor, load_label_names
 from modeling_msqnet.training.dataloaders import IndexedTransform
 from modeling_msqnet.training.evaluation import compute_metrics
 from modeling_msqnet.training.training import (
-    load_label_names,
     parse_args,
     train,
     train_augmentation,
@@ -590,7 +589,7 @@ def test_evaluation_checks_output_paths_before_evaluating(tmp_path, capsys):
 def test_build_model_paths(bench, tmp_path):
     """The two paths of `build_model` on their own: a new model from a config file, a saved folder to fine-tune."""
     from modeling_msqnet import MSQNetForVideoClassification
-    from modeling_msqnet.training.training import build_model
+    from modeling_msqnet.models import build_model
 
     def model_args(model, *extra):
         return parse_args(["--model", str(model), "--train_manifest", "t", "--output_dir", "o", *extra])
@@ -672,10 +671,10 @@ def test_package_modules_import_each_other_without_cycles():
 def test_data_and_optimizer_steps_on_their_own(bench):
     from accelerate import Accelerator
 
+    from modeling_msqnet.models import build_model
     from modeling_msqnet.training.training import (
         TrainingRun,
         build_dataloaders,
-        build_model,
         create_optimizer_and_scheduler,
         prepare_model,
     )

@@ -429,7 +429,7 @@ def test_driver_collects_finished_runs_into_results_and_report(tmp_path):
 
 
 def test_relabelling_a_vanilla_model_draws_new_label_embeddings_at_random(parts):
-    from modeling_msqnet.training.training import relabel_model
+    from modeling_msqnet.models import relabel_model
 
     tokenizer = AutoTokenizer.from_pretrained(parts / "clip")
     text_init = MSQNetForVideoClassification.from_pretrained_parts(

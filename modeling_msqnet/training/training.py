@@ -37,32 +37,30 @@ import torch
 from accelerate import Accelerator, DataLoaderConfiguration, PartialState
 from accelerate.utils import ProjectConfiguration, gather_object, set_seed
 from tqdm.auto import tqdm
-from transformers import AutoModel, AutoTokenizer, get_scheduler
+from transformers import get_scheduler
 from transformers.utils import logging
 
-from ..command_line import one_line, setup_logging
+from ..command_line import setup_logging
 from ..data import (
     DEFAULT_MAX_SKIPPED_FRACTION,
     ClipAugmentation,
     ManifestError,
     MSQNetVideoTransform,
-    check_label_names,
     check_skipped_share,
     check_videos_exist,
-    load_label_set,
     load_manifest_dataset,
 )
 from ..file_utils import replace_folder, temporary_sibling
-from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, MSQNetConfig
-from ..hub_code.modeling_msqnet import MSQNetForVideoClassification, classification_loss
+from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION
+from ..hub_code.modeling_msqnet import classification_loss
 from ..hub_code.processing_msqnet import MSQNetProcessor
 from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
 from ..metrics import REPORTED_METRICS, primary_metric
-from ..models import ModelFolderError, default_video_processor, load_model_folder
+from ..models import ModelFolderError, ModelSetup, build_model, default_video_processor
 from ..publishing.model_card import render_model_card_from_config
 from ..publishing.plots import plot_per_class_ap, plot_training_curves
 from ..publishing.push import push_model_folder
-from ..resources import available_presets, preset_path
+from ..resources import preset_path
 from .arguments import (
     fraction,
     json_object,
@@ -285,169 +283,6 @@ def train_augmentation(video_processor, augmentation_kwargs=None) -> ClipAugment
         key: tuple(value) if isinstance(value, list) else value for key, value in (augmentation_kwargs or {}).items()
     }
     return ClipAugmentation(crop_size=(crop_size["height"], crop_size["width"]), **overrides)
-
-
-def load_label_names(path) -> tuple[list[str], dict]:
-    """Label names from a JSON list, or from a label set (file or name in configuration/datasets/) + metadata."""
-    candidate = Path(path)
-    if candidate.is_file():
-        try:
-            content = json.loads(candidate.read_text(encoding="utf-8-sig"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"--labels {path} is not valid JSON: {error}") from None
-        if isinstance(content, list):
-            return check_label_names(content, f"--labels {path}"), {}
-        if not isinstance(content, dict):
-            raise ValueError(f"--labels {path} must be a JSON list of names or a label set object with 'labels'.")
-    label_set = load_label_set(path)
-    return list(label_set["labels"]), label_set
-
-
-# Building the model: a new one from a config file, a saved (pretrained) folder, or pretrained parts.
-
-
-def build_model(args) -> "ModelSetup":
-    """The model that `args` ask for: composed from pretrained parts, new from a config file or a saved folder."""
-    label_names, label_info = load_label_names(args.labels) if args.labels else (None, {})
-    problem_type = label_info.get("problem_type")
-    if args.video_model:
-        return compose_model_from_parts(args, label_names, problem_type, label_info)
-    source = preset_path(args.model, "models")
-    if not source.exists():
-        raise FileNotFoundError(
-            f"--model {source} does not exist (expected a saved MSQNet folder, a config .json or one of the presets "
-            f"{available_presets('models')})."
-        )
-    if source.is_dir():
-        setup = load_pretrained_model(source, args, label_names, problem_type)
-    else:
-        setup = new_model_from_config(source, args, label_names, problem_type)
-    if args.text_model and not args.keep_text_model:
-        _detach_text_model(setup.model)
-        setup.tokenizer = None
-    setup.label_info = label_info
-    return setup
-
-
-@dataclasses.dataclass
-class ModelSetup:
-    """The model to train, its tokenizer (or `None`), video processor (or `None`: the default one), label set metadata
-    and the Hub ids of the pretrained parts (for the model card)."""
-
-    model: MSQNetForVideoClassification
-    tokenizer: object = None
-    video_processor: MSQNetVideoProcessor | None = None
-    label_info: dict = dataclasses.field(default_factory=dict)
-    base_models: list = dataclasses.field(default_factory=list)
-
-
-def compose_model_from_parts(args, label_names, problem_type, label_info) -> ModelSetup:
-    """A new MSQNet from a pretrained video encoder, CLIP and optionally a text encoder (`--video_model`, ...)."""
-    if label_names is None:
-        raise ValueError("--video_model/--clip_model need --labels (the label names to train on).")
-    model = MSQNetForVideoClassification.from_pretrained_parts(
-        args.video_model,
-        args.clip_model,
-        label_names,
-        num_frames=args.num_frames,
-        text_model_name_or_path=args.text_model,
-        keep_text_model=args.keep_text_model or args.text_model is None,
-        problem_type=problem_type or MULTI_LABEL_CLASSIFICATION,
-        **({"label_text_pooling": "mean"} if args.text_model else {}),
-    )
-    tokenizer = AutoTokenizer.from_pretrained(args.text_model or args.clip_model)
-    base_models = [
-        name for name in (args.video_model, args.clip_model, args.text_model) if name and not os.path.exists(name)
-    ]
-    return ModelSetup(model, tokenizer, label_info=label_info, base_models=base_models)
-
-
-def new_model_from_config(config_file: Path, args, label_names, problem_type) -> ModelSetup:
-    """A randomly initialised MSQNet from a config (preset) file; label queries from `--text_model` when given."""
-    try:
-        config = MSQNetConfig.from_json_file(config_file)
-    except (OSError, ValueError, TypeError) as error:
-        raise ModelFolderError(f"--model {config_file} is not a valid MSQNet config file: {one_line(error)}") from None
-    if label_names is not None:
-        config.id2label = dict(enumerate(label_names))
-        config.label2id = {name: index for index, name in enumerate(label_names)}
-    elif _has_default_labels(config):
-        raise ValueError(f"--model {config_file} is a config without label names (id2label); pass --labels.")
-    if problem_type:
-        config.problem_type = problem_type
-    model = MSQNetForVideoClassification(config)
-    tokenizer = attach_text_model(model, args.text_model) if args.text_model else None
-    # `label_text_init: false` (the zero-shot table's vanilla variant) keeps the random label embeddings.
-    if tokenizer is not None and getattr(model.config, "label_text_init", True):
-        names = _label_names(model.config)
-        model.set_labels(names, label_embeddings=model.msqnet.embed_label_names(names, tokenizer))
-    return ModelSetup(model, tokenizer)
-
-
-def load_pretrained_model(folder: Path, args, label_names, problem_type) -> ModelSetup:
-    """A saved MSQNet folder to fine-tune, relabelled to `label_names` when they differ from the saved ones."""
-    model, video_processor, tokenizer = load_model_folder(folder)
-    if problem_type and model.config.problem_type != problem_type:
-        logger.info(f"Setting problem_type to {problem_type!r} (from --labels).")
-        model.config.problem_type = problem_type
-    if args.text_model:
-        tokenizer = attach_text_model(model, args.text_model)
-    current = _label_names(model.config)
-    if label_names is not None and label_names != current:
-        relabel_model(model, label_names, tokenizer)
-    return ModelSetup(model, tokenizer, video_processor)
-
-
-def relabel_model(model, names: list[str], tokenizer=None):
-    """
-    Give a trained model the labels `names`: known names keep their trained queries and head weights; new ones are
-    embedded by the text encoder when the model has one (and a tokenizer), else (or with `label_text_init: false`)
-    initialised at random. Text-derived label queries always come from the text encoder.
-    """
-    from_text = getattr(model.config, "label_text_init", True) or model.msqnet.label_embeddings is None
-    if model.msqnet.text_model is not None and tokenizer is not None and from_text:
-        model.set_labels(names, tokenizer=tokenizer, reinitialize_head=True)
-        return
-    if model.msqnet.label_embeddings is None:
-        raise ValueError(
-            "A model with text-derived label queries embeds new label names with its text encoder; give --text_model "
-            "(and its tokenizer) or a --model folder that holds one."
-        )
-    known, weight = model.config.label2id, model.msqnet.label_embeddings.data
-    embeddings = torch.randn(len(names), weight.shape[1], dtype=weight.dtype) * model.config.initializer_range
-    for i, name in enumerate(names):
-        if name in known:
-            embeddings[i] = weight[known[name]]
-    model.set_labels(names, label_embeddings=embeddings, reinitialize_head=True)
-
-
-def attach_text_model(model, text_model_name_or_path):
-    """Put the text encoder `text_model_name_or_path` into the model (it embeds label names); returns its tokenizer."""
-    text_model = AutoModel.from_pretrained(text_model_name_or_path)
-    if text_model.config.model_type != "clip_text_model" and model.config.label_text_pooling == "pooler":
-        logger.warning(
-            f"--text_model {text_model_name_or_path} is a {text_model.config.model_type!r} model and the config "
-            "pools label names with 'pooler'; sentence encoders need `label_text_pooling: \"mean\"` in the model "
-            "config."
-        )
-    model.msqnet.text_model = text_model
-    model.config.text_config = text_model.config
-    model.msqnet.config.text_config = text_model.config
-    return AutoTokenizer.from_pretrained(text_model_name_or_path)
-
-
-def _detach_text_model(model):
-    model.msqnet.text_model = None
-    model.config.text_config = None
-    model.msqnet.config.text_config = None
-
-
-def _label_names(config) -> list[str]:
-    return [config.id2label[i] for i in range(config.num_labels)]
-
-
-def _has_default_labels(config) -> bool:
-    return all(re.fullmatch(r"LABEL_\d+", str(name)) for name in config.id2label.values())
 
 
 # The state of a run and its checkpoints.
@@ -1115,11 +950,9 @@ def _json_default(value):
 
 __all__ = [
     "PAPER_RECIPE",
-    "ModelSetup",
     "TrainingProgress",
     "TrainingRun",
     "build_argument_parser",
-    "build_model",
     "main",
     "parse_args",
     "train",

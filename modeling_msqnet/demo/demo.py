@@ -65,12 +65,11 @@ from pathlib import Path
 import numpy as np
 from transformers.utils import logging
 
-from ..command_line import setup_logging
+from ..command_line import non_negative_float, non_negative_int, positive_float, positive_int, setup_logging
 from ..data import multi_hot, read_manifest
 from ..explain import write_demo_explanations
 from ..models import TRAINING_OUTPUT_FILES, check_model_folder
 from ..resources import resource_path
-from ..training.arguments import non_negative_float, non_negative_int, positive_float, positive_int
 
 
 logger = logging.get_logger(__name__)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from transformers.utils import logging
 
+from ..command_line import non_negative_int, positive_int
 from ..file_utils import atomic_output
-from ..training.arguments import non_negative_int, positive_int
 from .attention_maps import METHODS, explain_video
 from .figures import write_explanation
 

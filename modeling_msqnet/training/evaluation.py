@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
+from ..command_line import check_output_file, fraction, non_negative_int, positive_int
 from ..data import (
     DEFAULT_MAX_SKIPPED_FRACTION,
     check_skipped_share,
@@ -46,7 +47,6 @@ from ..metrics import (
     top_k_accuracy,
 )
 from ..models import load_model_folder
-from .arguments import check_output_file, fraction, non_negative_int, positive_int
 from .dataloaders import build_eval_dataloader
 
 

@@ -40,7 +40,16 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 from transformers.utils import logging
 
-from ..command_line import setup_logging
+from ..command_line import (
+    fraction,
+    json_object,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    set_defaults_from_json,
+    setup_logging,
+)
 from ..data import (
     DEFAULT_MAX_SKIPPED_FRACTION,
     ClipAugmentation,
@@ -61,15 +70,6 @@ from ..publishing.model_card import render_model_card_from_config
 from ..publishing.plots import plot_per_class_ap, plot_training_curves
 from ..publishing.push import push_model_folder
 from ..resources import preset_path
-from .arguments import (
-    fraction,
-    json_object,
-    non_negative_float,
-    non_negative_int,
-    positive_float,
-    positive_int,
-    set_defaults_from_json,
-)
 from .dataloaders import build_dataloader, build_eval_dataloader
 from .evaluation import check_evaluation_skips, evaluate_model, format_summary
 

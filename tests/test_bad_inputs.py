@@ -432,7 +432,8 @@ def test_training_run_with_a_pipe_a_text_file_and_a_one_pixel_clip_skips_them(tm
     from accelerate.state import AcceleratorState, GradientState
 
     from modeling_msqnet.demo.synthetic_actions import generate_benchmark
-    from modeling_msqnet.training.training import parse_args, train
+    from modeling_msqnet.training.arguments import parse_args
+    from modeling_msqnet.training.training import train
 
     root = tmp_path / "bench"
     generate_benchmark(root, num_train=6, num_test=3, num_frames=8, size=32, seed=0, progress=False)

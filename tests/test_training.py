@@ -19,13 +19,11 @@ from modeling_msqnet.data import FixedSizeCollator, MSQNetVideoTransform, load_m
 from modeling_msqnet.demo.synthetic_actions import generate_benchmark
 from modeling_msqnet.hub_code.modeling_msqnet import classification_loss
 from modeling_msqnet.models import default_video_processor, load_label_names
+from modeling_msqnet.training.arguments import parse_args
 from modeling_msqnet.training.dataloaders import IndexedTransform
 from modeling_msqnet.training.evaluation import compute_metrics
-from modeling_msqnet.training.training import (
-    parse_args,
-    train,
-    train_augmentation,
-)
+from modeling_msqnet.training.run_setup import train_augmentation
+from modeling_msqnet.training.training import train
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -425,7 +423,7 @@ def test_model_folder_without_weights_is_an_error(bench, tmp_path):
 
 
 def test_a_failed_save_leaves_the_finished_folder_as_it_was(bench, tmp_path, monkeypatch):
-    from modeling_msqnet.training import training
+    from modeling_msqnet.training import output_folder
 
     output_dir = tmp_path / "out"
     common = ("--max_train_steps", "1", "--per_device_train_batch_size", "4")
@@ -435,7 +433,7 @@ def test_a_failed_save_leaves_the_finished_folder_as_it_was(bench, tmp_path, mon
     def killed(*args, **kwargs):
         raise RuntimeError("killed while writing the model card")
 
-    monkeypatch.setattr(training, "write_model_card", killed)
+    monkeypatch.setattr(output_folder, "write_model_card", killed)
     argv = [*train_command(bench, output_dir, *common), "--overwrite_output_dir", "--learning_rate", "5e-2"]
     with pytest.raises(RuntimeError, match="killed"):
         train_in_process(argv)
@@ -450,7 +448,7 @@ def test_checkpoints_are_atomic_and_latest_takes_the_newest_complete_one_of_this
 
     from accelerate import Accelerator
 
-    from modeling_msqnet.training.training import CHECKPOINT_STATE_FILE, find_latest_checkpoint
+    from modeling_msqnet.training.checkpointing import CHECKPOINT_STATE_FILE, find_latest_checkpoint
 
     output_dir = tmp_path / "out"
     common = ("--per_device_train_batch_size", "4", "--max_train_steps", "2", "--checkpointing_steps", "1")
@@ -672,12 +670,8 @@ def test_data_and_optimizer_steps_on_their_own(bench):
     from accelerate import Accelerator
 
     from modeling_msqnet.models import build_model
-    from modeling_msqnet.training.training import (
-        TrainingRun,
-        build_dataloaders,
-        create_optimizer_and_scheduler,
-        prepare_model,
-    )
+    from modeling_msqnet.training.run_setup import build_dataloaders, create_optimizer_and_scheduler, prepare_model
+    from modeling_msqnet.training.state import TrainingRun
 
     args = parse_args(train_command(bench, "unused", "--weight_decay", "0.1", "--per_device_train_batch_size", "4"))
     args.num_train_epochs = 2

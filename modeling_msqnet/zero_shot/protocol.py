@@ -370,7 +370,8 @@ def main(argv=None) -> int:
     The command line of `examples/train.py` (and `accelerate launch -m modeling_msqnet.zero_shot`): training's flags
     plus `--zero_shot_splits`/`--seen_setting`/`--split_index`, which train on the seen classes of one split.
     """
-    from ..training.training import parse_args, run_training_command, train
+    from ..training.arguments import parse_args
+    from ..training.training import run_training_command, train
 
     zero_shot_args, argv = parse_zero_shot_args(argv)
     args = parse_args(argv)

@@ -18,6 +18,7 @@ from video_fixtures import (
     decode_frame_index,
     decode_frame_indices,
     index_frame,
+    read_video_frames,
     write_frame_folder,
     write_image,
     write_video,
@@ -31,7 +32,6 @@ from modeling_msqnet.hub_code.video_decoding import (
     VideoReader,
     probe_video,
     read_frames,
-    read_video_frames,
     sample_frame_indices,
 )
 

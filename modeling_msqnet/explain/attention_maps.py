@@ -47,7 +47,7 @@ import torch
 from torch.nn import functional as F
 from transformers.utils import logging
 
-from ..hub_code.configuration_msqnet import SINGLE_LABEL_CLASSIFICATION
+from ..hub_code.modeling_msqnet import scores_from_logits
 
 
 logger = logging.get_logger(__name__)
@@ -150,10 +150,7 @@ class AttentionRecord:
 
     def probabilities(self) -> torch.Tensor:
         """Sigmoid scores (multi-label) or softmax (single-label), `(num_labels,)`."""
-        logits = self.logits.detach().float()
-        if self.problem_type == SINGLE_LABEL_CLASSIFICATION:
-            return logits.softmax(dim=-1)
-        return logits.sigmoid()
+        return scores_from_logits(self.logits.detach().float(), self.problem_type)
 
 
 @dataclass

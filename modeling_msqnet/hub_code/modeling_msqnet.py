@@ -747,6 +747,17 @@ class MSQNetModel(MSQNetPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
+def scores_from_logits(logits, problem_type: str | None) -> torch.Tensor:
+    """
+    MSQNet's scores from its logits `(..., num_labels)` (a tensor or array; the dtype is kept): softmax over the labels
+    for a single-label model, sigmoid per label otherwise (multi-label, the default).
+    """
+    logits = torch.as_tensor(logits)
+    if problem_type == SINGLE_LABEL_CLASSIFICATION:
+        return logits.softmax(dim=-1)
+    return logits.sigmoid()
+
+
 def classification_loss(
     logits: torch.Tensor, labels: torch.Tensor, problem_type: str, weights: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -1024,4 +1035,10 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
 MSQNetModel.register_for_auto_class("AutoModel")
 MSQNetForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
 
-__all__ = ["MSQNetPreTrainedModel", "MSQNetModel", "MSQNetForVideoClassification", "classification_loss"]
+__all__ = [
+    "MSQNetPreTrainedModel",
+    "MSQNetModel",
+    "MSQNetForVideoClassification",
+    "classification_loss",
+    "scores_from_logits",
+]

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from transformers.utils import logging
 
 from ..file_utils import atomic_output
-from ..hub_code.configuration_msqnet import SINGLE_LABEL_CLASSIFICATION
+from ..hub_code.modeling_msqnet import scores_from_logits
 from ..hub_code.video_decoding import VideoDecodingError, sample_frame_indices
 from .streaming import StreamingVideoReader
 
@@ -204,15 +204,6 @@ class TorchWindowScorer:
         return output.logits.float().numpy()
 
 
-def scores_from_logits(logits: np.ndarray, problem_type: str | None) -> np.ndarray:
-    """Sigmoid for multi-label models (the default), softmax for single-label ones."""
-    logits = np.asarray(logits, dtype=np.float64)
-    if problem_type == SINGLE_LABEL_CLASSIFICATION:
-        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return shifted / shifted.sum(axis=-1, keepdims=True)
-    return 1.0 / (1.0 + np.exp(-logits))
-
-
 def compute_timeline(
     model,
     video_processor,
@@ -286,10 +277,12 @@ def compute_timeline(
                 missing.append(index)
             state.add_frame(index, frame)
             for window_indices, window_scores in state.score_ready_windows(batch_size, final=False):
-                scores[window_indices] = scores_from_logits(window_scores, config.problem_type)
+                scores[window_indices] = scores_from_logits(
+                    window_scores.astype(np.float64), config.problem_type
+                ).numpy()
                 bar.update(len(window_indices))
         for window_indices, window_scores in state.score_ready_windows(batch_size, final=True):
-            scores[window_indices] = scores_from_logits(window_scores, config.problem_type)
+            scores[window_indices] = scores_from_logits(window_scores.astype(np.float64), config.problem_type).numpy()
             bar.update(len(window_indices))
         bar.update(num_windows - bar.n)
 
@@ -453,6 +446,5 @@ __all__ = [
     "VideoDecodingError",
     "compute_timeline",
     "find_segments",
-    "scores_from_logits",
     "window_bounds",
 ]

@@ -38,7 +38,7 @@ from ..data import (
 )
 from ..file_utils import atomic_output
 from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, SINGLE_LABEL_CLASSIFICATION
-from ..hub_code.modeling_msqnet import classification_loss
+from ..hub_code.modeling_msqnet import classification_loss, scores_from_logits
 from ..metrics import (
     HEADLINE_METRICS,
     multilabel_accuracy,
@@ -73,14 +73,14 @@ def compute_metrics(logits: np.ndarray, labels: np.ndarray, problem_type: str, i
         return report
     if problem_type == SINGLE_LABEL_CLASSIFICATION:
         targets = torch.as_tensor(labels).long()
-        scores = logits.softmax(dim=-1)
+        scores = scores_from_logits(logits, problem_type)
         top_k = top_k_accuracy(scores.numpy(), targets.numpy(), top_k=(1, min(5, num_labels)))
         report["top1"] = top_k["top1_accuracy"]
         report["top5"] = top_k[f"top{min(5, num_labels)}_accuracy"]
         multi_hot_targets = multi_hot([[target] for target in targets.tolist()], num_labels)
     else:
         targets = torch.as_tensor(labels).round()
-        scores = logits.sigmoid()
+        scores = scores_from_logits(logits, problem_type)
         multi_hot_targets = targets.numpy().astype(np.int64)
     report["loss"] = float(classification_loss(logits, targets.to(logits.dtype), problem_type))
     average_precision = multilabel_average_precision(scores.numpy(), multi_hot_targets)

@@ -32,7 +32,7 @@ from transformers.utils import logging
 
 from .command_line import one_line
 from .data import check_label_names, load_label_set
-from .hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, MSQNetConfig
+from .hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, MSQNetConfig, ordered_label_names
 from .hub_code.modeling_msqnet import MSQNetForVideoClassification
 from .hub_code.video_processing_msqnet import MSQNetVideoProcessor
 from .resources import available_presets, preset_path
@@ -300,7 +300,7 @@ def new_model_from_config(config_file: Path, args, label_names, problem_type) ->
     tokenizer = attach_text_model(model, args.text_model) if args.text_model else None
     # `label_text_init: false` (the zero-shot table's vanilla variant) keeps the random label embeddings.
     if tokenizer is not None and getattr(model.config, "label_text_init", True):
-        names = _label_names(model.config)
+        names = ordered_label_names(model.config.id2label)
         model.set_labels(names, label_embeddings=model.msqnet.embed_label_names(names, tokenizer))
     return ModelSetup(model, tokenizer)
 
@@ -313,7 +313,7 @@ def load_pretrained_model(folder: Path, args, label_names, problem_type) -> Mode
         model.config.problem_type = problem_type
     if args.text_model:
         tokenizer = attach_text_model(model, args.text_model)
-    current = _label_names(model.config)
+    current = ordered_label_names(model.config.id2label)
     if label_names is not None and label_names != current:
         relabel_model(model, label_names, tokenizer)
     return ModelSetup(model, tokenizer, video_processor)
@@ -361,10 +361,6 @@ def _detach_text_model(model):
     model.msqnet.text_model = None
     model.config.text_config = None
     model.msqnet.config.text_config = None
-
-
-def _label_names(config) -> list[str]:
-    return [config.id2label[i] for i in range(config.num_labels)]
 
 
 def _has_default_labels(config) -> bool:

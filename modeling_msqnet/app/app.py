@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from transformers.utils import logging  # noqa: E402
 
+from ..hub_code.configuration_msqnet import ordered_label_names  # noqa: E402
 from ..hub_code.modeling_msqnet import scores_from_logits  # noqa: E402
 from ..hub_code.video_decoding import VideoDecodingError, probe_video  # noqa: E402
 from ..timeline import (  # noqa: E402
@@ -114,7 +115,7 @@ class VideoClassifierApp:
 
     @property
     def labels(self):
-        return [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+        return ordered_label_names(self.model.config.id2label)
 
     def predict(self, video) -> Prediction:
         """Scores of a video: the whole clip for a short one; per-window peaks and the timeline for a long one."""

@@ -47,6 +47,7 @@ import torch
 from torch.nn import functional as F
 from transformers.utils import logging
 
+from ..hub_code.configuration_msqnet import ordered_label_names
 from ..hub_code.modeling_msqnet import scores_from_logits
 
 
@@ -333,7 +334,7 @@ def record_attentions(model, pixel_values: torch.Tensor, with_gradients: bool = 
         cross_attentions=list(outputs.cross_attentions),
         pooling=pooling_matrix(model, num_tokens, layout.num_frames),
         layout=layout,
-        label_names=[config.id2label[i] for i in range(len(config.id2label))],
+        label_names=ordered_label_names(config.id2label),
         problem_type=config.problem_type,
         video_last_hidden_state=captured["video"][0].detach(),
         frame_tokens=captured["frames"][0].detach(),

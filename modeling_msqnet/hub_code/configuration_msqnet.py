@@ -57,6 +57,11 @@ DEFAULT_VISION_CONFIG = {
 }
 
 
+def ordered_label_names(id2label: dict) -> list[str]:
+    """The label names of `id2label` (`{index: name}`, indices 0..K-1) in index order: column k of the logits is name k."""
+    return [id2label[index] for index in range(len(id2label))]
+
+
 def _to_config(value, name, default=None, default_model_type=None):
     """
     Turn a sub-config given as a dict or a config object into a config object. A dict without `model_type` is read
@@ -282,4 +287,4 @@ class MSQNetConfig(PretrainedConfig):
 
 MSQNetConfig.register_for_auto_class()
 
-__all__ = ["MSQNetConfig"]
+__all__ = ["MSQNetConfig", "ordered_label_names"]

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from transformers.utils import logging
 
 from ..file_utils import atomic_output
+from ..hub_code.configuration_msqnet import ordered_label_names
 from ..hub_code.modeling_msqnet import scores_from_logits
 from ..hub_code.video_decoding import VideoDecodingError, sample_frame_indices
 from .streaming import StreamingVideoReader
@@ -256,7 +257,7 @@ def compute_timeline(
     num_frames = int(num_frames or config.num_frames)
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be at least 1, got {batch_size}.")
-    labels = [config.id2label[i] for i in range(len(config.id2label))]
+    labels = ordered_label_names(config.id2label)
 
     reader = StreamingVideoReader(video)
     starts, ends = window_bounds(reader.duration, window_seconds, stride_seconds)

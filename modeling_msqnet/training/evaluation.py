@@ -37,7 +37,11 @@ from ..data import (
     multi_hot,
 )
 from ..file_utils import atomic_output
-from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, SINGLE_LABEL_CLASSIFICATION
+from ..hub_code.configuration_msqnet import (
+    MULTI_LABEL_CLASSIFICATION,
+    SINGLE_LABEL_CLASSIFICATION,
+    ordered_label_names,
+)
 from ..hub_code.modeling_msqnet import classification_loss, scores_from_logits
 from ..metrics import (
     HEADLINE_METRICS,
@@ -67,7 +71,7 @@ def compute_metrics(logits: np.ndarray, labels: np.ndarray, problem_type: str, i
     """
     logits = torch.as_tensor(logits, dtype=torch.float64)
     num_videos, num_labels = logits.shape if logits.ndim == 2 else (0, len(id2label))
-    names = [id2label[i] for i in range(num_labels)]
+    names = ordered_label_names(id2label)[:num_labels]
     report = {"num_videos": int(num_videos)}
     if num_videos == 0:
         return report

@@ -536,7 +536,7 @@ def _check_header_duration(path: str, packets: _Packets, total_duration: float |
         )
 
 
-def _window_bounds(times: np.ndarray, start: float | None, end: float | None) -> tuple[int, int]:
+def frames_in_window(times: np.ndarray, start: float | None, end: float | None) -> tuple[int, int]:
     """The frames `[first, last)` whose times fall in the window `[start, end)` (either bound may be open)."""
     first = int(np.searchsorted(times, start, side="left")) if start is not None else 0
     last = int(np.searchsorted(times, end, side="left")) if end is not None else len(times)
@@ -708,7 +708,7 @@ class FrameFolderReader(VideoReader):
                 raise ValueError(
                     f"{self.path} is a frame folder: pass `folder_fps` (its frame rate) to use `start`/`end`."
                 )
-            first, last = _window_bounds(np.arange(len(files)) / folder_fps, self.start, self.end)
+            first, last = frames_in_window(np.arange(len(files)) / folder_fps, self.start, self.end)
             if last <= first:
                 raise VideoDecodingError(
                     f"The frame folder {self.path} has no frames between start={self.start} s and end={self.end} s "
@@ -817,7 +817,7 @@ class VideoFileReader(VideoReader):
                         "used."
                     )
                 times = np.arange(num_total) / fps
-            first, last = _window_bounds(times, self.start, self.end)
+            first, last = frames_in_window(times, self.start, self.end)
             if last <= first:
                 raise VideoDecodingError(
                     f"The video {self.path} has no frames between start={self.start} s and end={self.end} s "

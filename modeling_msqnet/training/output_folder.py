@@ -23,7 +23,7 @@ from transformers.utils import logging
 from ..file_utils import replace_folder, temporary_sibling
 from ..hub_code.processing_msqnet import MSQNetProcessor
 from ..metrics import REPORTED_METRICS, primary_metric
-from ..publishing.model_card import render_model_card_from_config
+from ..publishing.model_card import ModelCardInfo, render_model_card
 from ..publishing.plots import plot_per_class_ap, plot_training_curves
 from ..publishing.push import push_model_folder
 from .state import TrainingProgress, TrainingRun
@@ -99,8 +99,7 @@ def write_model_card(run: TrainingRun, model_dir: Path, config, eval_report: dic
     if dataset_name is None and args.eval_manifest:
         dataset_name = Path(args.eval_manifest).resolve().parent.name
     metrics = {key: value for key, value in eval_report.items() if key in REPORTED_METRICS}
-    render_model_card_from_config(
-        model_dir,
+    info = ModelCardInfo.from_config(
         config,
         metrics or None,
         video_processor=run.video_processor,
@@ -112,6 +111,7 @@ def write_model_card(run: TrainingRun, model_dir: Path, config, eval_report: dic
         plots=plots,
         repo_id=args.hub_model_id,
     )
+    render_model_card(model_dir, info)
 
 
 def push_output_folder(output_dir: Path, args):

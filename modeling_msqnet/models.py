@@ -174,7 +174,7 @@ def check_model_folder(model_dir, required_files=(), require_video_processor: bo
 
 def default_video_processor(config):
     """The paper's test-time processor scaled to the model's input size (resize to 256/224 of the crop, crop)."""
-    image_size = int(getattr(config.video_config, "image_size", 224))
+    image_size = int(config.video_config.image_size)
     return MSQNetVideoProcessor(
         num_frames=config.num_frames,
         size={"shortest_edge": round(image_size * 256 / 224)},
@@ -299,7 +299,7 @@ def new_model_from_config(config_file: Path, args, label_names, problem_type) ->
     model = MSQNetForVideoClassification(config)
     tokenizer = attach_text_model(model, args.text_model) if args.text_model else None
     # `label_text_init: false` (the zero-shot table's vanilla variant) keeps the random label embeddings.
-    if tokenizer is not None and getattr(model.config, "label_text_init", True):
+    if tokenizer is not None and model.config.label_text_init:
         names = ordered_label_names(model.config.id2label)
         model.set_labels(names, label_embeddings=model.msqnet.embed_label_names(names, tokenizer))
     return ModelSetup(model, tokenizer)
@@ -325,7 +325,7 @@ def relabel_model(model, names: list[str], tokenizer=None):
     embedded by the text encoder when the model has one (and a tokenizer), else (or with `label_text_init: false`)
     initialised at random. Text-derived label queries always come from the text encoder.
     """
-    from_text = getattr(model.config, "label_text_init", True) or model.msqnet.label_embeddings is None
+    from_text = model.config.label_text_init or model.msqnet.label_embeddings is None
     if model.msqnet.text_model is not None and tokenizer is not None and from_text:
         model.set_labels(names, tokenizer=tokenizer, reinitialize_head=True)
         return

@@ -272,7 +272,7 @@ class MSQNetVideoTransform:
     @classmethod
     def from_config(cls, video_processor, config, **kwargs) -> "MSQNetVideoTransform":
         """Build the transform for a model config (its `num_labels`, `problem_type` and `num_frames`)."""
-        kwargs.setdefault("num_frames", getattr(config, "num_frames", None))
+        kwargs.setdefault("num_frames", config.num_frames)
         problem_type = config.problem_type or MULTI_LABEL_CLASSIFICATION
         return cls(video_processor, config.num_labels, problem_type, **kwargs)
 

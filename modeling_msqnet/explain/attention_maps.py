@@ -234,7 +234,7 @@ def _attention_recording(base):
     if base.config.video_config.model_type == "videomae":
         previous = video_model.config._attn_implementation
         if previous != "eager":
-            _set_attn_implementation(video_model, "eager")
+            video_model.set_attn_implementation("eager")
     else:
         for layer in video_model.encoder.layer:
             module = getattr(layer, "temporal_attention", None)
@@ -256,14 +256,7 @@ def _attention_recording(base):
         for handle in handles:
             handle.remove()
         if previous is not None and previous != "eager":
-            _set_attn_implementation(video_model, previous)
-
-
-def _set_attn_implementation(model, implementation):
-    if hasattr(model, "set_attn_implementation"):
-        model.set_attn_implementation(implementation)
-    else:
-        model.config._attn_implementation = implementation
+            video_model.set_attn_implementation(previous)
 
 
 def record_attentions(model, pixel_values: torch.Tensor, with_gradients: bool = False) -> AttentionRecord:

@@ -21,9 +21,8 @@ import time
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for path in (ROOT, os.path.join(ROOT, "tests")):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
 import torch  # noqa: E402
 
@@ -71,8 +70,8 @@ def small_config(num_frames=8, num_labels=140, **overrides):
 
 
 def build_reference(config):
-    """`tests/official_reference.py::OfficialMSQNet` (the published forward, official names) sized like `config`."""
-    from official_reference import OfficialMSQNet
+    """`conversion/official_reference.py::OfficialMSQNet` (the published forward, official names) sized like `config`."""
+    from modeling_msqnet.conversion.official_reference import OfficialMSQNet
 
     return OfficialMSQNet(
         config.video_config,

@@ -3,8 +3,8 @@
 For each frame count (8 and 16 by default) it builds, with random weights (seed 0), the paper's configuration (the
 default `MSQNetConfig()`, 140 labels like Animal Kingdom, batch 1, 224 px):
 
-- `reference`: `tests/official_reference.py::OfficialMSQNet`, the independent forward written from the README that
-  the parity test uses (official parameter names, PyTorch's `nn.Transformer`);
+- `reference`: `modeling_msqnet/conversion/official_reference.py::OfficialMSQNet`, the independent forward written
+  from the README that the parity test uses (official parameter names, PyTorch's `nn.Transformer`);
 - `timesformer`: the reference's `TimesformerModel` alone (the video encoder's share of the time);
 - `ours exact`: `MSQNetForVideoClassification` with the reference's weights (converted), default config;
 - `ours sdpa-video`: `video_attn_implementation="sdpa"` (TimeSformer attention through SDPA, same weights);

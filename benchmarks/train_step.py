@@ -4,8 +4,8 @@ For a full-size configuration (the default `MSQNetConfig()`: TimeSformer-base + 
 140 labels) and a small one (ViT-S-like encoders at 112 px, 8 frames), with random weights and batch 1, it times the
 paper's recipe (Adam, lr 1e-5, `BCEWithLogitsLoss`, CLIP image encoder frozen, dropout on) for:
 
-- `reference`: `tests/official_reference.py::OfficialMSQNet` (the published forward, `nn.Transformer`), float32 and
-  under `torch.autocast(bfloat16)`;
+- `reference`: `modeling_msqnet/conversion/official_reference.py::OfficialMSQNet` (the published forward,
+  `nn.Transformer`), float32 and under `torch.autocast(bfloat16)`;
 - `ours`: `MSQNetForVideoClassification`, float32 and `autocast_dtype="bfloat16"`, each with and without gradient
   checkpointing (`gradient_checkpointing_enable()`: TimeSformer layers, transformer encoder and decoder layers);
 - `ours sdpa-video`: `video_attn_implementation="sdpa"`, with and without checkpointing (not run by default: on CPU

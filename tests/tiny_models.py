@@ -124,11 +124,10 @@ class MSQNetModelTester:
         return model, video_processor
 
     def create_official_pair(self, seed=0, **overrides):
-        """The independent implementation of the official model (tests/official_reference.py) and ours with its
-        weights, converted by the official-layout converter."""
-        from official_reference import OfficialMSQNet
-
+        """The independent implementation of the official model (`conversion/official_reference.py`) and ours with
+        its weights, converted by the official-layout converter."""
         from modeling_msqnet.conversion.convert_official import load_official_into
+        from modeling_msqnet.conversion.official_reference import OfficialMSQNet
 
         torch.manual_seed(seed)
         config = self.get_config(**overrides)

@@ -2,9 +2,9 @@
 ("What the published model computes").
 
 It uses the official parameter layout (`backbone`, `linear1`, `image_model`, `linear2`, `query_embed`,
-`transformer`, `group_linear`) and PyTorch's own `nn.Transformer`, and shares no code with `modeling_msqnet`. The
-parity tests convert its `state_dict` with our converter and compare logits; the speed benchmarks time it as the
-baseline.
+`transformer`, `group_linear`) and PyTorch's own `nn.Transformer`, and shares no code with the rest of
+`modeling_msqnet` (it imports only `torch` and `transformers`). The parity tests convert its `state_dict` with our
+converter and compare logits; the speed benchmarks time it as the baseline.
 """
 
 import math

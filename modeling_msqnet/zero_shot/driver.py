@@ -164,7 +164,7 @@ def run_protocol(args) -> list[dict]:
     variants = parse_variants(args.variants)
     args.text_model_given = args.text_model is not None
     if args.text_model is None:
-        from ..demo.demo import find_text_model
+        from ..resources import find_text_model
 
         args.text_model = find_text_model()
         if args.text_model is None:

@@ -46,7 +46,7 @@ SETTINGS = {"50_seen": 0.5, "75_seen": 0.75}
 # Seed offset of each setting, so that the splits of the two settings are drawn independently.
 SETTING_SEED_OFFSETS = {"50_seen": 0, "75_seen": 1000}
 NUM_SPLITS = 10
-# The generated benchmark's label set (`modeling_msqnet.demo.synthetic_actions.ACTIONS`), by name.
+# The generated benchmark's label set (`modeling_msqnet.data.synthetic_actions.ACTIONS`), by name.
 SYNTHETIC_ACTIONS = "synthetic_actions"
 
 
@@ -90,7 +90,7 @@ def generate_split_file(label_set, *, dataset=None, seed: int = 0, num_splits: i
             The command that generated the file, recorded in it.
     """
     if label_set == SYNTHETIC_ACTIONS:
-        from ..demo.synthetic_actions import ACTIONS
+        from ..data.synthetic_actions import ACTIONS
 
         label_names, name = list(ACTIONS), dataset or SYNTHETIC_ACTIONS
     elif isinstance(label_set, (list, tuple)):

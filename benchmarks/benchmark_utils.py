@@ -73,17 +73,7 @@ def build_reference(config):
     """`conversion/official_reference.py::OfficialMSQNet` (the published forward, official names) sized like `config`."""
     from modeling_msqnet.conversion.official_reference import OfficialMSQNet
 
-    return OfficialMSQNet(
-        config.video_config,
-        config.vision_config,
-        num_labels=config.num_labels,
-        d_model=config.hidden_size,
-        nhead=config.num_attention_heads,
-        num_encoder_layers=config.num_encoder_layers,
-        num_decoder_layers=config.num_decoder_layers,
-        dim_feedforward=config.intermediate_size,
-        dropout=config.dropout,
-    )
+    return OfficialMSQNet.sized_like(config)
 
 
 def build_ours_from_reference(config, reference):

@@ -131,17 +131,7 @@ class MSQNetModelTester:
 
         torch.manual_seed(seed)
         config = self.get_config(**overrides)
-        official = OfficialMSQNet(
-            config.video_config,
-            config.vision_config,
-            num_labels=config.num_labels,
-            d_model=config.hidden_size,
-            nhead=config.num_attention_heads,
-            num_encoder_layers=config.num_encoder_layers,
-            num_decoder_layers=config.num_decoder_layers,
-            dim_feedforward=config.intermediate_size,
-            dropout=config.dropout,
-        ).eval()
+        official = OfficialMSQNet.sized_like(config).eval()
         ours = load_official_into(MSQNetForVideoClassification(config), official.state_dict()).eval()
         return official, ours
 

@@ -78,6 +78,21 @@ class OfficialMSQNet(nn.Module):
         )
         self.group_linear = OfficialGroupWiseLinear(num_labels, d_model)
 
+    @classmethod
+    def sized_like(cls, config) -> "OfficialMSQNet":
+        """The model with the sizes of an MSQNet config (read by attribute name: nothing of ours is imported)."""
+        layers = {"num_encoder_layers": config.num_encoder_layers, "num_decoder_layers": config.num_decoder_layers}
+        widths = {"d_model": config.hidden_size, "dim_feedforward": config.intermediate_size}
+        return cls(
+            config.video_config,
+            config.vision_config,
+            config.num_labels,
+            nhead=config.num_attention_heads,
+            **widths,
+            **layers,
+            dropout=config.dropout,
+        )
+
     def forward(self, images):
         b, t, c, h, w = images.shape
         x = self.backbone(images).last_hidden_state

@@ -598,6 +598,7 @@ class VideoReader:
         self.start = start
         self.end = end
         self._info = None
+        self._index(folder_fps)
 
     @property
     def info(self) -> VideoInfo:
@@ -676,6 +677,10 @@ class VideoReader:
             )
         return np.stack(frames)[inverse.reshape(-1)]
 
+    def _index(self, folder_fps: float | None):
+        """Find the frames of the video and of the window: sets `num_frames`, `fps` and `duration`."""
+        raise NotImplementedError
+
     def _first_frame(self) -> "av.VideoFrame":
         """The first frame of the window, decoded (it gives the frame size and rotation)."""
         raise NotImplementedError
@@ -690,15 +695,7 @@ class FrameFolderReader(VideoReader):
 
     is_frame_folder = True
 
-    def __init__(
-        self,
-        source: str | os.PathLike,
-        *,
-        start: float | None = None,
-        end: float | None = None,
-        folder_fps: float | None = None,
-    ):
-        super().__init__(source, start=start, end=end)
+    def _index(self, folder_fps: float | None):
         files = list_frame_files(self.path)
         if folder_fps is not None and not folder_fps > 0:
             raise ValueError(f"`folder_fps` must be > 0, got {folder_fps}.")
@@ -748,15 +745,7 @@ class FrameFolderReader(VideoReader):
 class VideoFileReader(VideoReader):
     """A [`VideoReader`] of a video file: seeks to the keyframe before the wanted frames and decodes forward."""
 
-    def __init__(
-        self,
-        source: str | os.PathLike,
-        *,
-        start: float | None = None,
-        end: float | None = None,
-        folder_fps: float | None = None,
-    ):
-        super().__init__(source, start=start, end=end)
+    def _index(self, folder_fps: float | None):
         self._container = None
         self._frames = None
         self._position = -1

@@ -67,6 +67,20 @@ METRIC_SPECS = {
     "loss": ("loss", "Loss", None),
 }
 REPORT_KEY_PREFIXES = ("eval_", "test_")
+# The fields of a `ModelCardInfo` that the template reads as they are.
+TEMPLATE_FIELDS = (
+    "problem_type",
+    "num_frames",
+    "dataset_name",
+    "dataset_id",
+    "eval_split",
+    "base_models",
+    "classifier_head",
+    "video_encoder",
+    "use_video_query",
+    "license",
+    "extra_text",
+)
 
 
 def _check_id2label(id2label) -> list[str]:
@@ -347,24 +361,14 @@ def render_model_card(model_dir, info: ModelCardInfo) -> ModelCard:
         model_id=info.repo_id or "your-username/your-msqnet-model",
         model_name=model_name,
         multi_label=info.problem_type == MULTI_LABEL_CLASSIFICATION,
-        problem_type=info.problem_type,
         num_labels=len(label_names),
         labels=[{"id": i, "name": name} for i, name in enumerate(label_names)],
-        num_frames=info.num_frames,
         frame_height=int(info.frame_size[0]),
         frame_width=int(info.frame_size[1]),
-        dataset_name=info.dataset_name,
-        dataset_id=info.dataset_id,
-        eval_split=info.eval_split,
         results=results,
         hyperparameters=[(_table_cell(k), _table_cell(v)) for k, v in (info.training_hyperparameters or {}).items()],
         plots=_collect_plots(model_dir, info.plots or []),
-        base_models=info.base_models,
-        classifier_head=info.classifier_head,
-        video_encoder=info.video_encoder,
-        use_video_query=info.use_video_query,
-        license=info.license,
-        extra_text=info.extra_text,
+        **{name: getattr(info, name) for name in TEMPLATE_FIELDS},
     )
     readme_path = model_dir / "README.md"
     if readme_path.exists():

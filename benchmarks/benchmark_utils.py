@@ -27,6 +27,25 @@ if ROOT not in sys.path:
 import torch  # noqa: E402
 
 
+def parse_args_or_run_worker(parser, worker, threads_help: str):
+    """
+    Add the flags every timing script shares (`--threads`, `--output`, the hidden `--worker`) and parse. Called as a
+    worker subprocess (`--worker <JSON payload>`), run `worker(payload)` and return `None`; else return the arguments.
+    """
+    import argparse
+
+    parser.add_argument("--threads", type=int, default=None, help=threads_help)
+    parser.add_argument("--output", default=None, help="write all figures to this JSON file")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.worker:
+        worker(json.loads(args.worker))
+        return None
+    return args
+
+
 def full_config(num_frames=16, num_labels=140, **overrides):
     """The paper's configuration (the default `MSQNetConfig`) with `num_labels` labels (140: Animal Kingdom)."""
     from modeling_msqnet import MSQNetConfig

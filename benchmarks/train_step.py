@@ -46,6 +46,7 @@ from benchmark_utils import (  # noqa: E402
     full_config,
     machine_summary,
     matmul_gflops,
+    parse_args_or_run_worker,
     run_worker,
     small_config,
 )
@@ -163,14 +164,8 @@ def main():
     parser.add_argument(
         "--warmup", type=int, default=1, help="untimed steps first (the first allocates Adam's states)"
     )
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads in the workers")
-    parser.add_argument("--output", default=None, help="write all figures to this JSON file")
-    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.worker:
-        worker(json.loads(args.worker))
+    args = parse_args_or_run_worker(parser, worker, "torch.set_num_threads in the workers")
+    if args is None:
         return
 
     variants = list(args.variants)

@@ -858,17 +858,9 @@ def main(argv=None):
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
+        options = ("num_train", "num_test", "num_frames", "size", "fps", "seed", "num_workers", "colours")
         summary = generate_benchmark(
-            args.output_dir,
-            num_train=args.num_train,
-            num_test=args.num_test,
-            num_frames=args.num_frames,
-            size=args.size,
-            fps=args.fps,
-            seed=args.seed,
-            num_workers=args.num_workers,
-            progress=not args.no_progress,
-            colours=args.colours,
+            args.output_dir, progress=not args.no_progress, **{name: getattr(args, name) for name in options}
         )
     except ValueError as error:
         parser.error(str(error))

@@ -12,7 +12,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from tiny_models import tiny_config
+from tiny_models import VIDEOMAE_CONFIG, tiny_config
 from transformers.testing_utils import CaptureLogger
 from video_fixtures import (
     decode_frame_index,
@@ -367,19 +367,7 @@ def test_other_frame_count_warns_for_timesformer(tiny_model):
 
 
 def test_other_frame_count_is_an_error_for_videomae():
-    config = tiny_config(
-        video_config=dict(
-            model_type="videomae",
-            image_size=32,
-            patch_size=8,
-            tubelet_size=2,
-            hidden_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=4,
-            intermediate_size=64,
-        ),
-        use_video_query=False,
-    )
+    config = tiny_config(video_config=dict(VIDEOMAE_CONFIG, num_hidden_layers=1), use_video_query=False)
     model = MSQNetForVideoClassification(config).eval()
     with pytest.raises(ValueError, match=r"videomae takes exactly `config.num_frames`=4 frames, got 8"):
         model(pixel_values=torch.zeros(1, 8, 3, 32, 32))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_models import IMAGE_SIZE, save_tiny_clip, save_tiny_timesformer, tiny_config
+from tiny_models import IMAGE_SIZE, save_tiny_parts, tiny_config
 from transformers import AutoTokenizer, CLIPTextModel
 
 from modeling_msqnet import MSQNetConfig, MSQNetForVideoClassification
@@ -33,10 +33,7 @@ NEW_NAME = "wider"
 
 @pytest.fixture(scope="module")
 def parts(tmp_path_factory):
-    root = tmp_path_factory.mktemp("zero-shot-parts")
-    save_tiny_timesformer(root / "timesformer", num_frames=4)
-    save_tiny_clip(root / "clip")
-    return root
+    return save_tiny_parts(tmp_path_factory.mktemp("zero-shot-parts"))
 
 
 def text_derived_model(parts, names=NAMES, **kwargs):

@@ -22,15 +22,7 @@ VIDEO_CONFIG = dict(
     num_attention_heads=4,
     intermediate_size=64,
 )
-VISION_CONFIG = dict(
-    model_type="clip_vision_model",
-    image_size=IMAGE_SIZE,
-    patch_size=8,
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=64,
-)
+VISION_CONFIG = dict(VIDEO_CONFIG, model_type="clip_vision_model")
 TEXT_CONFIG = dict(
     model_type="clip_text_model",
     vocab_size=99,
@@ -189,6 +181,13 @@ def save_tiny_timesformer(folder, num_frames=2, seed=0):
         model.embeddings.time_embeddings.normal_()
     model.save_pretrained(folder)
     return model
+
+
+def save_tiny_parts(root, num_frames=4):
+    """The pretrained parts `from_pretrained_parts` composes: `root/timesformer` and `root/clip`; returns `root`."""
+    save_tiny_timesformer(Path(root) / "timesformer", num_frames=num_frames)
+    save_tiny_clip(Path(root) / "clip")
+    return Path(root)
 
 
 def save_tiny_clip(folder, seed=0):

@@ -11,6 +11,7 @@ import threading
 import av
 import numpy as np
 import pytest
+import tiny_models
 import torch
 from tiny_models import VIDEOMAE_CONFIG, tiny_config
 from transformers.testing_utils import CaptureLogger
@@ -24,7 +25,7 @@ from video_fixtures import (
     write_video,
 )
 
-from modeling_msqnet import MSQNetForVideoClassification, MSQNetVideoProcessor
+from modeling_msqnet import MSQNetVideoProcessor
 from modeling_msqnet.data import MSQNetVideoTransform
 from modeling_msqnet.hub_code import modeling_msqnet, video_decoding
 from modeling_msqnet.hub_code.video_decoding import (
@@ -337,10 +338,9 @@ def test_phone_hevc_portrait_video_with_b_frames(tmp_path):
 # ----------------------------------------------------------------------------------------------- model inputs
 
 
-@pytest.fixture(scope="module")
-def tiny_model():
-    torch.manual_seed(0)
-    return MSQNetForVideoClassification(tiny_config()).eval()
+@pytest.fixture(scope="module", name="tiny_model")
+def tiny_model_fixture():
+    return tiny_models.tiny_model()
 
 
 def test_channels_last_pixel_values_name_the_expected_shape(tiny_model):
@@ -367,8 +367,7 @@ def test_other_frame_count_warns_for_timesformer(tiny_model):
 
 
 def test_other_frame_count_is_an_error_for_videomae():
-    config = tiny_config(video_config=dict(VIDEOMAE_CONFIG, num_hidden_layers=1), use_video_query=False)
-    model = MSQNetForVideoClassification(config).eval()
+    model = tiny_models.tiny_model(video_config=dict(VIDEOMAE_CONFIG, num_hidden_layers=1), use_video_query=False)
     with pytest.raises(ValueError, match=r"videomae takes exactly `config.num_frames`=4 frames, got 8"):
         model(pixel_values=torch.zeros(1, 8, 3, 32, 32))
 

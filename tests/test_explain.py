@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tiny_models import IMAGE_SIZE, LABELS, tiny_config
+from tiny_models import IMAGE_SIZE, LABELS, tiny_config, tiny_model
 from video_fixtures import write_video
 
 from modeling_msqnet import MSQNetForVideoClassification, MSQNetVideoProcessor
@@ -44,10 +44,9 @@ BACKBONES = ["timesformer", "videomae"]
 
 
 def build_model(backbone="timesformer", seed=0, **overrides):
-    torch.manual_seed(seed)
     if backbone == "videomae":
         overrides.setdefault("video_config", dict(VIDEOMAE_CONFIG))
-    return MSQNetForVideoClassification(tiny_config(**overrides)).eval()
+    return tiny_model(seed, **overrides)
 
 
 def pixel_values(seed=0):

@@ -60,6 +60,12 @@ def tiny_config(**overrides):
     return MSQNetConfig(**kwargs)
 
 
+def tiny_model(seed=0, **overrides):
+    """A new tiny `MSQNetForVideoClassification` of [`tiny_config`] (`overrides`), in eval mode, seeded by `seed`."""
+    torch.manual_seed(seed)
+    return MSQNetForVideoClassification(tiny_config(**overrides)).eval()
+
+
 class MSQNetModelTester:
     """
     Builds the tiny models of [`tiny_config`] and their inputs: `batch_size` clips of `num_frames` frames of

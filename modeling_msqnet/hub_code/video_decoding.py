@@ -614,16 +614,8 @@ class VideoReader:
         turns = _rotation_turns(frame.rotation)
         rotation = turns * 90 if turns <= 2 else -90
         width, height = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
-        self._info = VideoInfo(
-            path=self.path,
-            num_frames=self.num_frames,
-            fps=self.fps,
-            duration=self.duration,
-            width=width,
-            height=height,
-            rotation=rotation,
-            is_frame_folder=self.is_frame_folder,
-        )
+        timing = (self.num_frames, self.fps, self.duration)
+        self._info = VideoInfo(self.path, *timing, width, height, rotation, is_frame_folder=self.is_frame_folder)
 
     def close(self):
         """Release the open file, if any."""

@@ -1,6 +1,6 @@
 """Benchmark: does a label's attention map fall on the actor or on the background? (generated benchmark, unseen actors)
 
-The generated benchmark (`modeling_msqnet.demo.synthetic_actions`) knows where its actor is in every frame:
+The generated benchmark (`modeling_msqnet.data.synthetic_actions`) knows where its actor is in every frame:
 `render_clip` returns the actor mask, which this script passes through the model's video processor like the frames
 (resize, centre crop), so it lines up with the maps. For every test clip and every one of its true labels it computes
 the label's attention map (`modeling_msqnet.explain`, rollout and gradient-weighted) and the bare backbone's rollout,
@@ -31,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from modeling_msqnet.demo.synthetic_actions import render_clip, sample_split_specs  # noqa: E402
+from modeling_msqnet.data.synthetic_actions import render_clip, sample_split_specs  # noqa: E402
 from modeling_msqnet.explain import explain_video  # noqa: E402
 from modeling_msqnet.explain.cli import load_model  # noqa: E402
 

@@ -21,11 +21,29 @@ import time
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for path in (ROOT, os.path.join(ROOT, "tests")):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
 import torch  # noqa: E402
+
+
+def parse_args_or_run_worker(parser, worker, threads_help: str):
+    """
+    Add the flags every timing script shares (`--threads`, `--output`, the hidden `--worker`) and parse. Called as a
+    worker subprocess (`--worker <JSON payload>`), run `worker(payload)` and return `None`; else return the arguments.
+    """
+    import argparse
+
+    parser.add_argument("--threads", type=int, default=None, help=threads_help)
+    parser.add_argument("--output", default=None, help="write all figures to this JSON file")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.worker:
+        worker(json.loads(args.worker))
+        return None
+    return args
 
 
 def full_config(num_frames=16, num_labels=140, **overrides):
@@ -71,20 +89,10 @@ def small_config(num_frames=8, num_labels=140, **overrides):
 
 
 def build_reference(config):
-    """`tests/official_reference.py::OfficialMSQNet` (the published forward, official names) sized like `config`."""
-    from official_reference import OfficialMSQNet
+    """`conversion/official_reference.py::OfficialMSQNet` (the published forward, official names) sized like `config`."""
+    from modeling_msqnet.conversion.official_reference import OfficialMSQNet
 
-    return OfficialMSQNet(
-        config.video_config,
-        config.vision_config,
-        num_labels=config.num_labels,
-        d_model=config.hidden_size,
-        nhead=config.num_attention_heads,
-        num_encoder_layers=config.num_encoder_layers,
-        num_decoder_layers=config.num_decoder_layers,
-        dim_feedforward=config.intermediate_size,
-        dropout=config.dropout,
-    )
+    return OfficialMSQNet.sized_like(config)
 
 
 def build_ours_from_reference(config, reference):

@@ -5,8 +5,8 @@ every 1 s, every 2 s and every 10 s, then times on each clip, for the same 16 mi
 
 - decoding every frame with PyAV and keeping the wanted ones (naive loop),
 - transformers' `load_video(path, backend="pyav", sample_indices_fn=...)`,
-- our `read_video_frames` (seek to the keyframe before each frame, decode forward),
-- our `read_video_frames(..., shortest_edge=256)` (swscale downscales while converting).
+- our `VideoReader.read` (seek to the keyframe before each frame, decode forward),
+- our `VideoReader.read(..., shortest_edge=256)` (swscale downscales while converting).
 
 It checks that the full-resolution frames agree with the naive loop (max abs pixel difference) and prints a table of
 median wall seconds and CPU seconds over `--repeats` runs, with the speed-ups over decoding every frame (CPU seconds
@@ -31,7 +31,13 @@ from tqdm.auto import tqdm
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from modeling_msqnet.hub_code.video_decoding import probe_video, read_video_frames, sample_frame_indices  # noqa: E402
+from modeling_msqnet.hub_code.video_decoding import VideoReader, probe_video, sample_frame_indices  # noqa: E402
+
+
+def read_video_frames(path, indices, shortest_edge=None):
+    """Our reader: seek to the keyframe before each wanted frame, decode forward."""
+    with VideoReader(path) as reader:
+        return reader.read(indices, shortest_edge=shortest_edge)
 
 
 WIDTH, HEIGHT, FPS, DURATION_S = 1280, 720, 30, 60

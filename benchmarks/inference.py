@@ -3,8 +3,8 @@
 For each frame count (8 and 16 by default) it builds, with random weights (seed 0), the paper's configuration (the
 default `MSQNetConfig()`, 140 labels like Animal Kingdom, batch 1, 224 px):
 
-- `reference`: `tests/official_reference.py::OfficialMSQNet`, the independent forward written from the README that
-  the parity test uses (official parameter names, PyTorch's `nn.Transformer`);
+- `reference`: `modeling_msqnet/conversion/official_reference.py::OfficialMSQNet`, the independent forward written
+  from the README that the parity test uses (official parameter names, PyTorch's `nn.Transformer`);
 - `timesformer`: the reference's `TimesformerModel` alone (the video encoder's share of the time);
 - `ours exact`: `MSQNetForVideoClassification` with the reference's weights (converted), default config;
 - `ours sdpa-video`: `video_attn_implementation="sdpa"` (TimeSformer attention through SDPA, same weights);
@@ -60,6 +60,7 @@ from benchmark_utils import (  # noqa: E402
     full_config,
     machine_summary,
     matmul_gflops,
+    parse_args_or_run_worker,
     run_worker,
 )
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
@@ -248,14 +249,8 @@ def main():
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd versions of ours")
     parser.add_argument("--compile-only", action="store_true", help="time only the reference and compiled variants")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak memory subprocesses")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
-    parser.add_argument("--output", default=None, help="write all figures to this JSON file")
-    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.worker:
-        memory_worker(json.loads(args.worker))
+    args = parse_args_or_run_worker(parser, memory_worker, "torch.set_num_threads (default: torch's own)")
+    if args is None:
         return
 
     variants = list(args.variants)

@@ -32,7 +32,7 @@ from timeline import prepare_model  # noqa: E402
 from modeling_msqnet.data.manifest import read_manifest  # noqa: E402
 from modeling_msqnet.export import INT8_FILE_NAME, ONNX_FILE_NAME, export_onnx, onnx_session  # noqa: E402
 from modeling_msqnet.hub_code.video_decoding import read_frames  # noqa: E402
-from modeling_msqnet.publishing.model_folder import load_model_folder  # noqa: E402
+from modeling_msqnet.models import load_model_folder  # noqa: E402
 from modeling_msqnet.training.evaluation import compute_metrics  # noqa: E402
 
 

@@ -123,9 +123,10 @@ def prepare_model(cache_dir: str, model: str) -> str:
 def worker(payload: dict) -> dict:
     import torch
 
+    from modeling_msqnet.hub_code.modeling_msqnet import scores_from_logits
     from modeling_msqnet.hub_code.video_decoding import read_frames
-    from modeling_msqnet.publishing.model_folder import load_model_folder
-    from modeling_msqnet.timeline import compute_timeline, scores_from_logits, window_bounds
+    from modeling_msqnet.models import load_model_folder
+    from modeling_msqnet.timeline import compute_timeline, window_bounds
     from modeling_msqnet.timeline.streaming import StreamingVideoReader
 
     torch.set_num_threads(payload["threads"])
@@ -148,8 +149,8 @@ def worker(payload: dict) -> dict:
             frames, _ = read_frames(video, model.config.num_frames, start=float(starts[k]), end=float(ends[k]))
             inputs = processor(videos=[frames], do_sample_frames=False, return_tensors="pt")
             with torch.inference_mode():
-                logits = model(**inputs).logits.numpy()
-            scores[k] = scores_from_logits(logits, model.config.problem_type)[0]
+                logits = model(**inputs).logits.double()
+            scores[k] = scores_from_logits(logits, model.config.problem_type)[0].numpy()
         measured = len(chosen)
     seconds, cpu_seconds = time.perf_counter() - start_wall, time.process_time() - start_cpu
     np.save(payload["scores_path"], scores)

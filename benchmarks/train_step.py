@@ -4,8 +4,8 @@ For a full-size configuration (the default `MSQNetConfig()`: TimeSformer-base + 
 140 labels) and a small one (ViT-S-like encoders at 112 px, 8 frames), with random weights and batch 1, it times the
 paper's recipe (Adam, lr 1e-5, `BCEWithLogitsLoss`, CLIP image encoder frozen, dropout on) for:
 
-- `reference`: `tests/official_reference.py::OfficialMSQNet` (the published forward, `nn.Transformer`), float32 and
-  under `torch.autocast(bfloat16)`;
+- `reference`: `modeling_msqnet/conversion/official_reference.py::OfficialMSQNet` (the published forward,
+  `nn.Transformer`), float32 and under `torch.autocast(bfloat16)`;
 - `ours`: `MSQNetForVideoClassification`, float32 and `autocast_dtype="bfloat16"`, each with and without gradient
   checkpointing (`gradient_checkpointing_enable()`: TimeSformer layers, transformer encoder and decoder layers);
 - `ours sdpa-video`: `video_attn_implementation="sdpa"`, with and without checkpointing (not run by default: on CPU
@@ -46,6 +46,7 @@ from benchmark_utils import (  # noqa: E402
     full_config,
     machine_summary,
     matmul_gflops,
+    parse_args_or_run_worker,
     run_worker,
     small_config,
 )
@@ -163,14 +164,8 @@ def main():
     parser.add_argument(
         "--warmup", type=int, default=1, help="untimed steps first (the first allocates Adam's states)"
     )
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads in the workers")
-    parser.add_argument("--output", default=None, help="write all figures to this JSON file")
-    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.worker:
-        worker(json.loads(args.worker))
+    args = parse_args_or_run_worker(parser, worker, "torch.set_num_threads in the workers")
+    if args is None:
         return
 
     variants = list(args.variants)

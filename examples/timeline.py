@@ -52,18 +52,14 @@ def main(argv=None):
     else:
         model, processor_dir = MSQNetForVideoClassification.from_pretrained(args.model), args.model
     video_processor = MSQNetVideoProcessor.from_pretrained(processor_dir)
+    options = ("window_seconds", "stride_seconds", "threshold", "min_duration", "merge_gap", "batch_size")
     timeline = compute_timeline(
         model,
         video_processor,
         args.video,
-        window_seconds=args.window_seconds,
-        stride_seconds=args.stride_seconds,
-        threshold=args.threshold,
-        min_duration=args.min_duration,
-        merge_gap=args.merge_gap,
-        batch_size=args.batch_size,
         scorer=scorer,
         progress=not args.no_progress,
+        **{name: getattr(args, name) for name in options},
     )
     timeline.save_json(args.output)
     print(f"{len(timeline.window_starts)} windows, {len(timeline.segments)} segments -> {args.output}")

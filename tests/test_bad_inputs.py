@@ -11,19 +11,21 @@ import threading
 import av
 import numpy as np
 import pytest
+import tiny_models
 import torch
-from tiny_models import tiny_config
+from tiny_models import VIDEOMAE_CONFIG, tiny_config
 from transformers.testing_utils import CaptureLogger
 from video_fixtures import (
     decode_frame_index,
     decode_frame_indices,
     index_frame,
+    read_video_frames,
     write_frame_folder,
     write_image,
     write_video,
 )
 
-from modeling_msqnet import MSQNetForVideoClassification, MSQNetVideoProcessor
+from modeling_msqnet import MSQNetVideoProcessor
 from modeling_msqnet.data import MSQNetVideoTransform
 from modeling_msqnet.hub_code import modeling_msqnet, video_decoding
 from modeling_msqnet.hub_code.video_decoding import (
@@ -31,7 +33,6 @@ from modeling_msqnet.hub_code.video_decoding import (
     VideoReader,
     probe_video,
     read_frames,
-    read_video_frames,
     sample_frame_indices,
 )
 
@@ -337,10 +338,9 @@ def test_phone_hevc_portrait_video_with_b_frames(tmp_path):
 # ----------------------------------------------------------------------------------------------- model inputs
 
 
-@pytest.fixture(scope="module")
-def tiny_model():
-    torch.manual_seed(0)
-    return MSQNetForVideoClassification(tiny_config()).eval()
+@pytest.fixture(scope="module", name="tiny_model")
+def tiny_model_fixture():
+    return tiny_models.tiny_model()
 
 
 def test_channels_last_pixel_values_name_the_expected_shape(tiny_model):
@@ -367,20 +367,7 @@ def test_other_frame_count_warns_for_timesformer(tiny_model):
 
 
 def test_other_frame_count_is_an_error_for_videomae():
-    config = tiny_config(
-        video_config=dict(
-            model_type="videomae",
-            image_size=32,
-            patch_size=8,
-            tubelet_size=2,
-            hidden_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=4,
-            intermediate_size=64,
-        ),
-        use_video_query=False,
-    )
-    model = MSQNetForVideoClassification(config).eval()
+    model = tiny_models.tiny_model(video_config=dict(VIDEOMAE_CONFIG, num_hidden_layers=1), use_video_query=False)
     with pytest.raises(ValueError, match=r"videomae takes exactly `config.num_frames`=4 frames, got 8"):
         model(pixel_values=torch.zeros(1, 8, 3, 32, 32))
 
@@ -431,8 +418,9 @@ def test_training_run_with_a_pipe_a_text_file_and_a_one_pixel_clip_skips_them(tm
 
     from accelerate.state import AcceleratorState, GradientState
 
-    from modeling_msqnet.demo.synthetic_actions import generate_benchmark
-    from modeling_msqnet.training.training import parse_args, train
+    from modeling_msqnet.data.synthetic_actions import generate_benchmark
+    from modeling_msqnet.training.arguments import parse_args
+    from modeling_msqnet.training.training import train
 
     root = tmp_path / "bench"
     generate_benchmark(root, num_train=6, num_test=3, num_frames=8, size=32, seed=0, progress=False)

@@ -1,5 +1,6 @@
 """`examples/convert_official_checkpoint.py`: an official-layout checkpoint becomes a Hub-ready folder that computes
-the same logits as an independent implementation of the published model (tests/official_reference.py)."""
+the same logits as an independent implementation of the published model
+(`modeling_msqnet/conversion/official_reference.py`)."""
 
 import argparse
 import json

@@ -22,6 +22,7 @@ import pytest
 
 from modeling_msqnet import MSQNetConfig
 from modeling_msqnet.data import multi_hot, read_manifest
+from modeling_msqnet.data.synthetic_actions import ACTIONS, TEST_ACTORS, generate_benchmark
 from modeling_msqnet.demo.demo import (
     DEMO_AUGMENTATION,
     DEMO_CONFIG,
@@ -33,7 +34,6 @@ from modeling_msqnet.demo.demo import (
     parse_summary_line,
     train_command,
 )
-from modeling_msqnet.demo.synthetic_actions import ACTIONS, TEST_ACTORS, generate_benchmark
 from modeling_msqnet.metrics import binary_average_precision
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tiny_models import IMAGE_SIZE, LABELS, tiny_config
+from tiny_models import IMAGE_SIZE, LABELS, tiny_config, tiny_model
 from video_fixtures import write_video
 
 from modeling_msqnet import MSQNetForVideoClassification, MSQNetVideoProcessor
@@ -44,10 +44,9 @@ BACKBONES = ["timesformer", "videomae"]
 
 
 def build_model(backbone="timesformer", seed=0, **overrides):
-    torch.manual_seed(seed)
     if backbone == "videomae":
         overrides.setdefault("video_config", dict(VIDEOMAE_CONFIG))
-    return MSQNetForVideoClassification(tiny_config(**overrides)).eval()
+    return tiny_model(seed, **overrides)
 
 
 def pixel_values(seed=0):
@@ -345,8 +344,8 @@ def test_models_loaded_with_trust_remote_code(saved):
 
 
 def test_demo_step_writes_grids_and_embedding_maps(tmp_path):
-    from modeling_msqnet.demo.synthetic_actions import ACTIONS, generate_benchmark
-    from modeling_msqnet.explain import write_demo_explanations
+    from modeling_msqnet.data.synthetic_actions import ACTIONS, generate_benchmark
+    from modeling_msqnet.demo.explanations import write_demo_explanations
 
     benchmark_dir = tmp_path / "benchmark"
     generate_benchmark(benchmark_dir, num_train=1, num_test=8, num_frames=NUM_FRAMES, size=IMAGE_SIZE, progress=False)

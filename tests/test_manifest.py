@@ -11,8 +11,8 @@ from video_fixtures import decode_frame_indices, write_frame_folder, write_video
 
 from modeling_msqnet.data import (
     ClipAugmentation,
+    FixedSizeCollator,
     ManifestError,
-    MSQNetDataCollator,
     MSQNetVideoTransform,
     available_label_sets,
     check_label_names,
@@ -26,6 +26,7 @@ from modeling_msqnet.data import (
     write_manifest,
 )
 from modeling_msqnet.hub_code.video_processing_msqnet import MSQNetVideoProcessor
+from modeling_msqnet.training.dataloaders import IndexedTransform
 
 
 # The project's reference label lists, beside the checkout when present (not shipped with the repository).
@@ -341,21 +342,19 @@ def test_unreadable_videos_are_dropped_counted_and_reported(media, video_process
     for example in examples[1:]:
         assert example["pixel_values"] is None and example["video"] in example["decoding_error"]
 
-    collator = MSQNetDataCollator()
-    batch = collator(examples)
-    assert batch["pixel_values"].shape == (1, NUM_FRAMES, 3, 56, 56) and batch["labels"].tolist() == [[1.0, 0.0, 0.0]]
-    assert [item["video"] for item in batch["skipped"]] == [
-        str(media / name) for name in ("corrupt.mp4", "missing.mp4", "frames")
+    collator = FixedSizeCollator((NUM_FRAMES, 3, 56, 56))
+    batch = collator([{**example, "index": index} for index, example in enumerate(examples)])
+    assert batch["valid"].tolist() == [True, False, False, False] and batch["index"].tolist() == [0, 1, 2, 3]
+    assert batch["pixel_values"].shape == (4, NUM_FRAMES, 3, 56, 56) and not batch["pixel_values"][1:].any()
+    assert batch["pixel_values"][0].any() and batch["labels"][0].tolist() == [1.0, 0.0, 0.0]
+    assert [(item["video"], item["index"]) for item in batch["skipped"]] == [
+        (str(media / name), index) for index, name in enumerate(("corrupt.mp4", "missing.mp4", "frames"), start=1)
     ]
-    assert collator.num_skipped == 3 and collator.skipped == batch["skipped"]
-    assert "does not exist" in collator.skipped[1]["error"]
+    assert "does not exist" in batch["skipped"][1]["error"]
 
-    # A batch in which every video failed: an empty marker that still reports them (or None if asked).
-    assert collator(examples[1:3]) == {"skipped": collator.skipped[3:5]}
-    assert collator.num_skipped == 5
-    assert MSQNetDataCollator(return_skipped=False)(examples[1:]) is None
-    collator.reset()
-    assert collator.num_skipped == 0
+    # A batch in which every video failed keeps its rows, all masked out.
+    batch = collator([{**example, "index": index} for index, example in enumerate(examples[1:3])])
+    assert batch["valid"].tolist() == [False, False] and len(batch["skipped"]) == 2
 
 
 def test_dataloader_end_to_end(media, video_processor):
@@ -365,12 +364,13 @@ def test_dataloader_end_to_end(media, video_processor):
         {"video": "frames", "labels": []},
     ]
     dataset = manifest_dataset(media, lines)
-    dataset.set_transform(MSQNetVideoTransform(video_processor, num_labels=3, train=True))
-    collator = MSQNetDataCollator()
+    dataset.set_transform(IndexedTransform(MSQNetVideoTransform(video_processor, num_labels=3, train=True)))
+    collator = FixedSizeCollator((NUM_FRAMES, 3, 56, 56))
     loader = torch.utils.data.DataLoader(dataset, batch_size=3, collate_fn=collator)
     (batch,) = list(loader)
-    assert batch["pixel_values"].shape == (2, NUM_FRAMES, 3, 56, 56) and batch["pixel_values"].dtype == torch.float32
-    assert batch["labels"].tolist() == [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+    assert batch["pixel_values"].shape == (3, NUM_FRAMES, 3, 56, 56) and batch["pixel_values"].dtype == torch.float32
+    assert batch["valid"].tolist() == [True, False, True]
+    assert batch["labels"].tolist() == [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
     assert [item["video"] for item in batch["skipped"]] == [str(media / "corrupt.mp4")]
 
 

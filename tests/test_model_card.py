@@ -13,9 +13,9 @@ from modeling_msqnet import MSQNetVideoProcessor
 from modeling_msqnet.publishing import model_card
 from modeling_msqnet.publishing.model_card import (
     DEFAULT_TEMPLATE_PATH,
+    ModelCardInfo,
     eval_report_to_results,
     render_model_card,
-    render_model_card_from_config,
 )
 
 
@@ -40,7 +40,7 @@ def render(model_dir, **overrides):
         classifier_head="per_class",
     )
     kwargs.update(overrides)
-    return render_model_card(model_dir, **kwargs)
+    return render_model_card(model_dir, ModelCardInfo(**kwargs))
 
 
 def test_default_template_ships_with_the_repository():
@@ -223,7 +223,7 @@ def test_from_config_and_evaluation_report(tmp_path):
         "epoch": 3,
     }
     with CaptureLogger(model_card.logger) as captured:
-        card = render_model_card_from_config(tmp_path, config, report, dataset_name="Synthetic actions")
+        card = render_model_card(tmp_path, ModelCardInfo.from_config(config, report, dataset_name="Synthetic actions"))
     assert "3 evaluation report entries" in captured.out and "per_class_ap" in captured.out
     data = ModelCard.load(tmp_path / "README.md").data
     assert {r.metric_name: r.metric_value for r in data.eval_results} == {"Top-1 accuracy": 0.5, "Top-5 accuracy": 1.0}
@@ -236,11 +236,11 @@ def test_from_config_and_evaluation_report(tmp_path):
     assert "A frozen CLIP image encoder embeds every frame" in card.text
 
     config = tiny_config(video_config=dict(model_type="videomae", image_size=32, patch_size=8), use_video_query=False)
-    card = render_model_card_from_config(tmp_path, config)
+    card = render_model_card(tmp_path, ModelCardInfo.from_config(config))
     # The frame size comes from the video encoder's image size, or from the video processor when given.
     assert "RGB frames of 32x32 pixels" in card.text and "224" not in card.text
     video_processor = MSQNetVideoProcessor(crop_size={"height": 48, "width": 64})
-    card = render_model_card_from_config(tmp_path, config, video_processor=video_processor)
+    card = render_model_card(tmp_path, ModelCardInfo.from_config(config, video_processor=video_processor))
     assert (
         "RGB frames of 48x64 pixels (height x width)" in card.text
         and f"(1, {config.num_frames}, 3, 48, 64)" in card.text
@@ -250,7 +250,7 @@ def test_from_config_and_evaluation_report(tmp_path):
 
     config.problem_type = None
     with pytest.raises(ValueError, match="problem_type"):
-        render_model_card_from_config(tmp_path, config)
+        ModelCardInfo.from_config(config)
 
 
 def test_eval_report_to_results_strips_prefixes():

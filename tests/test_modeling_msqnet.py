@@ -249,7 +249,8 @@ def test_gradient_checkpointing_gives_same_loss_and_gradients():
         if checkpointing:
             # `activation_checkpointing_enable` is the newer name of `gradient_checkpointing_enable`.
             getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
-            assert model.msqnet.encoder.gradient_checkpointing and model.msqnet.decoder.gradient_checkpointing
+            layers = [*model.msqnet.encoder.layers, *model.msqnet.decoder.layers]
+            assert all(layer.gradient_checkpointing for layer in layers)  # GradientCheckpointingLayer
         loss = model(pixel_values(), labels=labels).loss
         loss.backward()
         results.append((loss.detach(), model.msqnet.frame_projection.weight.grad.clone()))

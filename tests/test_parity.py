@@ -1,5 +1,5 @@
-"""Numerical agreement with an independent implementation of the published model (tests/official_reference.py),
-through the official-layout converter."""
+"""Numerical agreement with an independent implementation of the published model
+(`modeling_msqnet/conversion/official_reference.py`), through the official-layout converter."""
 
 import pytest
 import torch

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from tiny_models import MSQNetModelTester, save_tiny_clip, save_tiny_timesformer
+from tiny_models import MSQNetModelTester, save_tiny_parts
 from transformers import AutoModel, AutoTokenizer, CLIPTextModel, CLIPVisionModel
 
 from modeling_msqnet import MSQNetForVideoClassification
@@ -15,10 +15,7 @@ tester = MSQNetModelTester()
 
 @pytest.fixture(scope="module")
 def parts(tmp_path_factory):
-    root = tmp_path_factory.mktemp("parts")
-    save_tiny_timesformer(root / "timesformer", num_frames=2)
-    save_tiny_clip(root / "clip")
-    return root
+    return save_tiny_parts(tmp_path_factory.mktemp("parts"), num_frames=2)
 
 
 def test_composes_pretrained_weights_and_interpolates_time_embeddings(parts):

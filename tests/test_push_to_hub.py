@@ -19,8 +19,8 @@ from tiny_models import tiny_config
 from transformers.testing_utils import CaptureLogger
 
 from modeling_msqnet import MSQNetForVideoClassification
+from modeling_msqnet.models import VIDEO_PROCESSOR_FILES, check_model_folder
 from modeling_msqnet.publishing import push as hub
-from modeling_msqnet.publishing.model_folder import VIDEO_PROCESSOR_FILES, check_model_folder
 from modeling_msqnet.publishing.push import HubPushError, push_model_folder
 
 
@@ -236,7 +236,7 @@ def test_required_files_and_video_processor(folder_copy):
 
 
 def test_replace_folder_and_atomic_output(tmp_path):
-    from modeling_msqnet.publishing.model_folder import atomic_output, replace_folder, temporary_sibling
+    from modeling_msqnet.file_utils import atomic_output, replace_folder, temporary_sibling
 
     final = tmp_path / "model"
     final.mkdir()

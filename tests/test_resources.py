@@ -37,7 +37,7 @@ def test_presets_are_found_by_name_and_paths_pass_through(tmp_path):
 
 
 def test_training_reads_presets_by_name():
-    from modeling_msqnet.training.training import parse_args
+    from modeling_msqnet.training.arguments import parse_args
 
     args = parse_args(
         ["--model", "msqnet-demo", "--config_file", "paper", "--train_manifest", "train.jsonl", "--output_dir", "out"]

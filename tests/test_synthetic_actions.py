@@ -25,8 +25,8 @@ import av
 import numpy as np
 import pytest
 
-from modeling_msqnet.demo import synthetic_actions
-from modeling_msqnet.demo.synthetic_actions import (
+from modeling_msqnet.data import synthetic_actions
+from modeling_msqnet.data.synthetic_actions import (
     ACTION_GROUPS,
     ACTIONS,
     ACTORS,
@@ -384,7 +384,7 @@ class TestGenerateBenchmark:
         assert error.value.code == 2
 
     def test_python_dash_m(self, tmp_path):
-        command = [sys.executable, "-m", "modeling_msqnet.demo.synthetic_actions", "--output_dir", str(tmp_path)]
+        command = [sys.executable, "-m", "modeling_msqnet.data.synthetic_actions", "--output_dir", str(tmp_path)]
         command += ["--num_train", "2", "--num_test", "1", "--num_frames", "4", "--size", "16", "--no_progress"]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr

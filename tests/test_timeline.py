@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tiny_models import LABELS, tiny_config
+from tiny_models import LABELS, tiny_model
 from video_fixtures import write_video
 
-from modeling_msqnet import MSQNetForVideoClassification, MSQNetVideoProcessor
+from modeling_msqnet import MSQNetVideoProcessor
 from modeling_msqnet.hub_code.video_decoding import read_frames
 from modeling_msqnet.timeline import StreamingVideoReader, compute_timeline, find_segments, window_bounds
 from modeling_msqnet.timeline import timeline as timeline_module
@@ -43,11 +43,6 @@ def long_video(tmp_path_factory):
     # 7.2 s of noise frames, keyframe every 12 frames (B-frames too, libx264 defaults).
     path = tmp_path_factory.mktemp("timeline") / "long.mp4"
     return write_video(path, 180, width=64, height=48, fps=FPS, gop_size=12, make_frame=random_frame)
-
-
-def tiny_model(**overrides):
-    torch.manual_seed(0)
-    return MSQNetForVideoClassification(tiny_config(**overrides)).eval()
 
 
 def reference_scores(model, processor, video, start, end):

@@ -16,17 +16,14 @@ from tiny_models import tiny_config
 
 from modeling_msqnet import MSQNetVideoProcessor
 from modeling_msqnet.data import FixedSizeCollator, MSQNetVideoTransform, load_manifest_dataset
-from modeling_msqnet.demo.synthetic_actions import generate_benchmark
+from modeling_msqnet.data.synthetic_actions import generate_benchmark
 from modeling_msqnet.hub_code.modeling_msqnet import classification_loss
-from modeling_msqnet.publishing.model_folder import default_video_processor
+from modeling_msqnet.models import default_video_processor, load_label_names
+from modeling_msqnet.training.arguments import parse_args
 from modeling_msqnet.training.dataloaders import IndexedTransform
 from modeling_msqnet.training.evaluation import compute_metrics
-from modeling_msqnet.training.training import (
-    load_label_names,
-    parse_args,
-    train,
-    train_augmentation,
-)
+from modeling_msqnet.training.run_setup import train_augmentation
+from modeling_msqnet.training.training import train
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -426,7 +423,7 @@ def test_model_folder_without_weights_is_an_error(bench, tmp_path):
 
 
 def test_a_failed_save_leaves_the_finished_folder_as_it_was(bench, tmp_path, monkeypatch):
-    from modeling_msqnet.training import training
+    from modeling_msqnet.training import output_folder
 
     output_dir = tmp_path / "out"
     common = ("--max_train_steps", "1", "--per_device_train_batch_size", "4")
@@ -436,7 +433,7 @@ def test_a_failed_save_leaves_the_finished_folder_as_it_was(bench, tmp_path, mon
     def killed(*args, **kwargs):
         raise RuntimeError("killed while writing the model card")
 
-    monkeypatch.setattr(training, "write_model_card", killed)
+    monkeypatch.setattr(output_folder, "write_model_card", killed)
     argv = [*train_command(bench, output_dir, *common), "--overwrite_output_dir", "--learning_rate", "5e-2"]
     with pytest.raises(RuntimeError, match="killed"):
         train_in_process(argv)
@@ -451,7 +448,7 @@ def test_checkpoints_are_atomic_and_latest_takes_the_newest_complete_one_of_this
 
     from accelerate import Accelerator
 
-    from modeling_msqnet.training.training import CHECKPOINT_STATE_FILE, find_latest_checkpoint
+    from modeling_msqnet.training.checkpointing import CHECKPOINT_STATE_FILE, find_latest_checkpoint
 
     output_dir = tmp_path / "out"
     common = ("--per_device_train_batch_size", "4", "--max_train_steps", "2", "--checkpointing_steps", "1")
@@ -590,7 +587,7 @@ def test_evaluation_checks_output_paths_before_evaluating(tmp_path, capsys):
 def test_build_model_paths(bench, tmp_path):
     """The two paths of `build_model` on their own: a new model from a config file, a saved folder to fine-tune."""
     from modeling_msqnet import MSQNetForVideoClassification
-    from modeling_msqnet.training.training import build_model
+    from modeling_msqnet.models import build_model
 
     def model_args(model, *extra):
         return parse_args(["--model", str(model), "--train_manifest", "t", "--output_dir", "o", *extra])
@@ -672,13 +669,9 @@ def test_package_modules_import_each_other_without_cycles():
 def test_data_and_optimizer_steps_on_their_own(bench):
     from accelerate import Accelerator
 
-    from modeling_msqnet.training.training import (
-        TrainingRun,
-        build_dataloaders,
-        build_model,
-        create_optimizer_and_scheduler,
-        prepare_model,
-    )
+    from modeling_msqnet.models import build_model
+    from modeling_msqnet.training.run_setup import build_dataloaders, create_optimizer_and_scheduler, prepare_model
+    from modeling_msqnet.training.state import TrainingRun
 
     args = parse_args(train_command(bench, "unused", "--weight_decay", "0.1", "--per_device_train_batch_size", "4"))
     args.num_train_epochs = 2

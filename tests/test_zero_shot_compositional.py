@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from modeling_msqnet.demo.synthetic_actions import COLOURS, TEST_ACTORS, generate_benchmark, sample_split_specs
+from modeling_msqnet.data.synthetic_actions import COLOURS, TEST_ACTORS, generate_benchmark, sample_split_specs
 from modeling_msqnet.zero_shot import SETTINGS, SPLITS_DIR, load_split, num_seen_classes, validate_split_file
 from modeling_msqnet.zero_shot.compositional import (
     COMPOSITIONAL_ACTIONS,

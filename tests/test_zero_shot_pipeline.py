@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tiny_models import IMAGE_SIZE, save_tiny_clip, save_tiny_timesformer
+from tiny_models import IMAGE_SIZE, save_tiny_parts
 from transformers import AutoTokenizer, pipeline
 
 from modeling_msqnet import (
@@ -19,7 +19,7 @@ from modeling_msqnet import (
     MSQNetVideoProcessor,
     MSQNetZeroShotVideoClassificationPipeline,
 )
-from modeling_msqnet.demo.synthetic_actions import write_video
+from modeling_msqnet.data.synthetic_actions import write_video
 
 
 TRAINED = ["low", "lower", "newer"]
@@ -29,9 +29,7 @@ TASK = "zero-shot-video-classification"
 
 @pytest.fixture(scope="module")
 def parts(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pipeline-parts")
-    save_tiny_timesformer(root / "timesformer", num_frames=4)
-    save_tiny_clip(root / "clip")
+    root = save_tiny_parts(tmp_path_factory.mktemp("pipeline-parts"))
     frames = np.random.default_rng(0).integers(0, 256, size=(8, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
     write_video(root / "clip.mp4", frames)
     return root

@@ -22,15 +22,7 @@ VIDEO_CONFIG = dict(
     num_attention_heads=4,
     intermediate_size=64,
 )
-VISION_CONFIG = dict(
-    model_type="clip_vision_model",
-    image_size=IMAGE_SIZE,
-    patch_size=8,
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=64,
-)
+VISION_CONFIG = dict(VIDEO_CONFIG, model_type="clip_vision_model")
 TEXT_CONFIG = dict(
     model_type="clip_text_model",
     vocab_size=99,
@@ -66,6 +58,12 @@ def tiny_config(**overrides):
     )
     kwargs.update(overrides)
     return MSQNetConfig(**kwargs)
+
+
+def tiny_model(seed=0, **overrides):
+    """A new tiny `MSQNetForVideoClassification` of [`tiny_config`] (`overrides`), in eval mode, seeded by `seed`."""
+    torch.manual_seed(seed)
+    return MSQNetForVideoClassification(tiny_config(**overrides)).eval()
 
 
 class MSQNetModelTester:
@@ -124,25 +122,14 @@ class MSQNetModelTester:
         return model, video_processor
 
     def create_official_pair(self, seed=0, **overrides):
-        """The independent implementation of the official model (tests/official_reference.py) and ours with its
-        weights, converted by the official-layout converter."""
-        from official_reference import OfficialMSQNet
-
+        """The independent implementation of the official model (`conversion/official_reference.py`) and ours with
+        its weights, converted by the official-layout converter."""
         from modeling_msqnet.conversion.convert_official import load_official_into
+        from modeling_msqnet.conversion.official_reference import OfficialMSQNet
 
         torch.manual_seed(seed)
         config = self.get_config(**overrides)
-        official = OfficialMSQNet(
-            config.video_config,
-            config.vision_config,
-            num_labels=config.num_labels,
-            d_model=config.hidden_size,
-            nhead=config.num_attention_heads,
-            num_encoder_layers=config.num_encoder_layers,
-            num_decoder_layers=config.num_decoder_layers,
-            dim_feedforward=config.intermediate_size,
-            dropout=config.dropout,
-        ).eval()
+        official = OfficialMSQNet.sized_like(config).eval()
         ours = load_official_into(MSQNetForVideoClassification(config), official.state_dict()).eval()
         return official, ours
 
@@ -200,6 +187,13 @@ def save_tiny_timesformer(folder, num_frames=2, seed=0):
         model.embeddings.time_embeddings.normal_()
     model.save_pretrained(folder)
     return model
+
+
+def save_tiny_parts(root, num_frames=4):
+    """The pretrained parts `from_pretrained_parts` composes: `root/timesformer` and `root/clip`; returns `root`."""
+    save_tiny_timesformer(Path(root) / "timesformer", num_frames=num_frames)
+    save_tiny_clip(Path(root) / "clip")
+    return Path(root)
 
 
 def save_tiny_clip(folder, seed=0):

@@ -11,6 +11,8 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from modeling_msqnet.hub_code.video_decoding import VideoReader
+
 
 GRID_ROWS = 4
 GRID_COLS = 4
@@ -160,3 +162,9 @@ def decode_all_frames(path) -> list[np.ndarray]:
     """Every frame of a video in decoding order, converted with PyAV's default rgb24 conversion (no rotation)."""
     with av.open(os.fspath(path)) as container:
         return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def read_video_frames(source, indices, *, shortest_edge=None, **window) -> np.ndarray:
+    """The frames at `indices` of a video file or frame folder, read by a [`VideoReader`] opened with `window`."""
+    with VideoReader(source, **window) as reader:
+        return reader.read(indices, shortest_edge=shortest_edge)

@@ -31,6 +31,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from transformers.utils import logging  # noqa: E402
 
+from ..hub_code.configuration_msqnet import ordered_label_names  # noqa: E402
+from ..hub_code.modeling_msqnet import scores_from_logits  # noqa: E402
 from ..hub_code.video_decoding import VideoDecodingError, probe_video  # noqa: E402
 from ..timeline import (  # noqa: E402
     DEFAULT_STRIDE_SECONDS,
@@ -39,7 +41,6 @@ from ..timeline import (  # noqa: E402
     TorchWindowScorer,
     compute_timeline,
     plot_timeline,
-    scores_from_logits,
 )
 
 
@@ -101,7 +102,7 @@ class VideoClassifierApp:
         threshold: float = DEFAULT_THRESHOLD,
         explainer=None,
     ):
-        from ..publishing.model_folder import load_model_folder
+        from ..models import load_model_folder
 
         self.model, self.video_processor, self.tokenizer = load_model_folder(model_dir)
         self.model.eval()
@@ -114,7 +115,7 @@ class VideoClassifierApp:
 
     @property
     def labels(self):
-        return [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+        return ordered_label_names(self.model.config.id2label)
 
     @property
     def scores_typed_labels(self) -> bool:

@@ -1,7 +1,7 @@
 """Training and evaluation data for MSQNet: label sets, manifests, converters from official annotations, on-the-fly
 decoding and augmentation, and batching."""
 
-from .collator import FixedSizeCollator, MSQNetDataCollator
+from .collator import FixedSizeCollator
 from .converters import (
     CONVERTERS,
     ConversionResult,
@@ -36,7 +36,6 @@ __all__ = [
     "ClipAugmentation",
     "ConversionResult",
     "FixedSizeCollator",
-    "MSQNetDataCollator",
     "MSQNetVideoTransform",
     "ManifestError",
     "DEFAULT_MAX_SKIPPED_FRACTION",

@@ -342,6 +342,48 @@ def _check_charades_classes(classes_file, label_set: dict):
                 )
 
 
+def _hockey_stride(split: str, clip_length: int, stride: int | None) -> int:
+    """The frames between clip starts (10 for training, 45 otherwise, by default), with `split` and `clip_length`
+    checked."""
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"`split` must be 'train', 'test' or 'all', got {split!r}.")
+    if clip_length < 1:
+        raise ValueError(f"`clip_length` must be at least 1, got {clip_length}.")
+    stride = stride if stride is not None else (10 if split == "train" else 45)
+    if stride < 1:
+        raise ValueError(f"`stride` must be at least 1, got {stride}.")
+    return stride
+
+
+def _read_hockey_flags(label_file: Path, num_labels: int) -> np.ndarray:
+    """The `(num_frames, num_labels)` 0/1 flags of a Hockey label file, one line per frame."""
+    flags = []
+    with open(label_file, encoding="utf-8") as file:
+        for line_number, line in enumerate(file, start=1):
+            if not line.strip():
+                continue
+            where = f"{label_file}:{line_number}"
+            values = _parse_int_list(line, where)
+            if len(values) != num_labels or any(value not in (0, 1) for value in values):
+                raise ValueError(f"{where}: expected {num_labels} comma-separated 0/1 flags, got {line.strip()!r}.")
+            flags.append(values)
+    return np.asarray(flags, dtype=bool).reshape(-1, num_labels)
+
+
+def _hockey_sequence_fps(video: str, is_folder: bool, fps: float | None, check_media: bool) -> float:
+    """A frame folder's nominal rate (`fps`, else 30), or a video's (`fps`, else read from the file)."""
+    if is_folder:
+        return float(fps) if fps is not None else 30.0
+    if fps is not None:
+        return float(fps)
+    if not check_media:
+        raise ValueError(f"{video}: pass `fps` to convert Hockey videos without reading them (check_media=False).")
+    sequence_fps = probe_video(video).fps
+    if not sequence_fps:
+        raise ValueError(f"{video}: the frame rate is unknown; pass `fps`.")
+    return sequence_fps
+
+
 def convert_hockey(
     annotation_dir: str | os.PathLike,
     media_root: str | os.PathLike | None = None,
@@ -393,13 +435,7 @@ def convert_hockey(
         label_set (`dict`, *optional*):
             The label set; `load_label_set("hockey")` when not given.
     """
-    if split not in ("train", "test", "all"):
-        raise ValueError(f"`split` must be 'train', 'test' or 'all', got {split!r}.")
-    if clip_length < 1:
-        raise ValueError(f"`clip_length` must be at least 1, got {clip_length}.")
-    stride = stride if stride is not None else (10 if split == "train" else 45)
-    if stride < 1:
-        raise ValueError(f"`stride` must be at least 1, got {stride}.")
+    stride = _hockey_stride(split, clip_length, stride)
     label_set = _get_label_set(label_set, "hockey")
     num_labels = label_set["num_labels"]
     result = ConversionResult(dataset=label_set["name"])
@@ -417,19 +453,7 @@ def convert_hockey(
         is_test = int(match.group(1)) == test_part
         if (split == "train" and is_test) or (split == "test" and not is_test):
             continue
-        flags = []
-        with open(label_file, encoding="utf-8") as file:
-            for line_number, line in enumerate(file, start=1):
-                if not line.strip():
-                    continue
-                where = f"{label_file}:{line_number}"
-                values = _parse_int_list(line, where)
-                if len(values) != num_labels or any(value not in (0, 1) for value in values):
-                    raise ValueError(
-                        f"{where}: expected {num_labels} comma-separated 0/1 flags, got {line.strip()!r}."
-                    )
-                flags.append(values)
-        flags = np.asarray(flags, dtype=bool).reshape(-1, num_labels)
+        flags = _read_hockey_flags(label_file, num_labels)
         if len(flags) < clip_length:
             result.skip(f"sequence shorter than clip_length={clip_length} frames", sequence)
             continue
@@ -439,16 +463,7 @@ def convert_hockey(
             result.skip("media not found", sequence)
             continue
         is_folder = os.path.isdir(video) if check_media or media_format == "auto" else media_format == "frames"
-        if is_folder:
-            sequence_fps = float(fps) if fps is not None else 30.0
-        elif fps is not None:
-            sequence_fps = float(fps)
-        elif check_media:
-            sequence_fps = probe_video(video).fps
-            if not sequence_fps:
-                raise ValueError(f"{video}: the frame rate is unknown; pass `fps`.")
-        else:
-            raise ValueError(f"{video}: pass `fps` to convert Hockey videos without reading them (check_media=False).")
+        sequence_fps = _hockey_sequence_fps(video, is_folder, fps, check_media)
 
         label_offsets = (
             np.arange(clip_length)
@@ -468,6 +483,28 @@ def convert_hockey(
                 entry["fps"] = sequence_fps
             result.entries.append(entry)
     return result
+
+
+def _thumos14_class_files(annotation_dir: Path, split: str | None) -> tuple[dict, str]:
+    """The `<Class>_<split>.txt` annotation files by class, and the split (the only one present when not given)."""
+    files = {}
+    for path in annotation_dir.glob("*.txt"):
+        match = re.fullmatch(r"(.+)_(val|test)\.txt", path.name)
+        if match:
+            files.setdefault(match.group(2), {})[match.group(1)] = path
+    if split is None:
+        if len(files) != 1:
+            raise ValueError(
+                f"{annotation_dir}: found annotation files of the splits {sorted(files) or 'none'}; "
+                "pass `split='val'` or `split='test'`."
+            )
+        split = next(iter(files))
+    if split not in ("val", "test"):
+        raise ValueError(f"`split` must be 'val' or 'test', got {split!r}.")
+    class_files = files.get(split, {})
+    if not class_files:
+        raise FileNotFoundError(f"No THUMOS14 annotation files <Class>_{split}.txt in {annotation_dir}.")
+    return class_files, split
 
 
 def convert_thumos14(
@@ -509,23 +546,7 @@ def convert_thumos14(
     label_set = _get_label_set(label_set, "thumos14")
     result = ConversionResult(dataset=label_set["name"])
     annotation_dir = Path(annotation_dir)
-    files = {}
-    for path in annotation_dir.glob("*.txt"):
-        match = re.fullmatch(r"(.+)_(val|test)\.txt", path.name)
-        if match:
-            files.setdefault(match.group(2), {})[match.group(1)] = path
-    if split is None:
-        if len(files) != 1:
-            raise ValueError(
-                f"{annotation_dir}: found annotation files of the splits {sorted(files) or 'none'}; "
-                "pass `split='val'` or `split='test'`."
-            )
-        split = next(iter(files))
-    if split not in ("val", "test"):
-        raise ValueError(f"`split` must be 'val' or 'test', got {split!r}.")
-    class_files = files.get(split, {})
-    if not class_files:
-        raise FileNotFoundError(f"No THUMOS14 annotation files <Class>_{split}.txt in {annotation_dir}.")
+    class_files, split = _thumos14_class_files(annotation_dir, split)
     missing = [name for name in label_set["labels"] if name not in class_files]
     if missing:
         result.notes.append(f"no annotation file for the classes {missing}.")

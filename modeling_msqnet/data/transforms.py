@@ -204,7 +204,7 @@ class MSQNetVideoTransform:
 
     A video that cannot be read (or, when training, whose frames are too small for the multi-scale crop) does not
     raise: its example gets `pixel_values=None` and the error message under
-    `decoding_error`, and [`~modeling_msqnet.data.MSQNetDataCollator`] leaves it out of the batch and counts it.
+    `decoding_error`, and [`~modeling_msqnet.data.FixedSizeCollator`] masks it out of the batch and lists it.
 
     Outputs per example: `pixel_values` (float `(num_frames, 3, height, width)`, or `None`), `labels` (multi-hot
     float32 `(num_labels,)` for multi-label problems, an int64 class index for single-label ones), `video` and
@@ -233,11 +233,12 @@ class MSQNetVideoTransform:
 
     ```python
     >>> from modeling_msqnet import MSQNetVideoProcessor
-    >>> from modeling_msqnet.data import MSQNetDataCollator, MSQNetVideoTransform, load_manifest_dataset
+    >>> from modeling_msqnet.data import MSQNetVideoTransform, load_manifest_dataset
+    >>> from modeling_msqnet.training.dataloaders import build_dataloader
 
-    >>> dataset = load_manifest_dataset("train.jsonl", model.config.label2id)
-    >>> dataset.set_transform(MSQNetVideoTransform(MSQNetVideoProcessor(), model.config.num_labels, train=True))
-    >>> loader = torch.utils.data.DataLoader(dataset, batch_size=8, collate_fn=MSQNetDataCollator())
+    >>> dataset, video_processor = load_manifest_dataset("train.jsonl", model.config.label2id), MSQNetVideoProcessor()
+    >>> transform = MSQNetVideoTransform(video_processor, model.config.num_labels, train=True)
+    >>> loader = build_dataloader(dataset, transform, video_processor, model.config, batch_size=8, shuffle=True)
     ```
     """
 
@@ -274,7 +275,7 @@ class MSQNetVideoTransform:
         Build the transform for a model config (its `num_labels`, `problem_type` and `num_frames`); `num_labels` may
         be given for targets over another label set (labels scored as inputs of the model's forward).
         """
-        kwargs.setdefault("num_frames", getattr(config, "num_frames", None))
+        kwargs.setdefault("num_frames", config.num_frames)
         num_labels = kwargs.pop("num_labels", None) or config.num_labels
         problem_type = config.problem_type or MULTI_LABEL_CLASSIFICATION
         return cls(video_processor, num_labels, problem_type, **kwargs)

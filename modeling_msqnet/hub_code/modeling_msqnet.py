@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, CLIPTextModel, CLIPVisionModel
-from transformers.modeling_utils import PreTrainedModel
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
 from transformers.utils import ModelOutput, logging
 
 from .configuration_msqnet import (
@@ -192,8 +193,25 @@ def use_sdpa_timesformer_attention(video_model):
                 attention.attention = MSQNetTimesformerSdpaSelfAttention(attention.attention)
 
 
+def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+    """
+    Softmax attention over `(batch, heads, length, head_dim)` states, the eager function of transformers' attention
+    interface: returns the output `(batch, query_length, heads, head_dim)` and the attention weights.
+    """
+    attn_weights = torch.matmul(query * scaling, key.transpose(-1, -2))
+    if attention_mask is not None:
+        attn_weights = attn_weights + attention_mask
+    attn_weights = attn_weights.softmax(dim=-1)
+    attn_output = torch.matmul(nn.functional.dropout(attn_weights, p=dropout, training=module.training), value)
+    return attn_output.transpose(1, 2).contiguous(), attn_weights
+
+
 class MSQNetAttention(nn.Module):
-    """Multi-head attention with the parametrisation of `torch.nn.MultiheadAttention` (biased q/k/v/out maps)."""
+    """
+    Multi-head attention with the parametrisation of `torch.nn.MultiheadAttention` (biased q/k/v/out maps), computed by
+    the function of `config._attn_implementation` (`"eager"` or `"sdpa"`) from transformers' attention interface.
+    Attention weights, when asked for, are computed the eager way.
+    """
 
     def __init__(self, config: MSQNetConfig):
         super().__init__()
@@ -202,6 +220,7 @@ class MSQNetAttention(nn.Module):
         self.head_dim = self.embed_dim // self.num_heads
         self.scaling = self.head_dim**-0.5
         self.dropout = config.dropout
+        self.is_causal = False
         self.config = config
 
         self.q_proj = nn.Linear(self.embed_dim, self.embed_dim)
@@ -220,21 +239,20 @@ class MSQNetAttention(nn.Module):
         query_states = self._split_heads(self.q_proj(hidden_states))
         key_states = self._split_heads(self.k_proj(key_value_states))
         value_states = self._split_heads(self.v_proj(key_value_states))
-        dropout = self.dropout if self.training else 0.0
 
-        if output_attentions or self.config._attn_implementation == "eager":
-            attn_weights = torch.matmul(query_states * self.scaling, key_states.transpose(-1, -2)).softmax(dim=-1)
-            attn_output = torch.matmul(
-                nn.functional.dropout(attn_weights, p=dropout, training=self.training), value_states
-            )
-        else:
-            attn_weights = None
-            attn_output = nn.functional.scaled_dot_product_attention(
-                query_states, key_states, value_states, dropout_p=dropout, scale=self.scaling
-            )
-
-        attn_output = attn_output.transpose(1, 2).reshape(batch_size, query_length, self.embed_dim)
-        attn_output = self.out_proj(attn_output)
+        attention_interface = eager_attention_forward
+        if not output_attentions and self.config._attn_implementation != "eager":
+            attention_interface = ALL_ATTENTION_FUNCTIONS[self.config._attn_implementation]
+        attn_output, attn_weights = attention_interface(
+            self,
+            query_states,
+            key_states,
+            value_states,
+            None,
+            dropout=self.dropout if self.training else 0.0,
+            scaling=self.scaling,
+        )
+        attn_output = self.out_proj(attn_output.reshape(batch_size, query_length, self.embed_dim))
         return attn_output, (attn_weights if output_attentions else None)
 
 
@@ -249,7 +267,7 @@ class MSQNetFeedForward(nn.Module):
         return self.fc2(self.dropout(nn.functional.relu(self.fc1(hidden_states))))
 
 
-class MSQNetEncoderLayer(nn.Module):
+class MSQNetEncoderLayer(GradientCheckpointingLayer):
     """Post-norm transformer encoder layer (`torch.nn.TransformerEncoderLayer` defaults)."""
 
     def __init__(self, config: MSQNetConfig):
@@ -267,7 +285,7 @@ class MSQNetEncoderLayer(nn.Module):
         return hidden_states, attn_weights
 
 
-class MSQNetDecoderLayer(nn.Module):
+class MSQNetDecoderLayer(GradientCheckpointingLayer):
     """Post-norm transformer decoder layer (`torch.nn.TransformerDecoderLayer` defaults), with no masks."""
 
     def __init__(self, config: MSQNetConfig):
@@ -298,7 +316,6 @@ class MSQNetEncoder(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList([MSQNetEncoderLayer(config) for _ in range(config.num_encoder_layers)])
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.gradient_checkpointing = False
 
     def forward(self, hidden_states, output_attentions=False, output_hidden_states=False):
         all_hidden_states = () if output_hidden_states else None
@@ -306,12 +323,7 @@ class MSQNetEncoder(nn.Module):
         for layer in self.layers:
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            if self.gradient_checkpointing and self.training:
-                hidden_states, attn_weights = self._gradient_checkpointing_func(
-                    layer.__call__, hidden_states, output_attentions
-                )
-            else:
-                hidden_states, attn_weights = layer(hidden_states, output_attentions=output_attentions)
+            hidden_states, attn_weights = layer(hidden_states, output_attentions=output_attentions)
             if output_attentions:
                 all_attentions += (attn_weights,)
         hidden_states = self.layer_norm(hidden_states)
@@ -327,7 +339,6 @@ class MSQNetDecoder(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList([MSQNetDecoderLayer(config) for _ in range(config.num_decoder_layers)])
         self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.gradient_checkpointing = False
 
     def forward(self, hidden_states, encoder_hidden_states, output_attentions=False, output_hidden_states=False):
         all_hidden_states = () if output_hidden_states else None
@@ -336,14 +347,9 @@ class MSQNetDecoder(nn.Module):
         for layer in self.layers:
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
-            if self.gradient_checkpointing and self.training:
-                hidden_states, self_attn_weights, cross_attn_weights = self._gradient_checkpointing_func(
-                    layer.__call__, hidden_states, encoder_hidden_states, output_attentions
-                )
-            else:
-                hidden_states, self_attn_weights, cross_attn_weights = layer(
-                    hidden_states, encoder_hidden_states, output_attentions=output_attentions
-                )
+            hidden_states, self_attn_weights, cross_attn_weights = layer(
+                hidden_states, encoder_hidden_states, output_attentions=output_attentions
+            )
             if output_attentions:
                 all_self_attentions += (self_attn_weights,)
                 all_cross_attentions += (cross_attn_weights,)
@@ -844,6 +850,17 @@ def infer_problem_type(labels: torch.Tensor) -> str:
     return MULTI_LABEL_CLASSIFICATION
 
 
+def scores_from_logits(logits, problem_type: str | None) -> torch.Tensor:
+    """
+    MSQNet's scores from its logits `(..., num_labels)` (a tensor or array; the dtype is kept): softmax over the labels
+    for a single-label model, sigmoid per label otherwise (multi-label, the default).
+    """
+    logits = torch.as_tensor(logits)
+    if problem_type == SINGLE_LABEL_CLASSIFICATION:
+        return logits.softmax(dim=-1)
+    return logits.sigmoid()
+
+
 def classification_loss(
     logits: torch.Tensor, labels: torch.Tensor, problem_type: str, weights: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -1118,4 +1135,5 @@ __all__ = [
     "MSQNetForVideoClassification",
     "classification_loss",
     "infer_problem_type",
+    "scores_from_logits",
 ]

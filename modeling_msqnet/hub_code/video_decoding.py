@@ -307,7 +307,7 @@ def _reformat_to_rgb(frame: "av.VideoFrame", **kwargs) -> np.ndarray:
     return reformatter.reformat(frame, format="rgb24", **kwargs).to_ndarray()
 
 
-def _frame_to_rgb(frame: "av.VideoFrame", shortest_edge: int | None) -> np.ndarray:
+def frame_to_rgb(frame: "av.VideoFrame", shortest_edge: int | None) -> np.ndarray:
     """Convert a decoded frame to an upright `(H, W, 3)` uint8 RGB array, downscaled by swscale if asked."""
     turns = _rotation_turns(frame.rotation)
     if shortest_edge is None:
@@ -370,13 +370,187 @@ def _check_window(start: float | None, end: float | None):
         raise ValueError(f"`end` must be > 0 seconds, got {end}.")
 
 
+def open_video_stream(path: str):
+    """
+    Open the video file `path`: `(container, stream)` of its video stream. Playlists, files that FFmpeg renders as
+    text, audio files with only a cover picture and files without a video stream raise a `VideoDecodingError`.
+    Close the container.
+    """
+    if path.lower().endswith(PLAYLIST_EXTENSIONS):
+        # Refused before FFmpeg opens it, which would already open what it lists.
+        raise VideoDecodingError(
+            f"The file {path} is a playlist or stream description, not a video file: give the video files themselves."
+        )
+    try:
+        container = av.open(_ffmpeg_path(path))
+    except (av.FFmpegError, OSError) as error:
+        raise VideoDecodingError(f"Could not open the video {path}: {error}") from error
+    format_names = set(container.format.name.split(","))
+    # Cover art of an audio file is a one-picture "video" stream: not a video.
+    streams = [
+        stream
+        for stream in container.streams.video
+        if not stream.disposition & av.stream.Disposition.attached_pic
+        and stream.codec_context.name not in NON_VIDEO_CODECS
+    ]
+    if format_names & PLAYLIST_FORMATS:
+        format_description = container.format.long_name
+        container.close()
+        raise VideoDecodingError(
+            f"The file {path} is a playlist or stream description ({format_description!r}), not a video "
+            "file: give the video files themselves."
+        )
+    if format_names & NON_VIDEO_FORMATS:
+        format_description = container.format.long_name
+        container.close()
+        raise VideoDecodingError(f"The file {path} is not a video (FFmpeg reads it as {format_description!r}).")
+    if not streams:
+        what = "only a cover picture, no video stream" if container.streams.video else "no video stream"
+        container.close()
+        raise VideoDecodingError(f"The file {path} has {what}.")
+    return container, streams[0]
+
+
+@dataclass
+class _Packets:
+    """What demuxing a video stream (without decoding) tells: per frame in decoding order, and the header's claims."""
+
+    pts: list
+    dts: list
+    is_key: list
+    durations: list
+    time_base: object
+    average_rate: object
+    header_num_frames: int
+    header_duration: object
+    seek_by_dts: bool
+    can_skip_frames: bool
+
+
+def _demux_packets(path: str) -> _Packets:
+    """The timestamps, keyframe flags and durations of every frame of the video file `path`, from its packets."""
+    container, stream = open_video_stream(path)
+    try:
+        pts, dts, is_key, durations = [], [], [], []
+        num_packets = 0
+        for packet in container.demux(stream):
+            if packet.size == 0 and packet.pts is None and packet.dts is None:
+                continue  # the empty packet that flushes the demuxer at the end
+            num_packets += 1
+            if packet.size == 0:
+                continue  # a dropped frame (e.g. an empty AVI chunk): nothing to decode
+            if packet.is_discard:
+                continue  # never shown (e.g. cut by an edit list)
+            pts.append(packet.pts)
+            dts.append(packet.dts)
+            is_key.append(packet.is_keyframe)
+            durations.append(packet.duration or 0)
+        time_base = stream.time_base
+        average_rate = stream.average_rate
+        header_num_frames = stream.frames
+        header_duration = stream.duration * time_base if stream.duration and time_base else None
+        if header_duration is None:
+            header_duration = _tagged_duration(stream.metadata.get("DURATION"))
+        if header_duration is None and container.duration:
+            # The whole file's duration (all streams): only used with a tolerance.
+            header_duration = container.duration / av.time_base
+        seek_by_dts = bool(set(container.format.name.split(",")) & DTS_SEEK_FORMATS)
+        can_skip_frames = stream.codec_context.name in SKIP_FRAME_DECODERS
+    except av.FFmpegError as error:
+        raise VideoDecodingError(f"Could not read the packets of the video {path}: {error}") from error
+    finally:
+        container.close()
+    if not pts:
+        raise VideoDecodingError(f"The video {path} has no frames.")
+    if header_num_frames and num_packets < header_num_frames:
+        raise VideoDecodingError(
+            f"The video {path} is truncated: its header lists {header_num_frames} frames but the file holds "
+            f"only {num_packets}."
+        )
+    pts, dts, is_key, durations = _without_leading_frames(path, pts, dts, is_key, durations)
+    return _Packets(
+        pts,
+        dts,
+        is_key,
+        durations,
+        time_base,
+        average_rate,
+        header_num_frames,
+        header_duration,
+        seek_by_dts,
+        can_skip_frames,
+    )
+
+
+def _without_leading_frames(path: str, pts: list, dts: list, is_key: list, durations: list) -> tuple:
+    """
+    Leave out the frames before the first keyframe (a recording cut or started inside a GOP, common in MPEG-TS):
+    they reference frames that are not in the file, so decoders drop them. The count is reported.
+    """
+    first_key = next((i for i, key in enumerate(is_key) if key), None)
+    if first_key is None:
+        return pts, dts, is_key, durations  # no keyframe flags at all: nothing to go by
+    key_pts = pts[first_key]
+    keep = [i >= first_key and (key_pts is None or pts[i] is None or pts[i] >= key_pts) for i in range(len(pts))]
+    num_left_out = keep.count(False)
+    if not num_left_out:
+        return pts, dts, is_key, durations
+    logger.warning_once(
+        f"The video {path} starts inside a group of pictures: its first {num_left_out} frame(s) come before "
+        "the first keyframe, cannot be decoded and are left out."
+    )
+    return tuple([values[i] for i in range(len(pts)) if keep[i]] for values in (pts, dts, is_key, durations))
+
+
+def _has_reliable_timestamps(path: str, pts: list, dts: list, time_base) -> bool:
+    """Whether the presentation timestamps `pts` (in decoding order) locate frames; else frames are read in order."""
+    if not (all(value is not None for value in pts) and time_base is not None):
+        return False
+    if len(pts) > 1:
+        decoding_order_pts = np.asarray(pts, dtype=np.int64)
+        known_dts = all(value is not None for value in dts)
+        if (
+            known_dts
+            and (np.diff(decoding_order_pts) > 0).all()
+            and (decoding_order_pts != np.asarray(dts, dtype=np.int64)).any()
+        ):
+            # Timestamps that rise in decoding order yet differ from the decoding timestamps were guessed by
+            # FFmpeg (AVI stores none): with B-frames they do not follow the presentation order.
+            logger.info(f"The video {path} has no reliable presentation timestamps; reading it in order.")
+            return False
+    return True
+
+
+def _check_header_duration(path: str, packets: _Packets, total_duration: float | None):
+    """Refuse a file whose header says it lasts clearly longer than its frames span (truncated)."""
+    header_duration = packets.header_duration
+    if (
+        not packets.header_num_frames
+        and header_duration is not None
+        and total_duration is not None
+        and float(header_duration) > total_duration + max(1.0, 0.1 * total_duration)
+    ):
+        raise VideoDecodingError(
+            f"The video {path} is truncated: its header says it lasts {float(header_duration):.2f} s but "
+            f"its frames span only {total_duration:.2f} s."
+        )
+
+
+def frames_in_window(times: np.ndarray, start: float | None, end: float | None) -> tuple[int, int]:
+    """The frames `[first, last)` whose times fall in the window `[start, end)` (either bound may be open)."""
+    first = int(np.searchsorted(times, start, side="left")) if start is not None else 0
+    last = int(np.searchsorted(times, end, side="left")) if end is not None else len(times)
+    return first, last
+
+
 class VideoReader:
     """
     Reads chosen frames of one video file or frame folder, decoding as little as possible.
 
-    The file is opened once; its frame index (presentation timestamps and keyframes) is built by demuxing the packets
-    without decoding them, so that `num_frames` is exact, also for variable frame rate videos. Use it as a context
-    manager, or call [`~VideoReader.close`].
+    `VideoReader(source, ...)` opens a [`VideoFileReader`] for a video file and a [`FrameFolderReader`] for a folder of
+    frame images; both have this interface. A video file is opened once; its frame index (presentation timestamps and
+    keyframes) is built by demuxing the packets without decoding them, so that `num_frames` is exact, also for
+    variable frame rate videos. Use it as a context manager, or call [`~VideoReader.close`].
 
     Args:
         source (`str` or `os.PathLike`):
@@ -403,6 +577,14 @@ class VideoReader:
     ```
     """
 
+    is_frame_folder = False
+
+    def __new__(cls, source=None, **kwargs):
+        if cls is VideoReader:
+            path = _check_source(source)
+            cls = FrameFolderReader if os.path.isdir(path) else VideoFileReader
+        return super().__new__(cls)
+
     def __init__(
         self,
         source: str | os.PathLike,
@@ -415,245 +597,8 @@ class VideoReader:
         _check_window(start, end)
         self.start = start
         self.end = end
-        self.is_frame_folder = os.path.isdir(self.path)
-        self._container = None
-        self._frames = None
-        self._position = -1
-        self._seek_position = 0
-        self._seek_by_dts = False
-        self._cached_frame = (None, None)
-        self._wanted_pts = None
-        self._skipped_pts = set()
         self._info = None
-        if self.is_frame_folder:
-            self._init_frame_folder(folder_fps)
-        else:
-            self._init_video_file()
-
-    # ---------------------------------------------------------------- opening
-
-    def _open_container(self):
-        if self.path.lower().endswith(PLAYLIST_EXTENSIONS):
-            # Refused before FFmpeg opens it, which would already open what it lists.
-            raise VideoDecodingError(
-                f"The file {self.path} is a playlist or stream description, not a video file: give the video files "
-                "themselves."
-            )
-        try:
-            container = av.open(_ffmpeg_path(self.path))
-        except (av.FFmpegError, OSError) as error:
-            raise VideoDecodingError(f"Could not open the video {self.path}: {error}") from error
-        format_names = set(container.format.name.split(","))
-        # Cover art of an audio file is a one-picture "video" stream: not a video.
-        streams = [
-            stream
-            for stream in container.streams.video
-            if not stream.disposition & av.stream.Disposition.attached_pic
-            and stream.codec_context.name not in NON_VIDEO_CODECS
-        ]
-        if format_names & PLAYLIST_FORMATS:
-            format_description = container.format.long_name
-            container.close()
-            raise VideoDecodingError(
-                f"The file {self.path} is a playlist or stream description ({format_description!r}), not a video "
-                "file: give the video files themselves."
-            )
-        if format_names & NON_VIDEO_FORMATS:
-            format_description = container.format.long_name
-            container.close()
-            raise VideoDecodingError(
-                f"The file {self.path} is not a video (FFmpeg reads it as {format_description!r})."
-            )
-        if not streams:
-            what = "only a cover picture, no video stream" if container.streams.video else "no video stream"
-            container.close()
-            raise VideoDecodingError(f"The file {self.path} has {what}.")
-        return container, streams[0]
-
-    def _init_video_file(self):
-        container, stream = self._open_container()
-        try:
-            pts, dts, is_key, durations = [], [], [], []
-            num_packets = 0
-            for packet in container.demux(stream):
-                if packet.size == 0 and packet.pts is None and packet.dts is None:
-                    continue  # the empty packet that flushes the demuxer at the end
-                num_packets += 1
-                if packet.size == 0:
-                    continue  # a dropped frame (e.g. an empty AVI chunk): nothing to decode
-                if packet.is_discard:
-                    continue  # never shown (e.g. cut by an edit list)
-                pts.append(packet.pts)
-                dts.append(packet.dts)
-                is_key.append(packet.is_keyframe)
-                durations.append(packet.duration or 0)
-            time_base = stream.time_base
-            average_rate = stream.average_rate
-            header_num_frames = stream.frames
-            header_duration = stream.duration * time_base if stream.duration and time_base else None
-            if header_duration is None:
-                header_duration = _tagged_duration(stream.metadata.get("DURATION"))
-            if header_duration is None and container.duration:
-                # The whole file's duration (all streams): only used with a tolerance.
-                header_duration = container.duration / av.time_base
-            self._seek_by_dts = bool(set(container.format.name.split(",")) & DTS_SEEK_FORMATS)
-            self._can_skip_frames = stream.codec_context.name in SKIP_FRAME_DECODERS
-        except av.FFmpegError as error:
-            raise VideoDecodingError(f"Could not read the packets of the video {self.path}: {error}") from error
-        finally:
-            container.close()
-        if not pts:
-            raise VideoDecodingError(f"The video {self.path} has no frames.")
-        if header_num_frames and num_packets < header_num_frames:
-            raise VideoDecodingError(
-                f"The video {self.path} is truncated: its header lists {header_num_frames} frames but the file holds "
-                f"only {num_packets}."
-            )
-        pts, dts, is_key, durations = self._without_leading_frames(pts, dts, is_key, durations)
-
-        self._time_base = time_base
-        # Without timestamps frames can only be counted in decoding order: read from the start, no seeking.
-        self._has_timestamps = all(value is not None for value in pts) and time_base is not None
-        if self._has_timestamps and len(pts) > 1:
-            decoding_order_pts = np.asarray(pts, dtype=np.int64)
-            known_dts = all(value is not None for value in dts)
-            if (
-                known_dts
-                and (np.diff(decoding_order_pts) > 0).all()
-                and (decoding_order_pts != np.asarray(dts, dtype=np.int64)).any()
-            ):
-                # Timestamps that rise in decoding order yet differ from the decoding timestamps were guessed by
-                # FFmpeg (AVI stores none): with B-frames they do not follow the presentation order.
-                logger.info(f"The video {self.path} has no reliable presentation timestamps; reading it in order.")
-                self._has_timestamps = False
-        if self._has_timestamps:
-            order = np.argsort(np.asarray(pts, dtype=np.int64), kind="stable")
-            self._pts = np.asarray(pts, dtype=np.int64)[order]
-            self._dts = np.asarray([value if value is not None else pts[i] for i, value in enumerate(dts)])[order]
-            is_key = np.asarray(is_key, dtype=bool)[order]
-            durations = np.asarray(durations, dtype=np.int64)[order]
-            if len(np.unique(self._pts)) != len(self._pts):
-                logger.warning(f"The video {self.path} has frames with equal timestamps; reading it without seeking.")
-                self._has_timestamps = False
-        if self._has_timestamps:
-            times = (self._pts - self._pts[0]) * float(time_base)
-            # The last frame lasts its packet's duration, or the typical frame interval when the container has none.
-            last_duration = int(durations[-1])
-            if last_duration <= 0 and len(self._pts) > 1:
-                last_duration = int(np.median(np.diff(self._pts)))
-            num_total = len(self._pts)
-            total_span = (int(self._pts[-1] - self._pts[0]) + last_duration) * time_base  # a Fraction: exact
-            total_duration = float(total_span)
-            fps = float(num_total / total_span) if total_span > 0 else None
-            # Keyframe positions in presentation order; position 0 counts as one (reached by reopening the file).
-            is_key[0] = True
-            self._key_positions = np.flatnonzero(is_key)
-        else:
-            num_total = len(pts)
-            times = None
-            fps = float(average_rate) if average_rate else None
-            total_duration = num_total / fps if fps else None
-
-        if (
-            not header_num_frames
-            and header_duration is not None
-            and total_duration is not None
-            and float(header_duration) > total_duration + max(1.0, 0.1 * total_duration)
-        ):
-            raise VideoDecodingError(
-                f"The video {self.path} is truncated: its header says it lasts {float(header_duration):.2f} s but "
-                f"its frames span only {total_duration:.2f} s."
-            )
-
-        # The window [start, end) in seconds; frame indices count inside it.
-        first, last = 0, num_total
-        if self.start is not None or self.end is not None:
-            if times is None:
-                if fps is None:
-                    raise VideoDecodingError(
-                        f"The video {self.path} has neither timestamps nor a frame rate, so `start`/`end` cannot be "
-                        "used."
-                    )
-                times = np.arange(num_total) / fps
-            first = int(np.searchsorted(times, self.start, side="left")) if self.start is not None else 0
-            last = int(np.searchsorted(times, self.end, side="left")) if self.end is not None else num_total
-            if last <= first:
-                raise VideoDecodingError(
-                    f"The video {self.path} has no frames between start={self.start} s and end={self.end} s "
-                    f"(it lasts {total_duration:.3f} s)."
-                    if total_duration is not None
-                    else f"The video {self.path} has no frames between start={self.start} s and end={self.end} s."
-                )
-        self._first = first
-        self._num_total = num_total
-        self.num_frames = last - first
-        self.fps = fps
-        if total_duration is not None and (self.start is not None or self.end is not None):
-            window_start = self.start or 0.0
-            window_end = min(self.end, total_duration) if self.end is not None else total_duration
-            self.duration = window_end - window_start
-        else:
-            self.duration = total_duration
-
-    def _without_leading_frames(self, pts: list, dts: list, is_key: list, durations: list) -> tuple:
-        """
-        Leave out the frames before the first keyframe (a recording cut or started inside a GOP, common in MPEG-TS):
-        they reference frames that are not in the file, so decoders drop them. The count is reported.
-        """
-        first_key = next((i for i, key in enumerate(is_key) if key), None)
-        if first_key is None:
-            return pts, dts, is_key, durations  # no keyframe flags at all: nothing to go by
-        key_pts = pts[first_key]
-        keep = [i >= first_key and (key_pts is None or pts[i] is None or pts[i] >= key_pts) for i in range(len(pts))]
-        num_left_out = keep.count(False)
-        if not num_left_out:
-            return pts, dts, is_key, durations
-        logger.warning_once(
-            f"The video {self.path} starts inside a group of pictures: its first {num_left_out} frame(s) come before "
-            "the first keyframe, cannot be decoded and are left out."
-        )
-        return tuple([values[i] for i in range(len(pts)) if keep[i]] for values in (pts, dts, is_key, durations))
-
-    def _init_frame_folder(self, folder_fps: float | None):
-        files = list_frame_files(self.path)
-        if folder_fps is not None and not folder_fps > 0:
-            raise ValueError(f"`folder_fps` must be > 0, got {folder_fps}.")
-        first, last = 0, len(files)
-        if self.start is not None or self.end is not None:
-            if folder_fps is None:
-                raise ValueError(
-                    f"{self.path} is a frame folder: pass `folder_fps` (its frame rate) to use `start`/`end`."
-                )
-            times = np.arange(len(files)) / folder_fps
-            first = int(np.searchsorted(times, self.start, side="left")) if self.start is not None else 0
-            last = int(np.searchsorted(times, self.end, side="left")) if self.end is not None else len(files)
-            if last <= first:
-                raise VideoDecodingError(
-                    f"The frame folder {self.path} has no frames between start={self.start} s and end={self.end} s "
-                    f"({len(files)} frames at {folder_fps} fps)."
-                )
-        self._files = files[first:last]
-        self.num_frames = len(self._files)
-        self.fps = float(folder_fps) if folder_fps is not None else None
-        self.duration = self.num_frames / self.fps if self.fps is not None else None
-
-    def frame_index(self) -> "FrameIndex":
-        """
-        The file's frame index, for readers that decode the whole file in order themselves (the timeline): see
-        [`FrameIndex`]. Video files only; frame indices and times are those of the whole file, whatever the window.
-        """
-        if self.is_frame_folder:
-            raise ValueError(f"{self.path} is a frame folder; `frame_index` describes video files.")
-        if self._has_timestamps:
-            times = (self._pts - self._pts[0]) * float(self._time_base)
-            return FrameIndex(times=times, pts=self._pts, skip_frames=self._can_skip_frames)
-        if not self.fps:
-            raise VideoDecodingError(f"The video {self.path} has neither timestamps nor a frame rate.")
-        return FrameIndex(times=np.arange(self._num_total) / self.fps, pts=None, skip_frames=False)
-
-    def open_stream(self):
-        """Open the file again: `(container, stream)`, the video stream this reader indexes. Close the container."""
-        return self._open_container()
+        self._index(folder_fps)
 
     @property
     def info(self) -> VideoInfo:
@@ -662,35 +607,18 @@ class VideoReader:
         from a decoded frame: the first frame of the window is decoded (and kept) unless a frame was read already.
         """
         if self._info is None:
-            if self.is_frame_folder:
-                frame = self._decode_image(self._files[0])
-            else:
-                frame = self._read_video_frames(np.array([self._first]), convert=False, skip_unwanted=False)[0]
-                self._cached_frame = (self._first, frame)
-            self._set_info(frame)
+            self._set_info(self._first_frame())
         return self._info
 
     def _set_info(self, frame: "av.VideoFrame"):
         turns = _rotation_turns(frame.rotation)
         rotation = turns * 90 if turns <= 2 else -90
         width, height = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
-        self._info = VideoInfo(
-            path=self.path,
-            num_frames=self.num_frames,
-            fps=self.fps,
-            duration=self.duration,
-            width=width,
-            height=height,
-            rotation=rotation,
-            is_frame_folder=self.is_frame_folder,
-        )
+        timing = (self.num_frames, self.fps, self.duration)
+        self._info = VideoInfo(self.path, *timing, width, height, rotation, is_frame_folder=self.is_frame_folder)
 
     def close(self):
-        """Close the video file."""
-        self._frames = None
-        if getattr(self, "_container", None) is not None:
-            self._container.close()
-            self._container = None
+        """Release the open file, if any."""
 
     def __enter__(self):
         return self
@@ -700,8 +628,6 @@ class VideoReader:
 
     def __del__(self):
         self.close()
-
-    # ---------------------------------------------------------------- reading
 
     def read(self, indices, *, shortest_edge: int | None = None) -> np.ndarray:
         """
@@ -735,21 +661,68 @@ class VideoReader:
             return np.zeros((0, height, width, 3), dtype=np.uint8)
 
         unique_indices, inverse = np.unique(indices, return_inverse=True)
-        if self.is_frame_folder:
-            frames = []
-            for index in unique_indices.tolist():
-                image = self._decode_image(self._files[index])
-                if self._info is None:
-                    self._set_info(image)
-                frames.append(_frame_to_rgb(image, shortest_edge))
-        else:
-            frames = self._read_video_frames(unique_indices + self._first, convert=True, shortest_edge=shortest_edge)
+        frames = self._read_unique(unique_indices, shortest_edge)
         shapes = {frame.shape for frame in frames}
         if len(shapes) > 1:
             raise VideoDecodingError(
                 f"The frames read from {self.path} have different sizes {sorted(shapes)}; they cannot be stacked."
             )
         return np.stack(frames)[inverse.reshape(-1)]
+
+    def _index(self, folder_fps: float | None):
+        """Find the frames of the video and of the window: sets `num_frames`, `fps` and `duration`."""
+        raise NotImplementedError
+
+    def _first_frame(self) -> "av.VideoFrame":
+        """The first frame of the window, decoded (it gives the frame size and rotation)."""
+        raise NotImplementedError
+
+    def _read_unique(self, indices: np.ndarray, shortest_edge: int | None) -> list:
+        """RGB arrays of the frames at the sorted, unique window-level `indices`."""
+        raise NotImplementedError
+
+
+class FrameFolderReader(VideoReader):
+    """A [`VideoReader`] of a folder of frame images ([`list_frame_files`]): one image file per frame."""
+
+    is_frame_folder = True
+
+    def _index(self, folder_fps: float | None):
+        files = list_frame_files(self.path)
+        if folder_fps is not None and not folder_fps > 0:
+            raise ValueError(f"`folder_fps` must be > 0, got {folder_fps}.")
+        first, last = 0, len(files)
+        if self.start is not None or self.end is not None:
+            if folder_fps is None:
+                raise ValueError(
+                    f"{self.path} is a frame folder: pass `folder_fps` (its frame rate) to use `start`/`end`."
+                )
+            first, last = frames_in_window(np.arange(len(files)) / folder_fps, self.start, self.end)
+            if last <= first:
+                raise VideoDecodingError(
+                    f"The frame folder {self.path} has no frames between start={self.start} s and end={self.end} s "
+                    f"({len(files)} frames at {folder_fps} fps)."
+                )
+        self._files = files[first:last]
+        self.num_frames = len(self._files)
+        self.fps = float(folder_fps) if folder_fps is not None else None
+        self.duration = self.num_frames / self.fps if self.fps is not None else None
+
+    def frame_index(self) -> "FrameIndex":
+        """Video files only: a frame folder has no packets to index."""
+        raise ValueError(f"{self.path} is a frame folder; `frame_index` describes video files.")
+
+    def _first_frame(self) -> "av.VideoFrame":
+        return self._decode_image(self._files[0])
+
+    def _read_unique(self, indices: np.ndarray, shortest_edge: int | None) -> list:
+        frames = []
+        for index in indices.tolist():
+            image = self._decode_image(self._files[index])
+            if self._info is None:
+                self._set_info(image)
+            frames.append(frame_to_rgb(image, shortest_edge))
+        return frames
 
     def _decode_image(self, image_path: str) -> "av.VideoFrame":
         try:
@@ -760,10 +733,125 @@ class VideoReader:
             raise VideoDecodingError(f"Could not decode the frame image {image_path}: {error}") from error
         raise VideoDecodingError(f"The frame image {image_path} holds no image.")
 
+
+class VideoFileReader(VideoReader):
+    """A [`VideoReader`] of a video file: seeks to the keyframe before the wanted frames and decodes forward."""
+
+    def _index(self, folder_fps: float | None):
+        self._container = None
+        self._frames = None
+        self._position = -1
+        self._seek_position = 0
+        self._cached_frame = (None, None)
+        self._wanted_pts = None
+        self._skipped_pts = set()
+        packets = _demux_packets(self.path)
+        self._time_base = packets.time_base
+        self._seek_by_dts = packets.seek_by_dts
+        self._can_skip_frames = packets.can_skip_frames
+        num_total, times, fps, total_duration = self._index_frames(packets)
+        _check_header_duration(self.path, packets, total_duration)
+        self._set_window(num_total, times, fps, total_duration)
+
+    def _index_frames(self, packets: "_Packets") -> tuple:
+        """
+        Put the frames in presentation order by their timestamps (when they are reliable) and find the keyframes.
+        Returns the frame count, the frame times (`None` without timestamps), the frame rate and the duration.
+        """
+        pts, dts, is_key, durations = packets.pts, packets.dts, packets.is_key, packets.durations
+        # Without timestamps frames can only be counted in decoding order: read from the start, no seeking.
+        self._has_timestamps = _has_reliable_timestamps(self.path, pts, dts, packets.time_base)
+        if self._has_timestamps:
+            order = np.argsort(np.asarray(pts, dtype=np.int64), kind="stable")
+            self._pts = np.asarray(pts, dtype=np.int64)[order]
+            self._dts = np.asarray([value if value is not None else pts[i] for i, value in enumerate(dts)])[order]
+            is_key = np.asarray(is_key, dtype=bool)[order]
+            durations = np.asarray(durations, dtype=np.int64)[order]
+            if len(np.unique(self._pts)) != len(self._pts):
+                logger.warning(f"The video {self.path} has frames with equal timestamps; reading it without seeking.")
+                self._has_timestamps = False
+        if not self._has_timestamps:
+            num_total = len(pts)
+            fps = float(packets.average_rate) if packets.average_rate else None
+            return num_total, None, fps, num_total / fps if fps else None
+        times = (self._pts - self._pts[0]) * float(packets.time_base)
+        # The last frame lasts its packet's duration, or the typical frame interval when the container has none.
+        last_duration = int(durations[-1])
+        if last_duration <= 0 and len(self._pts) > 1:
+            last_duration = int(np.median(np.diff(self._pts)))
+        num_total = len(self._pts)
+        total_span = (int(self._pts[-1] - self._pts[0]) + last_duration) * packets.time_base  # a Fraction: exact
+        fps = float(num_total / total_span) if total_span > 0 else None
+        # Keyframe positions in presentation order; position 0 counts as one (reached by reopening the file).
+        is_key[0] = True
+        self._key_positions = np.flatnonzero(is_key)
+        return num_total, times, fps, float(total_span)
+
+    def _set_window(self, num_total: int, times: np.ndarray | None, fps: float | None, total_duration: float | None):
+        """The window [start, end) in seconds; frame indices count inside it."""
+        first, last = 0, num_total
+        if self.start is not None or self.end is not None:
+            if times is None:
+                if fps is None:
+                    raise VideoDecodingError(
+                        f"The video {self.path} has neither timestamps nor a frame rate, so `start`/`end` cannot be "
+                        "used."
+                    )
+                times = np.arange(num_total) / fps
+            first, last = frames_in_window(times, self.start, self.end)
+            if last <= first:
+                raise VideoDecodingError(
+                    f"The video {self.path} has no frames between start={self.start} s and end={self.end} s "
+                    f"(it lasts {total_duration:.3f} s)."
+                    if total_duration is not None
+                    else f"The video {self.path} has no frames between start={self.start} s and end={self.end} s."
+                )
+        self._first = first
+        self._num_total = num_total
+        self.num_frames = last - first
+        self.fps = fps
+        if total_duration is not None and (self.start is not None or self.end is not None):
+            window_start = self.start or 0.0
+            window_end = min(self.end, total_duration) if self.end is not None else total_duration
+            self.duration = window_end - window_start
+        else:
+            self.duration = total_duration
+
+    def frame_index(self) -> "FrameIndex":
+        """
+        The file's frame index, for readers that decode the whole file in order themselves (the timeline): see
+        [`FrameIndex`]. Frame indices and times are those of the whole file, whatever the window.
+        """
+        if self._has_timestamps:
+            times = (self._pts - self._pts[0]) * float(self._time_base)
+            return FrameIndex(times=times, pts=self._pts, skip_frames=self._can_skip_frames)
+        if not self.fps:
+            raise VideoDecodingError(f"The video {self.path} has neither timestamps nor a frame rate.")
+        return FrameIndex(times=np.arange(self._num_total) / self.fps, pts=None, skip_frames=False)
+
+    def open_stream(self):
+        """Open the file again: `(container, stream)`, the video stream this reader indexes. Close the container."""
+        return open_video_stream(self.path)
+
+    def close(self):
+        """Close the video file."""
+        self._frames = None
+        if getattr(self, "_container", None) is not None:
+            self._container.close()
+            self._container = None
+
+    def _first_frame(self) -> "av.VideoFrame":
+        frame = self._read_video_frames(np.array([self._first]), convert=False, skip_unwanted=False)[0]
+        self._cached_frame = (self._first, frame)
+        return frame
+
+    def _read_unique(self, indices: np.ndarray, shortest_edge: int | None) -> list:
+        return self._read_video_frames(indices + self._first, convert=True, shortest_edge=shortest_edge)
+
     def _restart(self):
         """Reopen the file: decoding then starts at the first frame, with no seek involved."""
         self.close()
-        self._container, self._stream = self._open_container()
+        self._container, self._stream = open_video_stream(self.path)
         self._skipped_pts = set()
         self._frames = self._iterate_frames()
         self._position = -1
@@ -832,7 +920,7 @@ class VideoReader:
                 frame = self._decode_frame(target)
             if self._info is None:
                 self._set_info(frame)
-            found[target] = _frame_to_rgb(frame, shortest_edge) if convert else frame
+            found[target] = frame_to_rgb(frame, shortest_edge) if convert else frame
         return [found[target] for target in targets.tolist()]
 
     def _decode_frame(self, target: int) -> "av.VideoFrame":
@@ -931,26 +1019,6 @@ def probe_video(
     """
     with VideoReader(source, start=start, end=end, folder_fps=folder_fps) as reader:
         return reader.info
-
-
-def read_video_frames(
-    source: str | os.PathLike,
-    indices,
-    *,
-    start: float | None = None,
-    end: float | None = None,
-    shortest_edge: int | None = None,
-    folder_fps: float | None = None,
-) -> np.ndarray:
-    """
-    Decode the frames at `indices` of a video file or frame folder (see [`VideoReader`]).
-
-    Returns:
-        `np.ndarray`: `(len(indices), height, width, 3)` uint8 RGB frames, upright, in the order of `indices`
-        (duplicates allowed).
-    """
-    with VideoReader(source, start=start, end=end, folder_fps=folder_fps) as reader:
-        return reader.read(indices, shortest_edge=shortest_edge)
 
 
 def read_frames(

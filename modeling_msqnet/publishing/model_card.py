@@ -13,8 +13,10 @@
 # limitations under the License.
 """Hub model cards (README.md with metadata and `model-index`) for saved MSQNet folders."""
 
+import dataclasses
 import math
 import shutil
+from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -22,9 +24,9 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers.utils import logging
 
 from ..data.manifest import check_label_names
+from ..file_utils import atomic_output
 from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, PROBLEM_TYPES
 from ..resources import resource_path
-from .model_folder import atomic_output
 
 
 logger = logging.get_logger(__name__)
@@ -65,6 +67,20 @@ METRIC_SPECS = {
     "loss": ("loss", "Loss", None),
 }
 REPORT_KEY_PREFIXES = ("eval_", "test_")
+# The fields of a `ModelCardInfo` that the template reads as they are.
+TEMPLATE_FIELDS = (
+    "problem_type",
+    "num_frames",
+    "dataset_name",
+    "dataset_id",
+    "eval_split",
+    "base_models",
+    "classifier_head",
+    "video_encoder",
+    "use_video_query",
+    "license",
+    "extra_text",
+)
 
 
 def _check_id2label(id2label) -> list[str]:
@@ -128,39 +144,13 @@ def _collect_plots(model_dir: Path, plots) -> list[dict]:
     return collected
 
 
-def render_model_card(
-    model_dir,
-    *,
-    id2label: dict[int, str],
-    problem_type: str,
-    num_frames: int,
-    dataset_name: str | None = None,
-    eval_results: dict[str, float] | None = None,
-    base_models: list[str] | None = None,
-    training_hyperparameters: dict | None = None,
-    plots: list[str] | None = None,
-    repo_id: str | None = None,
-    license: str = "apache-2.0",
-    template_path: str | None = None,
-    extra_text: str | None = None,
-    dataset_id: str | None = None,
-    eval_split: str | None = None,
-    classifier_head: str | None = None,
-    tags: list[str] | None = None,
-    video_encoder: str = "TimeSformer (divided space-time attention)",
-    use_video_query: bool = True,
-    frame_size: tuple[int, int] = (224, 224),
-    model_name: str | None = None,
-) -> ModelCard:
+@dataclass
+class ModelCardInfo:
     """
-    Render the MSQNet model card template into `model_dir/README.md` and return the card.
-
-    The metadata has `library_name: transformers`, `pipeline_tag: video-classification`, tags, `datasets`, `metrics`,
-    `base_model`, `license` and a `model-index` with one [`~huggingface_hub.EvalResult`] per entry of `eval_results`.
+    What a model card says about a saved MSQNet: [`render_model_card`] renders it. [`ModelCardInfo.from_config`] fills
+    the model's fields from a trained model's config, video processor and evaluation report.
 
     Args:
-        model_dir (`str` or `os.PathLike`):
-            Saved model folder; the card is written to its `README.md` (overwriting it).
         id2label (`dict[int, str]`):
             The model's labels, `config.id2label` (keys 0..K-1; digit-string keys are accepted).
         problem_type (`str`):
@@ -179,7 +169,7 @@ def render_model_card(
         training_hyperparameters (`dict`, *optional*):
             Shown as a table.
         plots (`list[str]`, *optional*):
-            PNG files to embed: paths relative to `model_dir`, or elsewhere (then copied into `model_dir`).
+            PNG files to embed: paths relative to the model folder, or elsewhere (then copied into it).
         repo_id (`str`, *optional*):
             Hub repository id used in the usage examples and as the model-index name.
         license (`str`, *optional*, defaults to `"apache-2.0"`):
@@ -204,56 +194,105 @@ def render_model_card(
             `(height, width)` of the model's input frames (the video processor's `crop_size`).
         model_name (`str`, *optional*):
             The model's name in the card; defaults to the last part of `repo_id`, else the folder's name.
-
-    Returns:
-        [`~huggingface_hub.ModelCard`]: the rendered card.
     """
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise FileNotFoundError(f"`model_dir` {model_dir} is not a directory: save the model there first.")
-    model_dir = model_dir.resolve()
-    template_path = Path(template_path) if template_path is not None else DEFAULT_TEMPLATE_PATH
-    if not template_path.is_file():
-        raise FileNotFoundError(
-            f"Model card template not found at {template_path}. Pass `template_path=` (the template ships in the "
-            "msqnet repository as hub_cards/msqnet_model_card_template.md)."
+
+    id2label: dict
+    problem_type: str
+    num_frames: int
+    dataset_name: str | None = None
+    eval_results: dict | None = None
+    base_models: list | None = None
+    training_hyperparameters: dict | None = None
+    plots: list | None = None
+    repo_id: str | None = None
+    license: str = "apache-2.0"
+    template_path: str | None = None
+    extra_text: str | None = None
+    dataset_id: str | None = None
+    eval_split: str | None = None
+    classifier_head: str | None = None
+    tags: list | None = None
+    video_encoder: str = VIDEO_ENCODER_NAMES["timesformer"]
+    use_video_query: bool = True
+    frame_size: tuple = (224, 224)
+    model_name: str | None = None
+
+    @classmethod
+    def from_config(cls, config, eval_report: dict | None = None, video_processor=None, **fields) -> "ModelCardInfo":
+        """
+        The card of a trained model's `config` (reads `id2label`, `problem_type`, `num_frames`, `classifier_head` and
+        `use_video_query`), its `video_processor` (the frame size: its `crop_size`, else the video encoder's
+        `image_size`) and its evaluation report (see [`eval_report_to_results`]); `fields` set or override the rest.
+        """
+        for name in ("id2label", "problem_type", "num_frames"):
+            if getattr(config, name, None) is None:
+                raise ValueError(f"`config.{name}` is not set: pass the trained MSQNet model's config.")
+        if video_processor is not None and getattr(video_processor, "crop_size", None):
+            frame_size = (video_processor.crop_size["height"], video_processor.crop_size["width"])
+        else:
+            image_size = getattr(config.video_config, "image_size", 224)
+            frame_size = tuple(image_size) if isinstance(image_size, (list, tuple)) else (image_size, image_size)
+        model_type = config.video_config.model_type
+        defaults = {
+            "eval_results": eval_report_to_results(eval_report) if eval_report else None,
+            "classifier_head": config.classifier_head,
+            "video_encoder": VIDEO_ENCODER_NAMES.get(model_type, model_type),
+            "use_video_query": config.use_video_query,
+            "frame_size": frame_size,
+        }
+        return cls(
+            id2label=config.id2label,
+            problem_type=config.problem_type,
+            num_frames=config.num_frames,
+            **{**defaults, **fields},
         )
 
-    label_names = _check_id2label(id2label)
-    if problem_type not in PROBLEM_TYPES:
-        raise ValueError(f"`problem_type` must be one of {PROBLEM_TYPES}, got {problem_type!r}.")
-    if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
-        raise ValueError(f"`num_frames` must be a positive integer, got {num_frames!r}.")
-    base_models = list(base_models or [])
-    if not all(isinstance(name, str) and name for name in base_models):
-        raise ValueError(f"`base_models` must be a list of Hub model ids, got {base_models!r}.")
-    eval_results = _check_eval_results(eval_results) if eval_results else {}
-    if eval_results and not dataset_name:
-        raise ValueError("`eval_results` need `dataset_name` (the dataset they were computed on) for the model-index.")
-    if training_hyperparameters is not None and not isinstance(training_hyperparameters, dict):
-        raise ValueError(f"`training_hyperparameters` must be a dict, got {type(training_hyperparameters).__name__}.")
+    def checked(self) -> "ModelCardInfo":
+        """A copy with the values checked and normalised; a `ValueError` names a bad one."""
+        if self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"`problem_type` must be one of {PROBLEM_TYPES}, got {self.problem_type!r}.")
+        num_frames = self.num_frames
+        if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
+            raise ValueError(f"`num_frames` must be a positive integer, got {num_frames!r}.")
+        base_models = list(self.base_models or [])
+        if not all(isinstance(name, str) and name for name in base_models):
+            raise ValueError(f"`base_models` must be a list of Hub model ids, got {base_models!r}.")
+        eval_results = _check_eval_results(self.eval_results) if self.eval_results else {}
+        if eval_results and not self.dataset_name:
+            raise ValueError(
+                "`eval_results` need `dataset_name` (the dataset they were computed on) for the model-index."
+            )
+        hyperparameters = self.training_hyperparameters
+        if hyperparameters is not None and not isinstance(hyperparameters, dict):
+            raise ValueError(f"`training_hyperparameters` must be a dict, got {type(hyperparameters).__name__}.")
+        frame_size = self.frame_size
+        if (
+            not isinstance(frame_size, (tuple, list))
+            or len(frame_size) != 2
+            or not all(isinstance(side, Integral) and not isinstance(side, bool) and side > 0 for side in frame_size)
+        ):
+            raise ValueError(f"`frame_size` must be (height, width) in pixels, got {frame_size!r}.")
+        return dataclasses.replace(
+            self,
+            base_models=base_models,
+            eval_results=eval_results,
+            dataset_id=self.dataset_id or self.dataset_name,
+        )
 
-    multi_label = problem_type == MULTI_LABEL_CLASSIFICATION
-    if (
-        not isinstance(frame_size, (tuple, list))
-        or len(frame_size) != 2
-        or not all(isinstance(side, Integral) and not isinstance(side, bool) and side > 0 for side in frame_size)
-    ):
-        raise ValueError(f"`frame_size` must be (height, width) in pixels, got {frame_size!r}.")
-    model_name = model_name or (repo_id.split("/")[-1] if repo_id else model_dir.name)
-    dataset_id = dataset_id or dataset_name
 
+def _model_index_results(info: ModelCardInfo) -> list[dict]:
+    """One [`~huggingface_hub.EvalResult`] per evaluation figure, with its display name, value and description."""
     results = []
-    for key, value in eval_results.items():
+    for key, value in info.eval_results.items():
         metric_type, metric_name, description = _metric_spec(key)
         results.append(
             {
                 "result": EvalResult(
                     task_type=TASK_TYPE,
                     task_name=TASK_NAME,
-                    dataset_type=dataset_id,
-                    dataset_name=dataset_name,
-                    dataset_split=eval_split,
+                    dataset_type=info.dataset_id,
+                    dataset_name=info.dataset_name,
+                    dataset_split=info.eval_split,
                     metric_type=metric_type,
                     metric_name=metric_name,
                     metric_value=value,
@@ -263,47 +302,73 @@ def render_model_card(
                 "description": description,
             }
         )
+    return results
 
+
+def _card_data(info: ModelCardInfo, model_name: str, results: list[dict]) -> ModelCardData:
+    """The card's metadata: library, task, license, tags, base models, dataset, metrics and the model-index."""
     card_tags = list(DEFAULT_TAGS)
-    if multi_label:
+    if info.problem_type == MULTI_LABEL_CLASSIFICATION:
         card_tags.insert(3, "multi-label-action-recognition")
-    card_tags += [tag for tag in (tags or []) if tag not in card_tags]
-    card_data = ModelCardData(
+    card_tags += [tag for tag in (info.tags or []) if tag not in card_tags]
+    return ModelCardData(
         library_name="transformers",
         pipeline_tag=TASK_TYPE,
-        license=license,
+        license=info.license,
         tags=card_tags,
-        base_model=base_models or None,
-        datasets=[dataset_id] if dataset_id else None,
+        base_model=info.base_models or None,
+        datasets=[info.dataset_id] if info.dataset_id else None,
         metrics=list(dict.fromkeys(result["result"].metric_type for result in results)) or None,
         model_name=model_name,
         eval_results=[result["result"] for result in results] or None,
     )
 
+
+def render_model_card(model_dir, info: ModelCardInfo) -> ModelCard:
+    """
+    Render the MSQNet model card template with `info` into `model_dir/README.md` and return the card.
+
+    The metadata has `library_name: transformers`, `pipeline_tag: video-classification`, tags, `datasets`, `metrics`,
+    `base_model`, `license` and a `model-index` with one [`~huggingface_hub.EvalResult`] per entry of
+    `info.eval_results`.
+
+    Args:
+        model_dir (`str` or `os.PathLike`):
+            Saved model folder; the card is written to its `README.md` (overwriting it).
+        info ([`ModelCardInfo`]):
+            What the card says.
+
+    Returns:
+        [`~huggingface_hub.ModelCard`]: the rendered card.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise FileNotFoundError(f"`model_dir` {model_dir} is not a directory: save the model there first.")
+    model_dir = model_dir.resolve()
+    template_path = Path(info.template_path) if info.template_path is not None else DEFAULT_TEMPLATE_PATH
+    if not template_path.is_file():
+        raise FileNotFoundError(
+            f"Model card template not found at {template_path}. Pass `template_path=` (the template ships in the "
+            "msqnet repository as hub_cards/msqnet_model_card_template.md)."
+        )
+    label_names = _check_id2label(info.id2label)
+    info = info.checked()
+    model_name = info.model_name or (info.repo_id.split("/")[-1] if info.repo_id else model_dir.name)
+    results = _model_index_results(info)
     card = ModelCard.from_template(
-        card_data,
+        _card_data(info, model_name, results),
         template_str=template_path.read_text(encoding="utf-8"),
-        model_id=repo_id or "your-username/your-msqnet-model",
+        model_id=info.repo_id or "your-username/your-msqnet-model",
         model_name=model_name,
-        multi_label=multi_label,
-        problem_type=problem_type,
+        multi_label=info.problem_type == MULTI_LABEL_CLASSIFICATION,
         num_labels=len(label_names),
         labels=[{"id": i, "name": name} for i, name in enumerate(label_names)],
-        num_frames=num_frames,
-        frame_height=int(frame_size[0]),
-        frame_width=int(frame_size[1]),
-        dataset_name=dataset_name,
-        dataset_id=dataset_id,
-        eval_split=eval_split,
+        frame_height=int(info.frame_size[0]),
+        frame_width=int(info.frame_size[1]),
         results=results,
-        hyperparameters=[(_table_cell(k), _table_cell(v)) for k, v in (training_hyperparameters or {}).items()],
-        plots=_collect_plots(model_dir, plots or []),
-        base_models=base_models,
-        classifier_head=classifier_head,
-        video_encoder=video_encoder,
-        use_video_query=use_video_query,
-        license=license,
-        extra_text=extra_text,
+        hyperparameters=[(_table_cell(k), _table_cell(v)) for k, v in (info.training_hyperparameters or {}).items()],
+        plots=_collect_plots(model_dir, info.plots or []),
+        **{name: getattr(info, name) for name in TEMPLATE_FIELDS},
     )
     readme_path = model_dir / "README.md"
     if readme_path.exists():
@@ -340,36 +405,4 @@ def eval_report_to_results(eval_report: dict) -> dict[str, float]:
     return results
 
 
-def render_model_card_from_config(
-    model_dir, config, eval_report: dict | None = None, video_processor=None, **kwargs
-) -> ModelCard:
-    """
-    [`render_model_card`] for a trained model's `config` (reads `id2label`, `problem_type`, `num_frames` and
-    `classifier_head`), its `video_processor` (the frame size: its `crop_size`, else the video encoder's
-    `image_size`) and its evaluation report (see [`eval_report_to_results`]). `kwargs` go to [`render_model_card`].
-    """
-    for name in ("id2label", "problem_type", "num_frames"):
-        if getattr(config, name, None) is None:
-            raise ValueError(f"`config.{name}` is not set: pass the trained MSQNet model's config.")
-    if video_processor is not None and getattr(video_processor, "crop_size", None):
-        frame_size = (video_processor.crop_size["height"], video_processor.crop_size["width"])
-    else:
-        image_size = getattr(config.video_config, "image_size", 224)
-        frame_size = tuple(image_size) if isinstance(image_size, (list, tuple)) else (image_size, image_size)
-    return render_model_card(
-        model_dir,
-        id2label=config.id2label,
-        problem_type=config.problem_type,
-        num_frames=config.num_frames,
-        eval_results=eval_report_to_results(eval_report) if eval_report else None,
-        classifier_head=kwargs.pop("classifier_head", getattr(config, "classifier_head", None)),
-        video_encoder=kwargs.pop(
-            "video_encoder", VIDEO_ENCODER_NAMES.get(config.video_config.model_type, config.video_config.model_type)
-        ),
-        use_video_query=kwargs.pop("use_video_query", getattr(config, "use_video_query", True)),
-        frame_size=kwargs.pop("frame_size", frame_size),
-        **kwargs,
-    )
-
-
-__all__ = ["render_model_card", "render_model_card_from_config", "eval_report_to_results", "METRIC_SPECS"]
+__all__ = ["ModelCardInfo", "render_model_card", "eval_report_to_results", "METRIC_SPECS"]

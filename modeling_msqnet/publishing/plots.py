@@ -25,7 +25,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from transformers.utils import logging
 
-from .model_folder import atomic_output
+from ..file_utils import atomic_output
 
 
 logger = logging.get_logger(__name__)
@@ -43,7 +43,8 @@ OTHER_COLOR = "tab:gray"
 LABEL_WIDTH = 30
 
 
-def _output_path(path) -> Path:
+def png_output_path(path) -> Path:
+    """`path` as a `Path`, checked to end with .png, its folder created."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"Plots are PNG files: `path` must end with .png, got {str(path)!r}.")
@@ -66,7 +67,8 @@ def _ap_color(value: float) -> tuple:
     return colormaps["RdYlGn"](0.1 + 0.8 * value)
 
 
-def _wrap(label: str, width: int = LABEL_WIDTH) -> str:
+def wrap_label(label: str, width: int = LABEL_WIDTH) -> str:
+    """`label` wrapped onto lines of at most `width` characters (axis tick labels)."""
     return "\n".join(textwrap.wrap(label, width)) or label
 
 
@@ -137,7 +139,7 @@ def plot_training_curves(
     bad = [index for index, entry in enumerate(history) if not isinstance(entry, dict)]
     if bad:
         raise ValueError(f"`history` entries must be dicts; entries {bad[:10]} are not.")
-    path = _output_path(path)
+    path = png_output_path(path)
     loss_key = _find_key(history, loss_key, LOSS_KEYS, "loss_key")
     metric_key = _find_key(history, metric_key, METRIC_KEYS, "metric_key")
     loss_x, loss_y, loss_x_name = _series(history, loss_key, "loss")
@@ -204,7 +206,7 @@ def plot_per_class_ap(per_class_ap: dict[str, float], path, *, title: str | None
             )
         else:
             scored.append((float(value), str(name)))
-    path = _output_path(path)
+    path = png_output_path(path)
     scored.sort(key=lambda item: (-item[0], item[1]))
     names = [name for _, name in scored] + sorted(no_positives)
     values = [value for value, _ in scored] + [0.0] * len(no_positives)
@@ -219,7 +221,7 @@ def plot_per_class_ap(per_class_ap: dict[str, float], path, *, title: str | None
         axes.text(value + 0.01, position, f"{value:.3f}", va="center", fontsize=8)
     for position in range(len(scored), num_classes):
         axes.text(0.01, position, "no positives", va="center", fontsize=8, style="italic", color="dimgray")
-    axes.set_yticks(positions, [_wrap(name, 40) for name in names], fontsize=8)
+    axes.set_yticks(positions, [wrap_label(name, 40) for name in names], fontsize=8)
     axes.set_ylim(num_classes - 0.5, -0.5)
     axes.set_xlim(0, 1.08)
     axes.set_xlabel("average precision")
@@ -291,7 +293,7 @@ def plot_top_k_confidences(examples: list[dict], path, *, k: int = 5) -> Path:
             raise ValueError(
                 f"`examples[{index}]['image']` must be a (height, width, 3 or 4) frame, got shape {np.shape(image)}."
             )
-    path = _output_path(path)
+    path = png_output_path(path)
 
     with_images = any(image is not None for image in images)
     num_columns = min(len(examples), 2 if with_images else 3)
@@ -327,7 +329,7 @@ def plot_top_k_confidences(examples: list[dict], path, *, k: int = 5) -> Path:
                 axes.text(value - 0.02, position, f"{value:.2f}", va="center", ha="right", fontsize=9, color="white")
             else:
                 axes.text(value + 0.02, position, f"{value:.2f}", va="center", fontsize=9)
-        tick_labels = [_wrap(f"{label} ✓" if truth else label) for label, truth in zip(labels, is_ground_truth)]
+        tick_labels = [wrap_label(f"{label} ✓" if truth else label) for label, truth in zip(labels, is_ground_truth)]
         axes.set_yticks(positions, tick_labels, fontsize=9)
         for tick, truth in zip(axes.get_yticklabels(), is_ground_truth):
             if truth:
@@ -338,9 +340,9 @@ def plot_top_k_confidences(examples: list[dict], path, *, k: int = 5) -> Path:
         missed = [label for label in ground_truth if label not in labels]
         xlabel = "confidence"
         if missed:
-            xlabel += "\n" + _wrap(f"ground truth outside the top {k}: " + ", ".join(missed), 45)
+            xlabel += "\n" + wrap_label(f"ground truth outside the top {k}: " + ", ".join(missed), 45)
         axes.set_xlabel(xlabel, fontsize=9)
-        axes.set_title(_wrap(title, 50), fontsize=10)
+        axes.set_title(wrap_label(title, 50), fontsize=10)
 
     legend_handles = [Patch(color=GROUND_TRUTH_COLOR, label="ground truth ✓"), Patch(color=OTHER_COLOR, label="other")]
     figure.legend(handles=legend_handles, loc="outside lower center", ncols=2, fontsize=9)

@@ -21,7 +21,8 @@ from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError, Offl
 from huggingface_hub.utils import filter_repo_objects
 from transformers.utils import logging
 
-from .model_folder import NOT_UPLOADED_PATTERNS, check_model_folder, one_line
+from ..command_line import one_line
+from ..models import NOT_UPLOADED_PATTERNS, check_model_folder
 
 
 logger = logging.get_logger(__name__)

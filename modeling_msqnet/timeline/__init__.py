@@ -10,7 +10,6 @@ from .timeline import (
     TorchWindowScorer,
     compute_timeline,
     find_segments,
-    scores_from_logits,
     window_bounds,
 )
 
@@ -25,6 +24,5 @@ __all__ = [
     "compute_timeline",
     "find_segments",
     "plot_timeline",
-    "scores_from_logits",
     "window_bounds",
 ]

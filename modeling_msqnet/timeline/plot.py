@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from transformers.utils import logging
 
-from ..publishing.plots import DPI, _output_path, _wrap, save_figure
+from ..publishing.plots import DPI, png_output_path, save_figure, wrap_label
 
 
 logger = logging.get_logger(__name__)
@@ -41,7 +41,7 @@ def plot_timeline(timeline, path, *, max_labels: int | None = None, title: str |
     Returns:
         `Path`: the written file.
     """
-    path = _output_path(path)
+    path = png_output_path(path)
     scores = np.asarray(timeline.scores, dtype=np.float64)
     labels = list(timeline.labels)
     rows = np.arange(len(labels))
@@ -84,7 +84,7 @@ def plot_timeline(timeline, path, *, max_labels: int | None = None, title: str |
             )
     for stretch in timeline.undecodable:
         axes.axvspan(stretch["start"], stretch["end"], facecolor="none", edgecolor="gray", hatch="//", linewidth=0)
-    axes.set_yticks(np.arange(len(rows)), [_wrap(labels[i]) for i in rows])
+    axes.set_yticks(np.arange(len(rows)), [wrap_label(labels[i]) for i in rows])
     axes.set_ylim(len(rows) - 0.5, -0.5)
     axes.set_xlim(min(edges[0], 0.0), max(edges[-1], timeline.duration))
     axes.set_xlabel("time (s)")

@@ -27,7 +27,13 @@ import av
 import numpy as np
 from transformers.utils import logging
 
-from ..hub_code.video_decoding import VideoDecodingError, VideoReader, _frame_to_rgb, decoded_frame_position
+from ..hub_code.video_decoding import (
+    VideoDecodingError,
+    VideoReader,
+    decoded_frame_position,
+    frame_to_rgb,
+    frames_in_window,
+)
 
 
 logger = logging.get_logger(__name__)
@@ -65,9 +71,7 @@ class StreamingVideoReader:
 
     def frame_range(self, start: float, end: float) -> tuple[int, int]:
         """Indices `[first, last)` of the frames whose presentation time lies in `[start, end)` seconds."""
-        first = int(np.searchsorted(self.times, start, side="left"))
-        last = int(np.searchsorted(self.times, end, side="left"))
-        return first, last
+        return frames_in_window(self.times, start, end)
 
     def iter_frames(self, indices) -> Iterator[tuple[int, np.ndarray | None]]:
         """
@@ -113,7 +117,7 @@ class StreamingVideoReader:
                         yield wanted_list[next_wanted], None
                         next_wanted += 1
                     if next_wanted < len(wanted_list) and wanted_list[next_wanted] == position:
-                        yield position, _frame_to_rgb(frame, None)
+                        yield position, frame_to_rgb(frame, None)
                         next_wanted += 1
                     if next_wanted == len(wanted_list):
                         return

@@ -33,9 +33,10 @@ import torch
 from tqdm.auto import tqdm
 from transformers.utils import logging
 
-from ..hub_code.configuration_msqnet import SINGLE_LABEL_CLASSIFICATION
+from ..file_utils import atomic_output
+from ..hub_code.configuration_msqnet import ordered_label_names
+from ..hub_code.modeling_msqnet import scores_from_logits
 from ..hub_code.video_decoding import VideoDecodingError, sample_frame_indices
-from ..publishing.model_folder import atomic_output
 from .streaming import StreamingVideoReader
 
 
@@ -191,7 +192,7 @@ class TorchWindowScorer:
         self.uses_frame_queries = bool(model.config.use_video_query)
         self.config = model.config
         if label_names is None:
-            self.labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+            self.labels = ordered_label_names(model.config.id2label)
             self.label_embeds, self.label_columns = None, None
         else:
             self.labels = list(label_names)
@@ -218,15 +219,6 @@ class TorchWindowScorer:
         if self.label_columns is not None:
             logits = logits[:, self.label_columns]
         return logits.float().numpy()
-
-
-def scores_from_logits(logits: np.ndarray, problem_type: str | None) -> np.ndarray:
-    """Sigmoid for multi-label models (the default), softmax for single-label ones."""
-    logits = np.asarray(logits, dtype=np.float64)
-    if problem_type == SINGLE_LABEL_CLASSIFICATION:
-        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return shifted / shifted.sum(axis=-1, keepdims=True)
-    return 1.0 / (1.0 + np.exp(-logits))
 
 
 def compute_timeline(
@@ -285,29 +277,12 @@ def compute_timeline(
 
     reader = StreamingVideoReader(video)
     starts, ends = window_bounds(reader.duration, window_seconds, stride_seconds)
-    sampled = []  # per window: the sampled frame indices, or None when the window holds no frame
-    for start, end in zip(starts.tolist(), ends.tolist()):
-        first, last = reader.frame_range(start, end)
-        sampled.append(first + sample_frame_indices(last - first, num_frames) if last > first else None)
+    sampled = _sample_windows(reader, starts, ends, num_frames)
     num_windows = len(sampled)
-    query_positions = scorer.query_frame_indices(num_frames) if scorer.uses_frame_queries else None
     wanted = np.unique(np.concatenate([indices for indices in sampled if indices is not None] or [[0]]))
-
-    scores = np.full((num_windows, len(labels)), np.nan)
+    query_positions = scorer.query_frame_indices(num_frames) if scorer.uses_frame_queries else None
     state = _StreamState(video_processor, scorer, sampled, query_positions)
-    missing = []  # presentation indices of wanted frames that could not be decoded
-    with tqdm(total=num_windows, unit="window", desc="Timeline", disable=not progress) as bar:
-        for index, frame in reader.iter_frames(wanted):
-            if frame is None:
-                missing.append(index)
-            state.add_frame(index, frame)
-            for window_indices, window_scores in state.score_ready_windows(batch_size, final=False):
-                scores[window_indices] = scores_from_logits(window_scores, config.problem_type)
-                bar.update(len(window_indices))
-        for window_indices, window_scores in state.score_ready_windows(batch_size, final=True):
-            scores[window_indices] = scores_from_logits(window_scores, config.problem_type)
-            bar.update(len(window_indices))
-        bar.update(num_windows - bar.n)
+    scores, missing = _score_windows(reader, state, wanted, len(labels), batch_size, progress)
 
     undecodable = _undecodable_stretches(reader, wanted, missing, starts, ends, sampled)
     unscored = int(np.isnan(scores).any(axis=1).sum())
@@ -336,6 +311,40 @@ def compute_timeline(
         undecodable=undecodable,
         settings=settings,
     )
+
+
+def _sample_windows(reader: StreamingVideoReader, starts, ends, num_frames: int) -> list:
+    """Per window: the indices of the frames it samples, or `None` when the window holds no frame."""
+    sampled = []
+    for start, end in zip(starts.tolist(), ends.tolist()):
+        first, last = reader.frame_range(start, end)
+        sampled.append(first + sample_frame_indices(last - first, num_frames) if last > first else None)
+    return sampled
+
+
+def _score_windows(reader, state: "_StreamState", wanted, num_labels: int, batch_size: int, progress: bool) -> tuple:
+    """
+    Decode the `wanted` frames once, front to back, scoring each window as soon as its frames are in. Returns the
+    `(num_windows, num_labels)` scores (NaN for a window that could not be scored) and the frames that could not be
+    decoded.
+    """
+    num_windows = len(state.sampled)
+    problem_type = state.scorer.config.problem_type
+    scores = np.full((num_windows, num_labels), np.nan)
+    missing = []  # presentation indices of wanted frames that could not be decoded
+    with tqdm(total=num_windows, unit="window", desc="Timeline", disable=not progress) as bar:
+        for index, frame in reader.iter_frames(wanted):
+            if frame is None:
+                missing.append(index)
+            state.add_frame(index, frame)
+            for window_indices, window_scores in state.score_ready_windows(batch_size, final=False):
+                scores[window_indices] = scores_from_logits(window_scores.astype(np.float64), problem_type).numpy()
+                bar.update(len(window_indices))
+        for window_indices, window_scores in state.score_ready_windows(batch_size, final=True):
+            scores[window_indices] = scores_from_logits(window_scores.astype(np.float64), problem_type).numpy()
+            bar.update(len(window_indices))
+        bar.update(num_windows - bar.n)
+    return scores, missing
 
 
 def _undecodable_stretches(reader: StreamingVideoReader, wanted, missing, starts, ends, sampled) -> list[dict]:
@@ -469,6 +478,5 @@ __all__ = [
     "VideoDecodingError",
     "compute_timeline",
     "find_segments",
-    "scores_from_logits",
     "window_bounds",
 ]

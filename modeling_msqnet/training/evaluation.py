@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from transformers.utils import logging
 
+from ..command_line import check_output_file, fraction, non_negative_int, positive_int
 from ..data import (
     DEFAULT_MAX_SKIPPED_FRACTION,
     check_skipped_share,
@@ -35,8 +36,13 @@ from ..data import (
     load_manifest_dataset,
     multi_hot,
 )
-from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, SINGLE_LABEL_CLASSIFICATION
-from ..hub_code.modeling_msqnet import classification_loss
+from ..file_utils import atomic_output
+from ..hub_code.configuration_msqnet import (
+    MULTI_LABEL_CLASSIFICATION,
+    SINGLE_LABEL_CLASSIFICATION,
+    ordered_label_names,
+)
+from ..hub_code.modeling_msqnet import classification_loss, scores_from_logits
 from ..metrics import (
     HEADLINE_METRICS,
     multilabel_accuracy,
@@ -44,8 +50,7 @@ from ..metrics import (
     primary_metric,
     top_k_accuracy,
 )
-from ..publishing.model_folder import atomic_output, load_model_folder
-from .arguments import check_output_file, fraction, non_negative_int, positive_int
+from ..models import load_model_folder
 from .dataloaders import build_eval_dataloader
 
 
@@ -66,20 +71,20 @@ def compute_metrics(logits: np.ndarray, labels: np.ndarray, problem_type: str, i
     """
     logits = torch.as_tensor(logits, dtype=torch.float64)
     num_videos, num_labels = logits.shape if logits.ndim == 2 else (0, len(id2label))
-    names = [id2label[i] for i in range(num_labels)]
+    names = ordered_label_names(id2label)[:num_labels]
     report = {"num_videos": int(num_videos)}
     if num_videos == 0:
         return report
     if problem_type == SINGLE_LABEL_CLASSIFICATION:
         targets = torch.as_tensor(labels).long()
-        scores = logits.softmax(dim=-1)
+        scores = scores_from_logits(logits, problem_type)
         top_k = top_k_accuracy(scores.numpy(), targets.numpy(), top_k=(1, min(5, num_labels)))
         report["top1"] = top_k["top1_accuracy"]
         report["top5"] = top_k[f"top{min(5, num_labels)}_accuracy"]
         multi_hot_targets = multi_hot([[target] for target in targets.tolist()], num_labels)
     else:
         targets = torch.as_tensor(labels).round()
-        scores = logits.sigmoid()
+        scores = scores_from_logits(logits, problem_type)
         multi_hot_targets = targets.numpy().astype(np.int64)
     report["loss"] = float(classification_loss(logits, targets.to(logits.dtype), problem_type))
     average_precision = multilabel_average_precision(scores.numpy(), multi_hot_targets)

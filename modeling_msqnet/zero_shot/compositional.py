@@ -58,8 +58,8 @@ from pathlib import Path
 import numpy as np
 from transformers.utils import logging
 
-from ..demo.synthetic_actions import SPLITS, check_colours, sample_split_specs
-from ..publishing.model_folder import atomic_output
+from ..data.synthetic_actions import SPLITS, check_colours, sample_split_specs
+from ..file_utils import atomic_output
 from .splits import NUM_SPLITS, SETTING_SEED_OFFSETS, SETTINGS, num_seen_classes, write_json_atomically
 
 

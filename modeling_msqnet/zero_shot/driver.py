@@ -164,7 +164,7 @@ def run_protocol(args) -> list[dict]:
     variants = parse_variants(args.variants)
     args.text_model_given = args.text_model is not None
     if args.text_model is None:
-        from ..demo.demo import find_text_model
+        from ..resources import find_text_model
 
         args.text_model = find_text_model()
         if args.text_model is None:
@@ -254,7 +254,7 @@ def write_outputs(records, output_dir, args):
         )
     command = getattr(args, "command", None)
     report = format_report(records, command=command, notes=notes)
-    from ..publishing.model_folder import atomic_output
+    from ..file_utils import atomic_output
 
     with atomic_output(output_dir / "report.md", ".md") as temporary:
         temporary.write_text(report, encoding="utf-8")

@@ -193,7 +193,7 @@ def prepare_seen_class_training(args, zero_shot_args) -> dict:
 
 
 def _write_manifest_atomically(entries, path):
-    from ..publishing.model_folder import atomic_output
+    from ..file_utils import atomic_output
 
     with atomic_output(path, ".jsonl") as temporary:
         write_manifest(entries, temporary)
@@ -254,7 +254,7 @@ def evaluate_zero_shot(
     from accelerate import Accelerator
 
     from ..data import load_manifest_dataset
-    from ..publishing.model_folder import load_model_folder
+    from ..models import load_model_folder
     from ..training.dataloaders import build_eval_dataloader
     from ..training.evaluation import evaluate_model
 
@@ -372,7 +372,8 @@ def main(argv=None) -> int:
     The command line of `examples/train.py` (and `accelerate launch -m modeling_msqnet.zero_shot`): training's flags
     plus `--zero_shot_splits`/`--seen_setting`/`--split_index`, which train on the seen classes of one split.
     """
-    from ..training.training import parse_args, run_training_command, train
+    from ..training.arguments import parse_args
+    from ..training.training import run_training_command, train
 
     zero_shot_args, argv = parse_zero_shot_args(argv)
     args = parse_args(argv)

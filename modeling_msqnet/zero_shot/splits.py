@@ -46,7 +46,7 @@ SETTINGS = {"50_seen": 0.5, "75_seen": 0.75}
 # Seed offset of each setting, so that the splits of the two settings are drawn independently.
 SETTING_SEED_OFFSETS = {"50_seen": 0, "75_seen": 1000}
 NUM_SPLITS = 10
-# The generated benchmark's label set (`modeling_msqnet.demo.synthetic_actions.ACTIONS`), by name.
+# The generated benchmark's label set (`modeling_msqnet.data.synthetic_actions.ACTIONS`), by name.
 SYNTHETIC_ACTIONS = "synthetic_actions"
 
 
@@ -90,7 +90,7 @@ def generate_split_file(label_set, *, dataset=None, seed: int = 0, num_splits: i
             The command that generated the file, recorded in it.
     """
     if label_set == SYNTHETIC_ACTIONS:
-        from ..demo.synthetic_actions import ACTIONS
+        from ..data.synthetic_actions import ACTIONS
 
         label_names, name = list(ACTIONS), dataset or SYNTHETIC_ACTIONS
     elif isinstance(label_set, (list, tuple)):
@@ -203,7 +203,7 @@ def load_split(name_or_path, setting: str, index: int, label_names=None) -> dict
 
 def write_json_atomically(content, path) -> Path:
     """Write `content` as indented JSON to `path` (written to a temporary file, then renamed)."""
-    from ..publishing.model_folder import atomic_output
+    from ..file_utils import atomic_output
 
     with atomic_output(path, ".json") as temporary:
         temporary.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -35,7 +35,7 @@ one action uniformly inside each group, so every action is in one clip out of si
 texture, size and background are drawn independently of the actions (no confounds).
 
 The module imports only the standard library, `numpy`, `av` and `tqdm`: it is a light tool, usable without torch.
-Command line: `msqnet-generate-benchmark --output_dir DIR` or `python -m modeling_msqnet.demo.synthetic_actions --output_dir DIR`.
+Command line: `msqnet-generate-benchmark --output_dir DIR` or `python -m modeling_msqnet.data.synthetic_actions --output_dir DIR`.
 """
 
 import argparse
@@ -698,9 +698,28 @@ def generate_benchmark(
 
     start_time = time.perf_counter()
     output_dir = os.fspath(output_dir)
-    videos_dir = os.path.join(output_dir, "videos")
-    os.makedirs(videos_dir, exist_ok=True)
+    os.makedirs(os.path.join(output_dir, "videos"), exist_ok=True)
+    records, jobs = _plan_clips(output_dir, num_train, num_test, seed, colours, (num_frames, size, fps))
+    _render_clips(jobs, num_workers, progress)
+    info = _benchmark_info(seed, num_frames, size, fps, colours, records)
+    paths = _write_benchmark_files(output_dir, records, info)
 
+    seconds = time.perf_counter() - start_time
+    logger.info(
+        "Wrote %d train and %d test clips (%dx%d, %d frames) to %s in %.1f s.",
+        num_train,
+        num_test,
+        size,
+        size,
+        num_frames,
+        output_dir,
+        seconds,
+    )
+    return {"output_dir": output_dir, "paths": paths, **info["splits"], "seconds": seconds}
+
+
+def _plan_clips(output_dir: str, num_train: int, num_test: int, seed: int, colours, clip_format: tuple) -> tuple:
+    """The manifest records of each split and the rendering jobs `(spec, path, num_frames, size, fps)` of all clips."""
     records, jobs = {}, []
     for split, count in (("train", num_train), ("test", num_test)):
         digits = max(5, len(str(max(count - 1, 0))))
@@ -708,41 +727,31 @@ def generate_benchmark(
         for index, spec in enumerate(sample_split_specs(split, count, seed, colours)):
             relative_path = f"videos/{split}_{index:0{digits}d}.mp4"
             records[split].append({"video": relative_path, "labels": list(spec.actions), "actor": spec.actor})
-            jobs.append((spec, os.path.join(output_dir, relative_path), num_frames, size, fps))
+            jobs.append((spec, os.path.join(output_dir, relative_path), *clip_format))
+    return records, jobs
 
+
+def _render_clips(jobs: list, num_workers: int, progress: bool):
+    """Render and encode every clip, in `num_workers` processes (the output does not depend on it)."""
     with tqdm(total=len(jobs), desc="Generating clips", unit="clip", disable=not progress) as bar:
         if num_workers == 1:
             for job in jobs:
                 _render_and_write(job)
                 bar.update()
         else:
-            context = multiprocessing.get_context(
-                "spawn"
-            )  # the caller may hold threads (e.g. torch) that fork dislikes
+            # The caller may hold threads (e.g. torch) that fork dislikes.
+            context = multiprocessing.get_context("spawn")
             with concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=context) as executor:
                 for _ in executor.map(
                     _render_and_write, jobs, chunksize=max(1, min(32, len(jobs) // (4 * num_workers)))
                 ):
                     bar.update()
 
-    paths = {
-        "labels": os.path.join(output_dir, "labels.json"),
-        "train": os.path.join(output_dir, "train.jsonl"),
-        "test": os.path.join(output_dir, "test.jsonl"),
-        "info": os.path.join(output_dir, "info.json"),
-        "readme": os.path.join(output_dir, "README.md"),
-        "videos": videos_dir,
-    }
-    with open(paths["labels"], "w", encoding="utf-8") as file:
-        json.dump(list(ACTIONS), file, indent=2)
-        file.write("\n")
-    for split in SPLITS:
-        with open(paths[split], "w", encoding="utf-8") as file:
-            for record in records[split]:
-                file.write(json.dumps(record) + "\n")
 
-    info = {
-        "generator": "modeling_msqnet.demo.synthetic_actions",
+def _benchmark_info(seed: int, num_frames: int, size: int, fps: int, colours, records: dict) -> dict:
+    """What `info.json` says: the settings, the action and actor vocabularies and the statistics of each split."""
+    return {
+        "generator": "modeling_msqnet.data.synthetic_actions",
         "seed": seed,
         "num_frames": num_frames,
         "size": size,
@@ -765,24 +774,32 @@ def generate_benchmark(
         "actor_size_range": list(ACTOR_SIZE_RANGE),
         "splits": {split: _split_statistics(records[split]) for split in SPLITS},
     }
+
+
+def _write_benchmark_files(output_dir: str, records: dict, info: dict) -> dict:
+    """Write `labels.json`, the manifests, `info.json` and the README; returns the paths of everything written."""
+    paths = {
+        "labels": os.path.join(output_dir, "labels.json"),
+        "train": os.path.join(output_dir, "train.jsonl"),
+        "test": os.path.join(output_dir, "test.jsonl"),
+        "info": os.path.join(output_dir, "info.json"),
+        "readme": os.path.join(output_dir, "README.md"),
+        "videos": os.path.join(output_dir, "videos"),
+    }
+    with open(paths["labels"], "w", encoding="utf-8") as file:
+        json.dump(list(ACTIONS), file, indent=2)
+        file.write("\n")
+    for split in SPLITS:
+        with open(paths[split], "w", encoding="utf-8") as file:
+            for record in records[split]:
+                file.write(json.dumps(record) + "\n")
+
     with open(paths["info"], "w", encoding="utf-8") as file:
         json.dump(info, file, indent=2)
         file.write("\n")
     with open(paths["readme"], "w", encoding="utf-8") as file:
         file.write(_readme(info))
-
-    seconds = time.perf_counter() - start_time
-    logger.info(
-        "Wrote %d train and %d test clips (%dx%d, %d frames) to %s in %.1f s.",
-        num_train,
-        num_test,
-        size,
-        size,
-        num_frames,
-        output_dir,
-        seconds,
-    )
-    return {"output_dir": output_dir, "paths": paths, **info["splits"], "seconds": seconds}
+    return paths
 
 
 def _split_statistics(records) -> dict:
@@ -801,7 +818,7 @@ def _readme(info: dict) -> str:
     lines = [
         "# Synthetic actor-agnostic multi-label actions",
         "",
-        "Generated by `modeling_msqnet.demo.synthetic_actions` "
+        "Generated by `modeling_msqnet.data.synthetic_actions` "
         f"(seed {info['seed']}, {info['size']}x{info['size']} pixels, {info['num_frames']} frames at {info['fps']} fps, "
         f"{info['codec']['codec']} {info['codec']['pix_fmt']} crf {info['codec']['crf']}).",
         "",
@@ -858,17 +875,9 @@ def main(argv=None):
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
+        options = ("num_train", "num_test", "num_frames", "size", "fps", "seed", "num_workers", "colours")
         summary = generate_benchmark(
-            args.output_dir,
-            num_train=args.num_train,
-            num_test=args.num_test,
-            num_frames=args.num_frames,
-            size=args.size,
-            fps=args.fps,
-            seed=args.seed,
-            num_workers=args.num_workers,
-            progress=not args.no_progress,
-            colours=args.colours,
+            args.output_dir, progress=not args.no_progress, **{name: getattr(args, name) for name in options}
         )
     except ValueError as error:
         parser.error(str(error))

@@ -11,21 +11,31 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""What a saved MSQNet folder holds, how to check and load one, and how to write one atomically.
+"""Loading and building MSQNet models: what a saved folder holds, how to check and load one (with its processor and
+defaults), and how to build a new model from pretrained parts or a preset.
 
-Training, evaluation, the demo and the Hub upload all use these names and checks, so they agree on what a complete
-folder is: a `config.json` of model type `msqnet`, the weights (one file, or every shard of an index), the Hub code its
-`auto_map` names and, for the pipeline, a video processor config.
+Training, evaluation, the timeline, the app, explanations, export, zero-shot and the Hub upload all use these names
+and checks, so they agree on what a complete folder is: a `config.json` of model type `msqnet`, the weights (one file,
+or every shard of an index), the Hub code its `auto_map` names and, for the pipeline, a video processor config.
 """
 
-import contextlib
+import dataclasses
 import json
 import os
-import shutil
+import re
 from pathlib import Path
 
+import torch
 from safetensors import SafetensorError
+from transformers import AutoModel, AutoTokenizer
 from transformers.utils import logging
+
+from .command_line import one_line
+from .data import check_label_names, load_label_set
+from .hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, MSQNetConfig, ordered_label_names
+from .hub_code.modeling_msqnet import MSQNetForVideoClassification
+from .hub_code.video_processing_msqnet import MSQNetVideoProcessor
+from .resources import available_presets, preset_path
 
 
 logger = logging.get_logger(__name__)
@@ -59,20 +69,9 @@ class ModelFolderError(ValueError):
     """A model folder that cannot be used: the message names the folder and the file that is missing or broken."""
 
 
-def one_line(error: Exception) -> str:
-    """An exception's message on one line (for command-line errors)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return " ".join(lines).rstrip(".") or type(error).__name__
-
-
 def has_any(folder, names) -> bool:
     """Whether `folder` holds one of the files `names`."""
     return any((Path(folder) / name).is_file() for name in names)
-
-
-def has_weights(folder) -> bool:
-    """Whether `folder` holds safetensors weights (a single file or an index)."""
-    return has_any(folder, SAFE_WEIGHTS_FILES)
 
 
 def read_config_dict(folder, argument: str = "--model") -> dict:
@@ -175,9 +174,7 @@ def check_model_folder(model_dir, required_files=(), require_video_processor: bo
 
 def default_video_processor(config):
     """The paper's test-time processor scaled to the model's input size (resize to 256/224 of the crop, crop)."""
-    from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
-
-    image_size = int(getattr(config.video_config, "image_size", 224))
+    image_size = int(config.video_config.image_size)
     return MSQNetVideoProcessor(
         num_frames=config.num_frames,
         size={"shortest_edge": round(image_size * 256 / 224)},
@@ -190,11 +187,6 @@ def load_model_folder(model_dir, argument: str = "--model"):
     Load a saved MSQNet folder (checked first: config, weights): the model, its video processor (the default one sized
     for the model, with a warning, when the folder has none) and its tokenizer (`None` when the folder has none).
     """
-    from transformers import AutoTokenizer
-
-    from ..hub_code.modeling_msqnet import MSQNetForVideoClassification
-    from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
-
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         problem = "is not a folder" if model_dir.exists() else "does not exist"
@@ -216,55 +208,175 @@ def load_model_folder(model_dir, argument: str = "--model"):
     return model, video_processor, tokenizer
 
 
-@contextlib.contextmanager
-def atomic_output(path, suffix: str):
-    """Yields a temporary path beside `path` (which must end with `suffix`, kept so that writers that go by the
-    suffix pick the format) and renames it to `path` on success: a file is never seen half-written."""
-    path = Path(path)
-    if path.suffix.lower() != suffix:
-        raise ValueError(f"`path` must end with {suffix}, got {str(path)!r}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp{suffix}")
+def load_label_names(path) -> tuple[list[str], dict]:
+    """Label names from a JSON list, or from a label set (file or name in configuration/datasets/) + metadata."""
+    candidate = Path(path)
+    if candidate.is_file():
+        try:
+            content = json.loads(candidate.read_text(encoding="utf-8-sig"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"--labels {path} is not valid JSON: {error}") from None
+        if isinstance(content, list):
+            return check_label_names(content, f"--labels {path}"), {}
+        if not isinstance(content, dict):
+            raise ValueError(f"--labels {path} must be a JSON list of names or a label set object with 'labels'.")
+    label_set = load_label_set(path)
+    return list(label_set["labels"]), label_set
+
+
+# Building the model: a new one from a config file, a saved (pretrained) folder, or pretrained parts.
+
+
+def build_model(args) -> "ModelSetup":
+    """The model that `args` ask for: composed from pretrained parts, new from a config file or a saved folder."""
+    label_names, label_info = load_label_names(args.labels) if args.labels else (None, {})
+    problem_type = label_info.get("problem_type")
+    if args.video_model:
+        return compose_model_from_parts(args, label_names, problem_type, label_info)
+    source = preset_path(args.model, "models")
+    if not source.exists():
+        raise FileNotFoundError(
+            f"--model {source} does not exist (expected a saved MSQNet folder, a config .json or one of the presets "
+            f"{available_presets('models')})."
+        )
+    if source.is_dir():
+        setup = load_pretrained_model(source, args, label_names, problem_type)
+    else:
+        setup = new_model_from_config(source, args, label_names, problem_type)
+    if args.text_model and not args.keep_text_model:
+        _detach_text_model(setup.model)
+        setup.tokenizer = None
+    setup.label_info = label_info
+    return setup
+
+
+@dataclasses.dataclass
+class ModelSetup:
+    """The model to train, its tokenizer (or `None`), video processor (or `None`: the default one), label set metadata
+    and the Hub ids of the pretrained parts (for the model card)."""
+
+    model: MSQNetForVideoClassification
+    tokenizer: object = None
+    video_processor: MSQNetVideoProcessor | None = None
+    label_info: dict = dataclasses.field(default_factory=dict)
+    base_models: list = dataclasses.field(default_factory=list)
+
+
+def compose_model_from_parts(args, label_names, problem_type, label_info) -> ModelSetup:
+    """A new MSQNet from a pretrained video encoder, CLIP and optionally a text encoder (`--video_model`, ...)."""
+    if label_names is None:
+        raise ValueError("--video_model/--clip_model need --labels (the label names to train on).")
+    model = MSQNetForVideoClassification.from_pretrained_parts(
+        args.video_model,
+        args.clip_model,
+        label_names,
+        num_frames=args.num_frames,
+        text_model_name_or_path=args.text_model,
+        keep_text_model=args.keep_text_model or args.text_model is None,
+        problem_type=problem_type or MULTI_LABEL_CLASSIFICATION,
+        **({"label_text_pooling": "mean"} if args.text_model else {}),
+    )
+    tokenizer = AutoTokenizer.from_pretrained(args.text_model or args.clip_model)
+    base_models = [
+        name for name in (args.video_model, args.clip_model, args.text_model) if name and not os.path.exists(name)
+    ]
+    return ModelSetup(model, tokenizer, label_info=label_info, base_models=base_models)
+
+
+def new_model_from_config(config_file: Path, args, label_names, problem_type) -> ModelSetup:
+    """A randomly initialised MSQNet from a config (preset) file; label queries from `--text_model` when given."""
     try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+        config = MSQNetConfig.from_json_file(config_file)
+    except (OSError, ValueError, TypeError) as error:
+        raise ModelFolderError(f"--model {config_file} is not a valid MSQNet config file: {one_line(error)}") from None
+    if label_names is not None:
+        config.id2label = dict(enumerate(label_names))
+        config.label2id = {name: index for index, name in enumerate(label_names)}
+    elif _has_default_labels(config):
+        raise ValueError(f"--model {config_file} is a config without label names (id2label); pass --labels.")
+    if problem_type:
+        config.problem_type = problem_type
+    model = MSQNetForVideoClassification(config)
+    tokenizer = attach_text_model(model, args.text_model) if args.text_model else None
+    # `label_text_init: false` (the zero-shot table's vanilla variant) keeps the random label embeddings.
+    if tokenizer is not None and model.config.label_text_init:
+        names = ordered_label_names(model.config.id2label)
+        model.set_labels(names, label_embeddings=model.msqnet.embed_label_names(names, tokenizer))
+    return ModelSetup(model, tokenizer)
 
 
-def temporary_sibling(path, tag: str = "saving") -> Path:
-    """The hidden path `.<name>.<tag>` next to `path` (same file system, so that a rename is atomic)."""
-    path = Path(path)
-    return path.parent / f".{path.name}.{tag}"
+def load_pretrained_model(folder: Path, args, label_names, problem_type) -> ModelSetup:
+    """A saved MSQNet folder to fine-tune, relabelled to `label_names` when they differ from the saved ones."""
+    model, video_processor, tokenizer = load_model_folder(folder)
+    if problem_type and model.config.problem_type != problem_type:
+        logger.info(f"Setting problem_type to {problem_type!r} (from --labels).")
+        model.config.problem_type = problem_type
+    if args.text_model:
+        tokenizer = attach_text_model(model, args.text_model)
+    current = ordered_label_names(model.config.id2label)
+    if label_names is not None and label_names != current:
+        relabel_model(model, label_names, tokenizer)
+    return ModelSetup(model, tokenizer, video_processor)
 
 
-def replace_folder(staged, final, keep_old_entries: bool = True) -> Path:
+def relabel_model(model, names: list[str], tokenizer=None):
     """
-    Put the complete folder `staged` in place of `final` with renames. With `keep_old_entries`, the entries of the old
-    `final` that `staged` does not hold (checkpoints, logs, ...) move into the new one. A run killed at any point
-    leaves `final` either as it was or complete (and the old folder as `.<name>.old`), never new files beside old
-    ones.
+    Give a trained model the labels `names`: known names keep their trained queries and head weights; new ones are
+    embedded by the text encoder when the model has one (and a tokenizer), else (or with `label_text_init: false`)
+    initialised at random. Text-derived label queries always come from the text encoder.
     """
-    staged, final = Path(staged), Path(final)
-    if not final.exists():
-        os.replace(staged, final)
-        return final
-    backup = temporary_sibling(final, "old")
-    shutil.rmtree(backup, ignore_errors=True)
-    os.replace(final, backup)
-    os.replace(staged, final)
-    if keep_old_entries:
-        for entry in backup.iterdir():
-            if not (final / entry.name).exists():
-                os.replace(entry, final / entry.name)
-    shutil.rmtree(backup, ignore_errors=True)
-    return final
+    from_text = model.config.label_text_init or model.msqnet.label_embeddings is None
+    if model.msqnet.text_model is not None and tokenizer is not None and from_text:
+        model.set_labels(names, tokenizer=tokenizer, reinitialize_head=True)
+        return
+    if model.msqnet.label_embeddings is None:
+        raise ValueError(
+            "A model with text-derived label queries embeds new label names with its text encoder; give --text_model "
+            "(and its tokenizer) or a --model folder that holds one."
+        )
+    known, weight = model.config.label2id, model.msqnet.label_embeddings.data
+    embeddings = torch.randn(len(names), weight.shape[1], dtype=weight.dtype) * model.config.initializer_range
+    for i, name in enumerate(names):
+        if name in known:
+            embeddings[i] = weight[known[name]]
+    model.set_labels(names, label_embeddings=embeddings, reinitialize_head=True)
+
+
+def attach_text_model(model, text_model_name_or_path):
+    """Put the text encoder `text_model_name_or_path` into the model (it embeds label names); returns its tokenizer."""
+    text_model = AutoModel.from_pretrained(text_model_name_or_path)
+    if text_model.config.model_type != "clip_text_model" and model.config.label_text_pooling == "pooler":
+        logger.warning(
+            f"--text_model {text_model_name_or_path} is a {text_model.config.model_type!r} model and the config "
+            "pools label names with 'pooler'; sentence encoders need `label_text_pooling: \"mean\"` in the model "
+            "config."
+        )
+    model.msqnet.text_model = text_model
+    model.config.text_config = text_model.config
+    model.msqnet.config.text_config = text_model.config
+    return AutoTokenizer.from_pretrained(text_model_name_or_path)
+
+
+def _detach_text_model(model):
+    model.msqnet.text_model = None
+    model.config.text_config = None
+    model.msqnet.config.text_config = None
+
+
+def _has_default_labels(config) -> bool:
+    return all(re.fullmatch(r"LABEL_\d+", str(name)) for name in config.id2label.values())
 
 
 __all__ = [
+    "ModelSetup",
+    "attach_text_model",
+    "build_model",
+    "compose_model_from_parts",
+    "load_label_names",
+    "load_pretrained_model",
+    "new_model_from_config",
+    "relabel_model",
     "CONFIG_FILE",
-    "atomic_output",
     "NOT_UPLOADED_PATTERNS",
     "TRAINING_OUTPUT_FILES",
     "ModelFolderError",
@@ -277,10 +389,6 @@ __all__ = [
     "check_weights",
     "default_video_processor",
     "has_any",
-    "has_weights",
     "load_model_folder",
-    "one_line",
     "read_config_dict",
-    "replace_folder",
-    "temporary_sibling",
 ]

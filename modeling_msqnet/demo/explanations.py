@@ -18,9 +18,9 @@ from pathlib import Path
 
 from transformers.utils import logging
 
-from .attention_maps import METHODS, explain_video
-from .cli import load_model
-from .figures import plot_attention_grid
+from ..explain.attention_maps import METHODS, explain_video
+from ..explain.cli import load_model
+from ..explain.figures import plot_attention_grid
 
 
 logger = logging.get_logger(__name__)
@@ -39,7 +39,7 @@ def write_demo_explanations(
         scikit-learn, which the embedding maps need).
     """
     from ..data.manifest import read_manifest
-    from .embeddings import write_embedding_maps
+    from ..explain.embeddings import write_embedding_maps
 
     manifest, output_dir = Path(benchmark_dir) / "test.jsonl", Path(output_dir)
     model, video_processor = load_model(model_dir)

@@ -2,9 +2,9 @@
 ("What the published model computes").
 
 It uses the official parameter layout (`backbone`, `linear1`, `image_model`, `linear2`, `query_embed`,
-`transformer`, `group_linear`) and PyTorch's own `nn.Transformer`, and shares no code with `modeling_msqnet`. The
-parity tests convert its `state_dict` with our converter and compare logits; the speed benchmarks time it as the
-baseline.
+`transformer`, `group_linear`) and PyTorch's own `nn.Transformer`, and shares no code with the rest of
+`modeling_msqnet` (it imports only `torch` and `transformers`). The parity tests convert its `state_dict` with our
+converter and compare logits; the speed benchmarks time it as the baseline.
 """
 
 import math
@@ -77,6 +77,21 @@ class OfficialMSQNet(nn.Module):
             batch_first=True,
         )
         self.group_linear = OfficialGroupWiseLinear(num_labels, d_model)
+
+    @classmethod
+    def sized_like(cls, config) -> "OfficialMSQNet":
+        """The model with the sizes of an MSQNet config (read by attribute name: nothing of ours is imported)."""
+        layers = {"num_encoder_layers": config.num_encoder_layers, "num_decoder_layers": config.num_decoder_layers}
+        widths = {"d_model": config.hidden_size, "dim_feedforward": config.intermediate_size}
+        return cls(
+            config.video_config,
+            config.vision_config,
+            config.num_labels,
+            nhead=config.num_attention_heads,
+            **widths,
+            **layers,
+            dropout=config.dropout,
+        )
 
     def forward(self, images):
         b, t, c, h, w = images.shape

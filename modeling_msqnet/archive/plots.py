@@ -82,7 +82,7 @@ def time_budget_figure(summary: dict) -> Figure:
         axes.text(
             bar.get_width(),
             bar.get_y() + bar.get_height() / 2,
-            f" {entry['seconds'] / 3600:.2f} h, {entry['bouts']} bouts",
+            f" {clock_time(entry['seconds'])}, {entry['bouts']} bout{'s' if entry['bouts'] != 1 else ''}",
             va="center",
             fontsize=8,
         )
@@ -90,8 +90,8 @@ def time_budget_figure(summary: dict) -> Figure:
     axes.set_ylim(len(labels) - 0.5, -0.5)
     axes.set_xlim(0.0, min(1.0, max(0.05, max(fractions, default=0.0) * 1.35)))
     axes.set_xlabel("fraction of the footage")
-    hours = sum(video["duration"] for video in summary["videos"]) / 3600
-    axes.set_title(f"Time budget per label: {len(summary['videos'])} videos, {hours:.2f} h of footage")
+    footage = clock_time(sum(video["duration"] for video in summary["videos"]))
+    axes.set_title(f"Time budget per label: {len(summary['videos'])} videos, {footage} of footage")
     return figure
 
 

@@ -7,6 +7,8 @@ OUT/
   run_settings.json          the first run's input, model identity and settings (a relaunch must match them)
   timelines/<video>.json     one per video, as `examples/timeline.py --output` writes it; <video> is the path
                              relative to the input folder, e.g. timelines/site_a/day1.mp4.json
+  failed/<video>.json        `{"video", "path", "error"}` of a video that could not be annotated (retried by a
+                             relaunch; listed in summary.json)
   segments.parquet           one row per segment of every video: SEGMENT_COLUMNS
   summary.json               input, model, settings, videos done and failed, hours, per-video time budgets
   plots/ethograms/<video>.png   ethogram strip per video
@@ -26,6 +28,7 @@ from pathlib import Path
 
 
 TIMELINES_DIR = "timelines"
+FAILED_DIR = "failed"
 TIMELINE_SUFFIX = ".json"
 SEGMENTS_FILE = "segments.parquet"
 SUMMARY_FILE = "summary.json"
@@ -40,6 +43,11 @@ SEGMENT_COLUMNS = ("video", "label", "start", "end", "peak_score", "peak_time")
 def timeline_path(output_dir, video: str) -> Path:
     """`OUT/timelines/<video>.json` for a video's relative path `video` (forward slashes)."""
     return Path(output_dir) / TIMELINES_DIR / (video + TIMELINE_SUFFIX)
+
+
+def failure_path(output_dir, video: str) -> Path:
+    """`OUT/failed/<video>.json`: the error of a video that could not be annotated."""
+    return Path(output_dir) / FAILED_DIR / (video + TIMELINE_SUFFIX)
 
 
 def ethogram_path(output_dir, video: str) -> Path:
@@ -101,6 +109,7 @@ def relative_video_name(path, root) -> str:
 
 __all__ = [
     "ETHOGRAMS_DIR",
+    "FAILED_DIR",
     "PLOTS_DIR",
     "REVIEWS_FILE",
     "RUN_SETTINGS_FILE",
@@ -110,6 +119,7 @@ __all__ = [
     "TIMELINES_DIR",
     "TIME_BUDGET_PLOT",
     "ethogram_path",
+    "failure_path",
     "label_thresholds",
     "read_segments",
     "read_summary",

@@ -156,7 +156,7 @@ def test_review_tab_in_a_headless_browser(out_dir, tmp_path):
     from selenium.webdriver.support.ui import WebDriverWait
 
     session = ReviewSession(out_dir)
-    demo = build_demo_with_review(None, session)
+    demo = build_demo_with_review(session)
     port = _free_port()
     demo.launch(
         server_name="127.0.0.1",
@@ -226,15 +226,27 @@ def test_review_tab_in_a_headless_browser(out_dir, tmp_path):
     ]
 
 
-def test_review_tab_beside_the_recognition_tab(out_dir, tmp_path):
+def test_app_with_annotations_and_thresholds(out_dir, tmp_path):
     from test_timeline import tiny_model, tiny_processor
 
-    from modeling_msqnet.app import VideoClassifierApp
+    from modeling_msqnet.app import build_app
 
     model_dir = tmp_path / "model"
     tiny_model().save_pretrained(model_dir)
     tiny_processor().save_pretrained(model_dir)
-    app = VideoClassifierApp(model_dir, explainer=False)
-    demo = build_demo_with_review(app, ReviewSession(out_dir))
+    thresholds = tmp_path / "thresholds.json"
+    per_label = {
+        label: dict(threshold=0.1 * (i + 1), precision=1, recall=1, f1=1, support=1) for i, label in enumerate(LABELS)
+    }
+    write_thresholds(thresholds, per_label)
+
+    demo, allowed_paths = build_app(model_dir, annotations=out_dir, thresholds=thresholds, explainer=False)
     ids = {getattr(block, "elem_id", None) for block in demo.blocks.values()}
     assert {"recognise_tab", "review_tab", "upload", "run", "review_table", "review_accept"} <= ids
+    texts = [block.value for block in demo.blocks.values() if isinstance(block, gradio.Markdown)]
+    assert any("its threshold (a thresholds file)" in text for text in texts)  # the timeline's per-label thresholds
+    assert len(allowed_paths) == 2  # the app's plots and the review's clips
+
+    review_only, allowed_paths = build_app(None, annotations=out_dir)
+    ids = {getattr(block, "elem_id", None) for block in review_only.blocks.values()}
+    assert "review_table" in ids and "upload" not in ids and len(allowed_paths) == 1

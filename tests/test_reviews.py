@@ -104,6 +104,30 @@ def test_threads_and_two_stores_lose_no_decision(tmp_path):
         assert starts == [float(index) for index in range(per_thread)]  # each thread's decisions, in its order
 
 
+def _append_many(path, worker, count):
+    store = ReviewStore(path)
+    for index in range(count):
+        store.append("v" * 3000 + ".mp4", f"worker{worker}", float(index), index + 1.0, "reject")
+
+
+def test_two_processes_lose_no_decision(tmp_path):
+    """Two app processes on one archive: `flock` serialises their appends too."""
+    import multiprocessing
+
+    path = tmp_path / REVIEWS_FILE
+    context = multiprocessing.get_context("fork")  # POSIX, as flock
+    workers = [context.Process(target=_append_many, args=(path, worker, 50)) for worker in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    reviews = read_reviews(path)
+    assert sorted((review["label"], review["start"]) for review in reviews) == [
+        (f"worker{worker}", float(index)) for worker in range(2) for index in range(50)
+    ]
+
+
 def test_reviews_survive_a_restart_and_later_decisions_win(tmp_path):
     path = tmp_path / REVIEWS_FILE
     ReviewStore(path).append("a.mp4", "walking", 0.0, 4.0, "accept")

@@ -222,22 +222,12 @@ def build_demo(app: VideoClassifierApp, example_videos=()):
     return demo
 
 
-def launch(
-    model_dir,
-    *,
-    examples=None,
-    annotations=None,
-    thresholds=None,
-    server_name="127.0.0.1",
-    server_port=None,
-    top_k=5,
-    **app_kwargs,
-):
+def build_app(model_dir, *, examples=None, annotations=None, thresholds=None, top_k=5, **app_kwargs):
     """
-    Build and launch the app (blocking), with no share link and no analytics. `annotations` (an output folder of
+    The app's `Blocks` and the folders it may serve files from. `annotations` (an output folder of
     `examples/annotate.py`) adds the review tab; `model_dir` may then be `None` (review only). `thresholds` (a file of
     `examples/calibrate.py`; by default the model folder's `thresholds.json`) sets the timeline's per-label thresholds
-    and the review tab's doubt.
+    and the review tab's doubt (by default the archive run's own thresholds).
     """
     from ..archive.thresholds import default_thresholds_file, read_thresholds
 
@@ -248,14 +238,18 @@ def launch(
         if app_thresholds is not None:
             app.threshold = read_thresholds(app_thresholds, app.labels)
         allowed_paths = [str(Path(path).parent) for path in example_videos] + [str(app.output_dir)]
-    if annotations is not None:
-        from .review import ReviewSession, build_demo_with_review
+    if annotations is None:
+        return build_demo(app, example_videos), allowed_paths
+    from .review import ReviewSession, build_demo_with_review
 
-        session = ReviewSession(annotations, thresholds=thresholds)
-        demo = build_demo_with_review(app, session, example_videos)
-        allowed_paths.append(str(session.clip_dir))
-    else:
-        demo = build_demo(app, example_videos)
+    session = ReviewSession(annotations, thresholds=thresholds)
+    demo = build_demo_with_review(session, build_demo(app, example_videos) if app is not None else None)
+    return demo, allowed_paths + [str(session.clip_dir)]
+
+
+def launch(model_dir, *, server_name="127.0.0.1", server_port=None, **kwargs):
+    """Build the app ([`build_app`], same arguments) and launch it (blocking), with no share link and no analytics."""
+    demo, allowed_paths = build_app(model_dir, **kwargs)
     demo.launch(
         server_name=server_name,
         server_port=server_port,

@@ -351,16 +351,14 @@ def build_review_tab(session: ReviewSession, demo):
     demo.load(refilter, filter_inputs, filter_outputs)
 
 
-def build_demo_with_review(app, session: ReviewSession, example_videos=()):
+def build_demo_with_review(session: ReviewSession, recognise=None):
     """
-    The app's `Blocks` with a review tab: the recognition UI of [`~modeling_msqnet.app.build_demo`] in a first tab
-    when `app` is given (a review-only app when it is `None`), then the review tab of `session`.
+    The app's `Blocks` with a review tab: `recognise` (the recognition `Blocks` of
+    [`~modeling_msqnet.app.build_demo`], or `None` for a review-only app) in a first tab, then the review tab of
+    `session`.
     """
     import gradio as gr
 
-    from .app import build_demo
-
-    recognise = build_demo(app, example_videos) if app is not None else None
     with gr.Blocks(title="MSQNet: recognise and review", analytics_enabled=False) as demo:
         if recognise is not None:
             with gr.Tab("Recognise", elem_id="recognise_tab"):

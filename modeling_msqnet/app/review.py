@@ -50,6 +50,8 @@ CLIP_CONTEXT_SECONDS = 1.0
 MAX_CLIP_SECONDS = 60.0
 CLIP_SHORTEST_EDGE = 360
 CLIP_CHUNK_FRAMES = 64
+# The table shows the most doubtful segments first; past this many rows, narrow the filters.
+MAX_TABLE_ROWS = 500
 TABLE_HEADERS = ["#", "video", "label", "start (s)", "end (s)", "score", "doubt", "decision"]
 
 
@@ -279,7 +281,12 @@ def build_review_tab(session: ReviewSession, demo):
         items = session.filtered(
             state["label"], state["video"], state["min_score"], state["max_score"], state["undecided"]
         )
-        return [item.row() for item in items] or [[""] * len(TABLE_HEADERS)], items
+        shown = items[:MAX_TABLE_ROWS]
+        label = f"Segments: {len(items)}" + (
+            f", the {len(shown)} most doubtful shown" if len(shown) < len(items) else ""
+        )
+        table_rows = [item.row() for item in shown] or [[""] * len(TABLE_HEADERS)]
+        return gr.update(value=table_rows, label=label), items
 
     def show(item_id):
         if item_id is None:

@@ -371,6 +371,17 @@ def launch_env():
     return env
 
 
+def kill_tree(process):
+    """SIGKILL the launcher and its workers (torchrun starts each worker in a session of its own)."""
+    import psutil
+
+    workers = psutil.Process(process.pid).children(recursive=True)
+    for each in [process.pid, *(worker.pid for worker in workers)]:
+        os.kill(each, signal.SIGKILL)
+    process.wait()
+    psutil.wait_procs(workers, timeout=30)
+
+
 def annotated_names(log: str) -> list[str]:
     return [line.split("annotated ", 1)[1].split(" (")[0] for line in log.splitlines() if " - annotated " in line]
 
@@ -386,13 +397,12 @@ def test_two_processes_killed_and_relaunched_equal_one_process(model_dir, tmp_pa
     interrupted = tmp_path / "interrupted"
     command = launch_command(2, model_dir, videos, interrupted)
     with open(tmp_path / "first.log", "w") as log:
-        process = subprocess.Popen(command, env=launch_env(), stdout=log, stderr=log, start_new_session=True)
+        process = subprocess.Popen(command, env=launch_env(), stdout=log, stderr=log)
         deadline = time.monotonic() + 300
         while len(list((interrupted / "timelines").rglob("*.json"))) < 2:
             assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()
             time.sleep(0.05)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        kill_tree(process)
     done_before = {path: path.stat().st_mtime_ns for path in (interrupted / "timelines").rglob("*.json")}
     assert 2 <= len(done_before) < num_videos and not (interrupted / "summary.json").exists()
 

@@ -314,7 +314,7 @@ def annotate_archive(
     )
     if not accelerator.is_main_process:
         return None
-    wait_for_all(list(durations), durations, output_dir, progress=progress)
+    wait_for_all(list(durations), durations, output_dir, progress=progress and accelerator.num_processes > 1)
     return merge_archive(output_dir, archive_input, settings)
 
 

@@ -1,6 +1,7 @@
 """Local web app: upload or pick a video, see the top-k labels and, for long videos, the action timeline.
 
     python examples/app.py --model DIR [--examples FOLDER_OF_VIDEOS] [--port 7860]
+    python examples/app.py --annotations OUT [--model DIR] [--thresholds thresholds.json]   # + the review tab
 
 Runs offline (no analytics, no share link). On a Hugging Face Space, this file is the Space's `app.py`: see the README.
 """
@@ -17,7 +18,18 @@ from modeling_msqnet.timeline import DEFAULT_STRIDE_SECONDS, DEFAULT_WINDOW_SECO
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--model", default=os.environ.get("MSQNET_MODEL", "model"), help="A saved MSQNet folder (env MSQNET_MODEL)."
+        "--model",
+        default=os.environ.get("MSQNET_MODEL"),
+        help="A saved MSQNet folder (env MSQNET_MODEL; default ./model, or none with --annotations: review only).",
+    )
+    parser.add_argument(
+        "--annotations", default=None, help="Output folder of examples/annotate.py: adds the review tab."
+    )
+    parser.add_argument(
+        "--thresholds",
+        default=None,
+        help="Per-label thresholds (examples/calibrate.py) for the timeline and the review's doubt (default: the "
+        "model folder's thresholds.json, and the archive run's own thresholds).",
     )
     parser.add_argument("--examples", default=os.environ.get("MSQNET_EXAMPLES"), help="A folder of videos to pick.")
     parser.add_argument("--top_k", type=int, default=5)
@@ -25,7 +37,10 @@ def parse_args(argv=None):
     parser.add_argument("--stride_seconds", type=float, default=DEFAULT_STRIDE_SECONDS)
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.model is None and args.annotations is None:
+        args.model = "model"
+    return args
 
 
 def main(argv=None):
@@ -35,6 +50,8 @@ def main(argv=None):
     launch(
         args.model,
         examples=args.examples,
+        annotations=args.annotations,
+        thresholds=args.thresholds,
         server_name=args.host,
         server_port=args.port,
         top_k=args.top_k,

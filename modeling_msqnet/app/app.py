@@ -42,12 +42,12 @@ from ..timeline import (  # noqa: E402
     compute_timeline,
     plot_timeline,
 )
+from ..video_files import VIDEO_EXTENSIONS, is_video_file_name  # noqa: E402
 
 
 logger = logging.get_logger(__name__)
 
 MAX_EXAMPLE_VIDEOS = 200
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts", ".m2ts", ".mts")
 
 
 @dataclass
@@ -166,7 +166,7 @@ def list_example_videos(folder, limit: int = MAX_EXAMPLE_VIDEOS) -> list[str]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"--examples {folder} is not a folder of videos.")
-    videos = sorted(str(path) for path in folder.iterdir() if path.suffix.lower() in VIDEO_EXTENSIONS)
+    videos = sorted(str(path) for path in folder.iterdir() if is_video_file_name(path))
     if len(videos) > limit:
         logger.warning(f"--examples {folder} holds {len(videos)} videos; the picker offers the first {limit}.")
     return videos[:limit]
@@ -198,11 +198,14 @@ def build_demo(app: VideoClassifierApp, example_videos=()):
         )
 
     with gr.Blocks(title="MSQNet action recognition", analytics_enabled=False) as demo:
+        threshold = (
+            f"{app.threshold:g}" if isinstance(app.threshold, (int, float)) else "its threshold (a thresholds file)"
+        )
         gr.Markdown(
             "# MSQNet action recognition\n"
             f"Upload a video or pick one. Videos longer than {app.window_seconds:g} s get a timeline: scores in "
             f"{app.window_seconds:g} s windows every {app.stride_seconds:g} s, and segments where a label scores at "
-            f"least {app.threshold:g}."
+            f"least {threshold}."
         )
         with gr.Row():
             with gr.Column():
@@ -238,15 +241,38 @@ def build_demo(app: VideoClassifierApp, example_videos=()):
     return demo
 
 
-def launch(model_dir, *, examples=None, server_name="127.0.0.1", server_port=None, top_k=5, **app_kwargs):
-    """Build and launch the app (blocking), with no share link and no analytics."""
-    app = VideoClassifierApp(model_dir, top_k=top_k, **app_kwargs)
-    example_videos = list_example_videos(examples)
-    demo = build_demo(app, example_videos)
+def build_app(model_dir, *, examples=None, annotations=None, thresholds=None, top_k=5, **app_kwargs):
+    """
+    The app's `Blocks` and the folders it may serve files from. `annotations` (an output folder of
+    `examples/annotate.py`) adds the review tab; `model_dir` may then be `None` (review only). `thresholds` (a file of
+    `examples/calibrate.py`; by default the model folder's `thresholds.json`) sets the timeline's per-label thresholds
+    and the review tab's doubt (by default the archive run's own thresholds).
+    """
+    from ..archive.thresholds import default_thresholds_file, read_thresholds
+
+    app, allowed_paths, example_videos = None, [], list_example_videos(examples)
+    if model_dir is not None:
+        app = VideoClassifierApp(model_dir, top_k=top_k, **app_kwargs)
+        app_thresholds = thresholds or default_thresholds_file(model_dir)
+        if app_thresholds is not None:
+            app.threshold = read_thresholds(app_thresholds, app.labels)
+        allowed_paths = [str(Path(path).parent) for path in example_videos] + [str(app.output_dir)]
+    if annotations is None:
+        return build_demo(app, example_videos), allowed_paths
+    from .review import ReviewSession, build_demo_with_review
+
+    session = ReviewSession(annotations, thresholds=thresholds)
+    demo = build_demo_with_review(session, build_demo(app, example_videos) if app is not None else None)
+    return demo, allowed_paths + [str(session.clip_dir)]
+
+
+def launch(model_dir, *, server_name="127.0.0.1", server_port=None, **kwargs):
+    """Build the app ([`build_app`], same arguments) and launch it (blocking), with no share link and no analytics."""
+    demo, allowed_paths = build_app(model_dir, **kwargs)
     demo.launch(
         server_name=server_name,
         server_port=server_port,
         share=False,
-        allowed_paths=[str(Path(path).parent) for path in example_videos] + [str(app.output_dir)],
+        allowed_paths=allowed_paths,
         footer_links=[],
     )

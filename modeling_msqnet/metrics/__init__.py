@@ -16,6 +16,7 @@ from .multilabel_accuracy.multilabel_accuracy import multilabel_accuracy
 from .multilabel_average_precision.multilabel_average_precision import (
     binary_average_precision,
     multilabel_average_precision,
+    precision_recall_curve,
 )
 from .top_k_accuracy.top_k_accuracy import top_k_accuracy
 
@@ -72,6 +73,7 @@ __all__ = [
     "metric_module_path",
     "multilabel_accuracy",
     "multilabel_average_precision",
+    "precision_recall_curve",
     "primary_metric",
     "top_k_accuracy",
 ]

@@ -10,6 +10,7 @@ from .timeline import (
     TorchWindowScorer,
     compute_timeline,
     find_segments,
+    per_label_thresholds,
     window_bounds,
 )
 
@@ -23,6 +24,7 @@ __all__ = [
     "TorchWindowScorer",
     "compute_timeline",
     "find_segments",
+    "per_label_thresholds",
     "plot_timeline",
     "window_bounds",
 ]

@@ -25,6 +25,7 @@ import csv
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,13 +135,14 @@ def find_segments(
     window_ends,
     scores,
     labels,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | Mapping[str, float] = DEFAULT_THRESHOLD,
     min_duration: float = 0.0,
     merge_gap: float = 0.0,
 ) -> list[dict]:
     """
-    Per-label segments: the union of the windows whose score is at least `threshold`, with pieces at most
-    `merge_gap` seconds apart merged, then pieces shorter than `min_duration` seconds dropped.
+    Per-label segments: the union of the windows whose score is at least `threshold` (one for all labels, or
+    `{label: threshold}` for each), with pieces at most `merge_gap` seconds apart merged, then pieces shorter than
+    `min_duration` seconds dropped.
 
     Returns:
         `list[dict]`: `{"label", "start", "end", "peak_score", "peak_time"}` sorted by start, then label order;
@@ -151,11 +153,12 @@ def find_segments(
     window_starts = np.asarray(window_starts, dtype=np.float64)
     window_ends = np.asarray(window_ends, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
+    label_thresholds = per_label_thresholds(threshold, labels)
     segments = []
     for label_index, label in enumerate(labels):
         current = None
         for start, end, score in zip(window_starts, window_ends, scores[:, label_index]):
-            if not score >= threshold:  # NaN (unscored) windows break segments too
+            if not score >= label_thresholds[label]:  # NaN (unscored) windows break segments too
                 continue
             if current is not None and start <= current["end"] + merge_gap:
                 current["end"] = max(current["end"], float(end))
@@ -178,6 +181,16 @@ def find_segments(
     return sorted(segments, key=lambda segment: (segment["start"], order[segment["label"]]))
 
 
+def per_label_thresholds(threshold: float | Mapping[str, float], labels) -> dict[str, float]:
+    """`{label: threshold}` from one threshold for all `labels` or a mapping that must cover each of them."""
+    if isinstance(threshold, Mapping):
+        missing = [label for label in labels if label not in threshold]
+        if missing:
+            raise ValueError(f"The per-label thresholds lack the label(s) {missing}.")
+        return {label: float(threshold[label]) for label in labels}
+    return {label: float(threshold) for label in labels}
+
+
 class TorchWindowScorer:
     """
     Scores windows with an `MSQNetForVideoClassification`: per-frame CLIP query embeddings averaged per window (the
@@ -198,10 +211,13 @@ class TorchWindowScorer:
             self.labels = list(label_names)
             self.label_embeds, self.label_columns = model.label_inputs_for_names(self.labels, tokenizer)
 
+    def _to_model(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.to(device=self.model.device, dtype=self.model.dtype)
+
     @torch.inference_mode()
     def embed_frames(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """`(num_images, 3, H, W)` -> `(num_images, vision_hidden_size)` CLIP query embeddings."""
-        return self.model.msqnet.get_frame_query_embeds(pixel_values)
+        return self.model.msqnet.get_frame_query_embeds(self._to_model(pixel_values))
 
     def query_frame_indices(self, num_frames: int):
         return self.model.msqnet.get_query_frame_indices(num_frames)
@@ -211,14 +227,14 @@ class TorchWindowScorer:
         """`pixel_values` `(B, T, 3, H, W)` and the embeddings of the query frames `(B, Q, D)` -> `(B, num_labels)`."""
         video_query_embeds = frame_query_embeds.mean(dim=1) if frame_query_embeds is not None else None
         logits = self.model(
-            pixel_values=pixel_values,
+            pixel_values=self._to_model(pixel_values),
             video_query_embeds=video_query_embeds,
             label_embeds=self.label_embeds,
             return_dict=True,
         ).logits
         if self.label_columns is not None:
             logits = logits[:, self.label_columns]
-        return logits.float().numpy()
+        return logits.float().cpu().numpy()
 
 
 def compute_timeline(
@@ -228,7 +244,7 @@ def compute_timeline(
     *,
     window_seconds: float = DEFAULT_WINDOW_SECONDS,
     stride_seconds: float = DEFAULT_STRIDE_SECONDS,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | Mapping[str, float] = DEFAULT_THRESHOLD,
     min_duration: float = 0.0,
     merge_gap: float = 0.0,
     batch_size: int = 8,
@@ -250,8 +266,9 @@ def compute_timeline(
             Length of a window in seconds.
         stride_seconds (`float`, *optional*, defaults to 2.0):
             Time between the starts of consecutive windows (half a window: each moment is seen by two windows).
-        threshold (`float`, *optional*, defaults to 0.5):
-            Score at or above which a window counts towards a label's segment.
+        threshold (`float` or `dict[str, float]`, *optional*, defaults to 0.5):
+            Score at or above which a window counts towards a label's segment: one for all labels, or one per label
+            (`archive.read_thresholds` reads them from a calibrated thresholds file).
         min_duration (`float`, *optional*, defaults to 0.0):
             Segments shorter than this (seconds) are dropped.
         merge_gap (`float`, *optional*, defaults to 0.0):
@@ -296,7 +313,7 @@ def compute_timeline(
         "window_seconds": float(window_seconds),
         "stride_seconds": float(stride_seconds),
         "num_frames": num_frames,
-        "threshold": float(threshold),
+        **_threshold_settings(threshold, labels),
         "min_duration": float(min_duration),
         "merge_gap": float(merge_gap),
     }
@@ -345,6 +362,13 @@ def _score_windows(reader, state: "_StreamState", wanted, num_labels: int, batch
             bar.update(len(window_indices))
         bar.update(num_windows - bar.n)
     return scores, missing
+
+
+def _threshold_settings(threshold, labels) -> dict:
+    """`{"threshold": t}` for one threshold; `{"threshold": None, "thresholds": {label: t}}` for per-label ones."""
+    if isinstance(threshold, Mapping):
+        return {"threshold": None, "thresholds": per_label_thresholds(threshold, labels)}
+    return {"threshold": float(threshold)}
 
 
 def _undecodable_stretches(reader: StreamingVideoReader, wanted, missing, starts, ends, sampled) -> list[dict]:
@@ -478,5 +502,6 @@ __all__ = [
     "VideoDecodingError",
     "compute_timeline",
     "find_segments",
+    "per_label_thresholds",
     "window_bounds",
 ]

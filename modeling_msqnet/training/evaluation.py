@@ -103,26 +103,16 @@ def compute_metrics(logits: np.ndarray, labels: np.ndarray, problem_type: str, i
 
 
 @torch.no_grad()
-def evaluate_model(
-    model,
-    dataloader,
-    accelerator,
-    *,
-    problem_type: str,
-    id2label: dict,
-    dataset=None,
-    desc="Evaluating",
-    label_inputs=(None, None),
-):
+def predict_dataset(model, dataloader, accelerator, *, dataset=None, desc="Evaluating", label_inputs=(None, None)):
     """
-    Score `model` on `dataloader` (prepared with `accelerator`, batches from [`FixedSizeCollator`]) on every process,
-    for its trained labels or for the `(label_embeds, columns)` of `model.label_inputs_for_names` (`id2label`'s),
-    gather the predictions with `accelerator.gather_for_metrics` (the samples duplicated to even out the last batch
-    are dropped) and compute [`compute_metrics`] on the whole set, identically on every process.
+    Run `model` on `dataloader` (prepared with `accelerator`, batches from [`FixedSizeCollator`]) on every process, for
+    its trained labels or for the `(label_embeds, columns)` of `model.label_inputs_for_names`, and
+    gather its predictions with `accelerator.gather_for_metrics` (the samples duplicated to even out the last batch are
+    dropped), identically on every process.
 
     Returns:
-        `dict`: the metrics, plus `skipped` (`{"count": n, "videos": [{"video", "line", "error"}, ...]}`), the
-        unreadable videos of the set (left out of the metrics).
+        `dict`: `logits` `(N, K)` and `labels` (CPU tensors) of the `N` videos that could be read, and `skipped`
+        (`[{"video", "line", "error"}, ...]`), the unreadable ones.
     """
     from accelerate.utils import gather_object
     from tqdm.auto import tqdm
@@ -155,7 +145,6 @@ def evaluate_model(
         errors.setdefault(entry["index"], entry)
     logits, labels = torch.cat(logits), torch.cat(labels)
     valid, indices = torch.cat(valid).bool(), torch.cat(indices)
-    report = compute_metrics(logits[valid].numpy(), labels[valid].numpy(), problem_type, id2label)
 
     skipped = []
     for index in sorted(set(indices[~valid].tolist())):
@@ -166,7 +155,33 @@ def evaluate_model(
             row = dataset.with_format(None)[index]  # the manifest row, without decoding the video
             video, line = row["video"], row["line"]
         skipped.append({"video": video, "line": line, "error": entry.get("error")})
-    report["skipped"] = {"count": len(skipped), "videos": skipped}
+    return {"logits": logits[valid], "labels": labels[valid], "skipped": skipped}
+
+
+def evaluate_model(
+    model,
+    dataloader,
+    accelerator,
+    *,
+    problem_type: str,
+    id2label: dict,
+    dataset=None,
+    desc="Evaluating",
+    label_inputs=(None, None),
+):
+    """
+    Score `model` on `dataloader` with [`predict_dataset`] and compute [`compute_metrics`] on the whole set,
+    identically on every process.
+
+    Returns:
+        `dict`: the metrics, plus `skipped` (`{"count": n, "videos": [{"video", "line", "error"}, ...]}`), the
+        unreadable videos of the set (left out of the metrics).
+    """
+    predictions = predict_dataset(
+        model, dataloader, accelerator, dataset=dataset, desc=desc, label_inputs=label_inputs
+    )
+    report = compute_metrics(predictions["logits"].numpy(), predictions["labels"].numpy(), problem_type, id2label)
+    report["skipped"] = {"count": len(predictions["skipped"]), "videos": predictions["skipped"]}
     return report
 
 
@@ -285,6 +300,7 @@ __all__ = [
     "evaluate_model",
     "format_summary",
     "parse_args",
+    "predict_dataset",
     "run_evaluation",
     "write_per_class_table",
 ]

@@ -65,6 +65,35 @@ _CITATION = """
 """
 
 
+def precision_recall_curve(y_true, y_score) -> dict:
+    """
+    Precision and recall of one binary problem at each distinct score taken as the threshold (a sample is predicted
+    positive when its score is at least the threshold), from the highest score down, as
+    `sklearn.metrics.precision_recall_curve` computes them.
+
+    Returns:
+        `dict` of `(num_thresholds,)` arrays: `thresholds` (decreasing), `true_positives`, `predicted_positives`,
+        `precision`, and `recall` (NaN when `y_true` has no positive).
+    """
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    y_score = np.asarray(y_score, dtype=np.float64).ravel()
+    order = np.argsort(y_score, kind="mergesort")[::-1]
+    y_score, y_true = y_score[order], y_true[order]
+    # One threshold per distinct score: the last position of each run of equal scores.
+    threshold_ends = np.r_[np.flatnonzero(np.diff(y_score)), y_true.size - 1]
+    true_positives = np.cumsum(y_true)[threshold_ends]
+    num_positives = y_true.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = true_positives / num_positives
+    return {
+        "thresholds": y_score[threshold_ends],
+        "true_positives": true_positives,
+        "predicted_positives": (threshold_ends + 1).astype(np.float64),
+        "precision": true_positives / (threshold_ends + 1),
+        "recall": recall,
+    }
+
+
 def binary_average_precision(y_true, y_score) -> float:
     """
     Average precision of one binary problem, equal to `sklearn.metrics.average_precision_score(y_true, y_score)`.
@@ -78,19 +107,10 @@ def binary_average_precision(y_true, y_score) -> float:
     Returns:
         `float`: the AP, or NaN when `y_true` has no positive.
     """
-    y_true = np.asarray(y_true, dtype=np.float64).ravel()
-    y_score = np.asarray(y_score, dtype=np.float64).ravel()
-    num_positives = y_true.sum()
-    if num_positives == 0:
+    if np.asarray(y_true, dtype=np.float64).sum() == 0:
         return float("nan")
-    order = np.argsort(y_score, kind="mergesort")[::-1]
-    y_score, y_true = y_score[order], y_true[order]
-    # One threshold per distinct score: the last position of each run of equal scores.
-    threshold_ends = np.r_[np.flatnonzero(np.diff(y_score)), y_true.size - 1]
-    true_positives = np.cumsum(y_true)[threshold_ends]
-    precision = true_positives / (threshold_ends + 1)
-    recall = true_positives / num_positives
-    return float(max(0.0, np.sum(np.diff(np.r_[0.0, recall]) * precision)))
+    curve = precision_recall_curve(y_true, y_score)
+    return float(max(0.0, np.sum(np.diff(np.r_[0.0, curve["recall"]]) * curve["precision"])))
 
 
 def _check_inputs(predictions, references) -> tuple[np.ndarray, np.ndarray]:

@@ -160,3 +160,33 @@ def test_app_in_a_headless_browser(model_dir, clips, tmp_path):
     finally:
         browser.quit()
         demo.close()
+
+
+def test_typed_label_names_are_scored_as_inputs_of_the_call(tmp_path, model_dir, clips):
+    from test_label_inputs import TEXT_CONFIG_FOR_TOKENIZER
+    from tiny_models import MSQNetModelTester
+
+    folder = tmp_path / "zero-shot"
+    model, video_processor = MSQNetModelTester().save_model_with_processor(
+        folder,
+        text_config=TEXT_CONFIG_FOR_TOKENIZER,
+        classifier_head="shared",
+        label_query_mode="text_derived",
+        label_text_embed_dim=16,
+    )
+    app = VideoClassifierApp(folder, window_seconds=1.0, stride_seconds=0.5, explainer=False)
+    assert app.scores_typed_labels
+    typed = ["lower", "walking", "newer wider"]
+    prediction = app.predict(clips["short"], typed)
+    assert list(prediction.scores) == typed
+    label_embeds = model.msqnet.label_embeds_for_names(typed, app.tokenizer)
+    with torch.no_grad():
+        logits = model(**video_processor(clips["short"], return_tensors="pt"), label_embeds=label_embeds).logits
+    np.testing.assert_allclose(list(prediction.scores.values()), logits.sigmoid()[0].numpy(), atol=1e-6)
+    assert app.predict(clips["long"], typed).timeline.labels == typed
+    assert list(app.predict(clips["short"]).scores) == LABELS  # the trained labels again: nothing was changed
+
+    per_class = VideoClassifierApp(model_dir, explainer=False)
+    assert not per_class.scores_typed_labels
+    with pytest.raises(ValueError, match="per-class head has no trained weights"):
+        per_class.predict(clips["short"], ["flying"])

@@ -117,11 +117,19 @@ def test_logit_scale_is_learned_from_its_initial_value():
 @pytest.mark.parametrize(
     "options, message",
     [
-        (dict(label_query_mode="learned", label_text_centering=True), "only apply to `label_query_mode='text_derived'`"),
+        (
+            dict(label_query_mode="learned", label_text_centering=True),
+            "only apply to `label_query_mode='text_derived'`",
+        ),
         (dict(classifier_head="per_class", classifier_logit_scale=10.0), "needs `classifier_head='shared'`"),
         (dict(classifier_head="shared", classifier_logit_scale=0.0), "must be > 0"),
         (
-            dict(classifier_head="shared", label_query_mode="text_derived", label_text_embed_dim=8, label_query_map_init="eye"),
+            dict(
+                classifier_head="shared",
+                label_query_mode="text_derived",
+                label_text_embed_dim=8,
+                label_query_map_init="eye",
+            ),
             "must be one of",
         ),
     ],
@@ -161,3 +169,17 @@ def test_conditioned_text_derived_mode_leaves_the_label_prior():
     _, final_loss, accuracy = train_on_one_label_per_pattern(text_derived_model(**CONDITIONED))
     assert final_loss < 0.2
     assert accuracy == 1.0
+
+
+def test_label_embeds_given_per_call_go_through_the_trained_centre():
+    model = text_derived_model(**CONDITIONED).eval()
+    center = model.msqnet.label_query_map.text_center.clone()
+    candidates = close_text_embeddings(3, seed=5)
+    with torch.no_grad():
+        logits = model(pixel_values(2), label_embeds=candidates).logits
+        alone = model.msqnet.get_label_embeddings(candidates[:1])
+        with_others = model.msqnet.get_label_embeddings(candidates)
+    assert logits.shape == (2, 3)
+    torch.testing.assert_close(model.msqnet.label_query_map.text_center, center, rtol=0, atol=0)
+    # A name's query does not depend on the other candidates.
+    torch.testing.assert_close(alone[0], with_others[0])

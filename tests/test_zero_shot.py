@@ -111,16 +111,18 @@ def test_a_new_name_scores_and_its_score_depends_on_the_name(parts):
     model = text_derived_model(parts)
     tokenizer = AutoTokenizer.from_pretrained(parts / "clip")
     video = frames()
+    state = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    config = model.config.to_dict()
     with torch.no_grad():
         known = model(video).logits
-        with model.temporary_labels([*NAMES, NEW_NAME], tokenizer=tokenizer):
-            with_new = model(video).logits
-        with model.temporary_labels([*NAMES, "lowest"], tokenizer=tokenizer):
-            with_other = model(video).logits
+        with_new = model(video, label_embeds=model.msqnet.label_embeds_for_names([*NAMES, NEW_NAME], tokenizer)).logits
+        inputs = tokenizer([*NAMES, "lowest"], padding=True, return_tensors="pt")
+        with_other = model(video, input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
     assert with_new.shape == (2, 4) and torch.isfinite(with_new).all()
     assert not torch.allclose(with_new[:, 3], with_other[:, 3], atol=1e-4), "a new name's score ignores the name"
-    # temporary_labels restores the label set exactly.
-    assert model.config.id2label == dict(enumerate(NAMES)) and model.num_labels == 3
+    # Label inputs change nothing in the model: its trained label set scores as before.
+    assert model.config.to_dict() == config and model.num_labels == 3
+    assert all(torch.equal(tensor, state[name]) for name, tensor in model.state_dict().items())
     with torch.no_grad():
         torch.testing.assert_close(model(video).logits, known)
 
@@ -164,8 +166,9 @@ def test_text_derived_mode_with_a_sentence_transformers_encoder(parts):
         states = model.msqnet.text_model(**inputs).last_hidden_state
     mask = inputs["attention_mask"].unsqueeze(-1).float()
     torch.testing.assert_close(model.msqnet.label_text_embeds, (states * mask).sum(1) / mask.sum(1))
-    with torch.no_grad(), model.temporary_labels(["a puppy runs", *labels], tokenizer=tokenizer):
-        assert model(frames(1)).logits.shape == (1, 3)
+    inputs = tokenizer(["a puppy runs", *labels], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        assert model(frames(1), **inputs).logits.shape == (1, 3)
 
 
 def test_config_checks_and_per_class_error_says_what_to_use(parts):

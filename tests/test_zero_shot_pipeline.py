@@ -53,8 +53,9 @@ def build(parts, folder, problem_type="multi_label_classification", **kwargs):
 
 
 def expected_predictions(model, video_processor, tokenizer, video, labels, activation):
-    with torch.no_grad(), model.temporary_labels(labels, tokenizer=tokenizer):
-        logits = model(**video_processor(video, return_tensors="pt")).logits[0]
+    label_embeds = model.msqnet.label_embeds_for_names(labels, tokenizer)
+    with torch.no_grad():
+        logits = model(**video_processor(video, return_tensors="pt"), label_embeds=label_embeds).logits[0]
     scores = (logits.softmax(-1) if activation == "softmax" else logits.sigmoid()).tolist()
     return sorted(({"score": s, "label": label} for s, label in zip(scores, labels)), key=lambda p: -p["score"])
 

@@ -29,7 +29,6 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from transformers.utils import logging  # noqa: E402
 
 from ..hub_code.video_decoding import VideoDecodingError, probe_video  # noqa: E402
@@ -37,6 +36,7 @@ from ..timeline import (  # noqa: E402
     DEFAULT_STRIDE_SECONDS,
     DEFAULT_THRESHOLD,
     DEFAULT_WINDOW_SECONDS,
+    TorchWindowScorer,
     compute_timeline,
     plot_timeline,
     scores_from_logits,
@@ -103,7 +103,7 @@ class VideoClassifierApp:
     ):
         from ..publishing.model_folder import load_model_folder
 
-        self.model, self.video_processor, _ = load_model_folder(model_dir)
+        self.model, self.video_processor, self.tokenizer = load_model_folder(model_dir)
         self.model.eval()
         self.top_k = top_k
         self.window_seconds = window_seconds
@@ -116,17 +116,28 @@ class VideoClassifierApp:
     def labels(self):
         return [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
 
-    def predict(self, video) -> Prediction:
-        """Scores of a video: the whole clip for a short one; per-window peaks and the timeline for a long one."""
+    @property
+    def scores_typed_labels(self) -> bool:
+        """Whether the model can score label names typed by the user: the shared head, a text encoder, a tokenizer."""
+        model = self.model
+        return model.config.classifier_head == "shared" and model.msqnet.text_model is not None and self.tokenizer
+
+    def predict(self, video, label_names=None) -> Prediction:
+        """
+        Scores of a video: the whole clip for a short one; per-window peaks and the timeline for a long one. For the
+        trained labels, or for `label_names` (given to the model as inputs of each call; see `scores_typed_labels`).
+        """
         if not video:
             raise ValueError("Pick or upload a video first.")
         video = os.fspath(video)
+        scorer = TorchWindowScorer(self.model, label_names, self.tokenizer)
         info = probe_video(video)
         if info.duration is not None and info.duration > self.window_seconds:
             timeline = compute_timeline(
                 self.model,
                 self.video_processor,
                 video,
+                scorer=scorer,
                 window_seconds=self.window_seconds,
                 stride_seconds=self.stride_seconds,
                 threshold=self.threshold,
@@ -138,11 +149,10 @@ class VideoClassifierApp:
             prediction = Prediction(scores=scores, timeline=timeline, plot_path=str(plot_path))
         else:
             inputs = self.video_processor(video, num_frames=self.model.config.num_frames, return_tensors="pt")
-            with torch.inference_mode():
-                logits = self.model(**inputs).logits.numpy()
+            logits = scorer.logits(inputs["pixel_values"], None)
             scores = scores_from_logits(logits, self.model.config.problem_type)[0]
-            prediction = Prediction(scores=dict(zip(self.labels, scores.tolist())))
-        if self.explainer is not None:
+            prediction = Prediction(scores=dict(zip(scorer.labels, scores.tolist())))
+        if self.explainer is not None and label_names is None:
             top = sorted(prediction.scores, key=prediction.scores.get, reverse=True)[: self.top_k]
             prediction.attention_maps = self.explainer(self.model, self.video_processor, video, top)
         return prediction
@@ -165,10 +175,11 @@ def build_demo(app: VideoClassifierApp, example_videos=()):
     """The Gradio `Blocks` of the app."""
     import gradio as gr
 
-    def run(uploaded, picked):
+    def run(uploaded, picked, typed_labels=""):
         video = uploaded or picked
+        label_names = [name.strip() for name in (typed_labels or "").split(",") if name.strip()] or None
         try:
-            prediction = app.predict(video)
+            prediction = app.predict(video, label_names)
         except (ValueError, VideoDecodingError) as error:
             raise gr.Error(str(error))
         segments = [
@@ -202,6 +213,11 @@ def build_demo(app: VideoClassifierApp, example_videos=()):
                     elem_id="picker",
                     visible=bool(example_videos),
                 )
+                typed_labels = gr.Textbox(
+                    label="Label names to score, comma-separated (empty: the trained labels)",
+                    elem_id="typed_labels",
+                    visible=bool(app.scores_typed_labels),
+                )
                 button = gr.Button("Recognise actions", variant="primary", elem_id="run")
             with gr.Column():
                 labels = gr.Label(num_top_classes=app.top_k, label="Top labels", elem_id="labels")
@@ -215,7 +231,9 @@ def build_demo(app: VideoClassifierApp, example_videos=()):
         attention = gr.Gallery(
             label="Attention maps", visible=False, elem_id="attention", columns=1, object_fit="contain", height="auto"
         )
-        button.click(run, inputs=[uploaded, picked], outputs=[labels, timeline_plot, segments, attention])
+        button.click(
+            run, inputs=[uploaded, picked, typed_labels], outputs=[labels, timeline_plot, segments, attention]
+        )
     return demo
 
 

@@ -270,10 +270,14 @@ class MSQNetVideoTransform:
 
     @classmethod
     def from_config(cls, video_processor, config, **kwargs) -> "MSQNetVideoTransform":
-        """Build the transform for a model config (its `num_labels`, `problem_type` and `num_frames`)."""
+        """
+        Build the transform for a model config (its `num_labels`, `problem_type` and `num_frames`); `num_labels` may
+        be given for targets over another label set (labels scored as inputs of the model's forward).
+        """
         kwargs.setdefault("num_frames", getattr(config, "num_frames", None))
+        num_labels = kwargs.pop("num_labels", None) or config.num_labels
         problem_type = config.problem_type or MULTI_LABEL_CLASSIFICATION
-        return cls(video_processor, config.num_labels, problem_type, **kwargs)
+        return cls(video_processor, num_labels, problem_type, **kwargs)
 
     def set_epoch(self, epoch: int):
         """Use the random parameters of epoch `epoch` (training draws different frames and crops every epoch)."""

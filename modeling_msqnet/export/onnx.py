@@ -157,6 +157,7 @@ class OnnxWindowScorer:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist; write it with examples/export_onnx.py.")
         self.config = MSQNetConfig.from_pretrained(export_dir)
+        self.labels = [self.config.id2label[i] for i in range(len(self.config.id2label))]
         self.session = onnx_session(path, num_threads)
 
     def query_frame_indices(self, num_frames):

@@ -126,9 +126,10 @@ class MSQNetConfig(PretrainedConfig):
             Configuration of the CLIP image encoder whose pooled output, averaged over frames, is the video query. A
             dict is read as a [`CLIPVisionConfig`] (`model_type` may be left out).
         text_config (`dict` or `PretrainedConfig`, *optional*):
-            Configuration of the text encoder used by [`MSQNetModel.set_labels`] to embed label names (for example a
-            `clip_text_model` or a BERT-style sentence encoder). When `None`, the model has no text encoder and label
-            embeddings must be given directly.
+            Configuration of the text encoder that embeds label names ([`MSQNetModel.get_label_embeds`]: label texts
+            given to `forward`, and the names of the trained label set), for example a `clip_text_model` or a
+            BERT-style sentence encoder. When `None`, the model has no text encoder and label embeddings must be given
+            directly.
         hidden_size (`int`, *optional*, defaults to 512):
             Width D of the label queries and of the transformer decoder.
         num_encoder_layers (`int`, *optional*, defaults to 6):
@@ -159,8 +160,8 @@ class MSQNetConfig(PretrainedConfig):
             Where the label queries come from. `"learned"`: the paper's learnable label embeddings (initialised from
             the text embeddings of the names when a text encoder is given). `"text_derived"`: each query is a trained
             linear map of the frozen text encoder's embedding of the label name; the embeddings of the current label
-            set are cached in the model (the `label_text_embeds` buffer, refreshed by `set_labels`), so new names go
-            through the same function as the trained ones. Needs `classifier_head="shared"`.
+            set are cached in the model (the `label_text_embeds` buffer, refreshed by `set_labels`), and label texts
+            given to `forward` go through the same map. Needs `classifier_head="shared"`.
         label_text_embed_dim (`int`, *optional*):
             Width of the text encoder's label embeddings in the `"text_derived"` mode. Defaults to
             `text_config.hidden_size` (CLIP's pooled output and sentence-transformers' mean pooling have that width).

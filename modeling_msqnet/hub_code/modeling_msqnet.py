@@ -631,53 +631,70 @@ class MSQNetModel(MSQNetPreTrainedModel):
 
     @property
     def label_input_dim(self):
-        """Width of the per-label vectors `set_labels` stores: text embeddings (`"text_derived"`) or label embeddings."""
+        """Width of the per-label inputs (`label_embeds`): text embeddings (`"text_derived"`) or label embeddings."""
         return self.label_text_embeds.shape[-1] if self.label_embeddings is None else self.config.hidden_size
 
-    def get_label_embeddings(self):
+    def get_label_embeddings(self, label_embeds=None):
         """
-        The label queries before the fusion with the video query, `(num_labels, hidden_size)`: the learned label
-        embeddings, or (`label_query_mode="text_derived"`) the trained map of the cached text embeddings of the names.
+        The label queries before the fusion with the video query, `(num_labels, hidden_size)`. Without `label_embeds`,
+        those of the trained label set: the learned label embeddings, or (`label_query_mode="text_derived"`) the trained
+        map of the cached text embeddings of the names. With `label_embeds` (`(num_texts, label_input_dim)`, see
+        [`get_label_embeds`]), those of the given labels: the embeddings themselves, or their map.
         """
+        if label_embeds is None:
+            label_embeds = self.label_embeddings if self.label_embeddings is not None else self.label_text_embeds
         if self.label_embeddings is not None:
-            return self.label_embeddings
-        return self.label_query_map(self.label_text_embeds.to(self.label_query_map.weight.dtype))
+            return label_embeds.to(self.frame_projection.weight.dtype)
+        return self.label_query_map(label_embeds.to(self.label_query_map.weight.dtype))
 
-    def get_label_queries(self, batch_size, video_query_embeds=None):
-        """Label embeddings, fused with the video query when the model uses one: `(batch_size, num_labels, hidden_size)`."""
-        queries = self.get_label_embeddings().unsqueeze(0).expand(batch_size, -1, -1)
+    def get_label_queries(self, batch_size, video_query_embeds=None, label_embeds=None):
+        """
+        Label embeddings (of the trained label set, or of `label_embeds`), fused with the video query when the model
+        uses one: `(batch_size, num_labels, hidden_size)`.
+        """
+        queries = self.get_label_embeddings(label_embeds).unsqueeze(0).expand(batch_size, -1, -1)
         if video_query_embeds is None:
             return queries
         video_query = video_query_embeds.unsqueeze(1).expand(-1, queries.shape[1], -1).to(queries.dtype)
         return self.query_projection(torch.cat([queries, video_query], dim=-1))
 
-    @torch.no_grad()
-    def embed_label_names(self, label_names, tokenizer):
-        """
-        Embed label names with the (frozen) text encoder: CLIP's pooled output, or the masked mean of the token states,
-        `(len(label_names), label_input_dim)`. Trained and new names of a `"text_derived"` model both go through it.
-        """
+    def _check_has_text_model(self):
         if self.text_model is None:
             raise ValueError(
-                "This model has no text encoder (`config.text_config` is None), so it cannot embed label names. "
-                "Pass `label_embeddings` instead, or build the model with a text encoder."
+                "This model has no text encoder (`config.text_config` is None), so it cannot embed label texts. "
+                "Pass `label_embeds` instead, or build the model with a text encoder."
             )
-        if tokenizer is None:
-            raise ValueError("`tokenizer` is required to embed label names with the text encoder.")
+
+    @torch.no_grad()
+    def get_label_embeds(self, input_ids, attention_mask=None, token_type_ids=None):
+        """
+        Embed label texts with the frozen text encoder, as CLIP's `get_text_features` does: CLIP's pooled output, or
+        (`config.label_text_pooling="mean"`) the masked mean of the token states.
+
+        Args:
+            input_ids (`torch.LongTensor` of shape `(num_texts, sequence_length)`):
+                The tokenized label texts (see [`MSQNetProcessor`]'s `text=`).
+            attention_mask (`torch.LongTensor` of shape `(num_texts, sequence_length)`, *optional*):
+                Mask of the padding tokens.
+
+        Returns:
+            `torch.FloatTensor` of shape `(num_texts, label_input_dim)`: the `label_embeds` that [`forward`] takes.
+        """
+        self._check_has_text_model()
         device = next(self.text_model.parameters()).device
-        inputs = tokenizer(list(label_names), padding=True, return_tensors="pt").to(device)
-        inputs = {key: inputs[key] for key in ("input_ids", "attention_mask", "token_type_ids") if key in inputs}
-        # Label embeddings must not depend on dropout, whatever mode the model is in.
-        was_training = self.text_model.training
-        self.text_model.eval()
-        try:
-            outputs = self.text_model(**inputs, return_dict=True)
-        finally:
-            self.text_model.train(was_training)
+        inputs = {"input_ids": input_ids.to(device)}
+        if attention_mask is not None:
+            inputs["attention_mask"] = attention_mask.to(device)
+        if token_type_ids is not None:
+            inputs["token_type_ids"] = token_type_ids.to(device)
+        outputs = self.text_model(**inputs, return_dict=True)
         if self.config.label_text_pooling == "pooler":
             embeddings = outputs.pooler_output
         else:
-            mask = inputs["attention_mask"].unsqueeze(-1).to(outputs.last_hidden_state.dtype)
+            mask = (
+                inputs["attention_mask"] if attention_mask is not None else torch.ones_like(inputs["input_ids"])
+            ).unsqueeze(-1)
+            mask = mask.to(outputs.last_hidden_state.dtype)
             embeddings = (outputs.last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
         if embeddings.shape[-1] != self.label_input_dim:
             name = "hidden_size" if self.label_embeddings is not None else "label_text_embed_dim"
@@ -686,6 +703,67 @@ class MSQNetModel(MSQNetPreTrainedModel):
                 f"{self.label_input_dim}; build the model with `{name}={embeddings.shape[-1]}`."
             )
         return embeddings.to(self.frame_projection.weight.dtype)
+
+    def embed_label_names(self, label_names, tokenizer):
+        """
+        [`get_label_embeds`] of `label_names` tokenized with `tokenizer`: `(len(label_names), label_input_dim)`. Label
+        embeddings must not depend on dropout, so a text encoder in training mode (a model being built for training)
+        runs in eval mode here; a model in eval mode is left untouched.
+        """
+        self._check_has_text_model()
+        if tokenizer is None:
+            raise ValueError("`tokenizer` is required to embed label names with the text encoder.")
+        inputs = tokenizer(list(label_names), padding=True, return_tensors="pt")
+        was_training = self.text_model.training
+        if was_training:
+            self.text_model.eval()
+        try:
+            return self.get_label_embeds(
+                inputs["input_ids"], inputs.get("attention_mask"), inputs.get("token_type_ids")
+            )
+        finally:
+            if was_training:
+                self.text_model.train()
+
+    def label_embeds_for_names(self, label_names, tokenizer=None):
+        """
+        The `label_embeds` that score `label_names`, `(len(label_names), label_input_dim)`. Text-derived label queries
+        embed every name with the text encoder (the function training used; without `tokenizer` or text encoder, the
+        trained names take their cached embeddings). Learned label queries keep the trained embeddings of the names
+        the model knows and embed new names with the text encoder.
+        """
+        label2id = self.config.label2id
+        trained = self.label_embeddings if self.label_embeddings is not None else self.label_text_embeds
+        can_embed = self.text_model is not None and tokenizer is not None
+        if self.label_embeddings is None and can_embed:
+            return self.embed_label_names(label_names, tokenizer)
+        new_names = [name for name in label_names if name not in label2id]
+        if new_names and not can_embed:
+            raise ValueError(
+                f"This model cannot embed the new label names {new_names[:10]}: it has no text encoder or no "
+                f"tokenizer was given. It scores only the labels it was trained on ({list(label2id)[:10]}...); keep "
+                "the text encoder in the saved model (`examples/train.py --keep_text_model`) to score new names."
+            )
+        embeddings = trained.detach().new_empty(len(label_names), trained.shape[-1])
+        known = [i for i, name in enumerate(label_names) if name in label2id]
+        if known:
+            embeddings[known] = trained.detach()[[label2id[label_names[i]] for i in known]]
+        if new_names:
+            unknown = [i for i, name in enumerate(label_names) if name not in label2id]
+            embeddings[unknown] = self.embed_label_names(new_names, tokenizer).to(embeddings.dtype)
+        return embeddings
+
+    def resolve_label_embeds(self, input_ids=None, attention_mask=None, label_embeds=None):
+        """The `label_embeds` of one forward call: given, computed from `input_ids`, or `None` (the trained labels)."""
+        if input_ids is not None and label_embeds is not None:
+            raise ValueError("Pass label texts either as `input_ids` or as `label_embeds`, not both.")
+        if input_ids is not None:
+            return self.get_label_embeds(input_ids, attention_mask)
+        if label_embeds is not None and (label_embeds.dim() != 2 or label_embeds.shape[-1] != self.label_input_dim):
+            raise ValueError(
+                f"`label_embeds` must have shape (num_labels, {self.label_input_dim}), got {tuple(label_embeds.shape)}."
+            )
+        return label_embeds
 
     def _check_pixel_values(self, pixel_values: torch.Tensor):
         """Refuse `pixel_values` the encoders cannot take, naming the expected shape, before any encoder runs."""
@@ -740,6 +818,9 @@ class MSQNetModel(MSQNetPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         video_query_embeds: torch.FloatTensor | None = None,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.LongTensor | None = None,
+        label_embeds: torch.FloatTensor | None = None,
         **kwargs,
     ) -> tuple | MSQNetModelOutput:
         r"""
@@ -751,6 +832,14 @@ class MSQNetModel(MSQNetPreTrainedModel):
             A video query computed beforehand (e.g. [`~MSQNetModel.get_frame_query_embeds`] of each frame, averaged
             over the frames [`~MSQNetModel.get_query_frame_indices`] picks), used instead of running the image encoder
             on `pixel_values`. Lets overlapping clips of one video embed each frame once.
+        input_ids (`torch.LongTensor` of shape `(num_labels, sequence_length)`, *optional*):
+            Label texts to score in this call, tokenized (see [`MSQNetProcessor`]'s `text=`), shared by every video
+            of the batch; embedded by the text encoder ([`get_label_embeds`]). Without them (and without
+            `label_embeds`), the model scores the label set it was trained on.
+        attention_mask (`torch.LongTensor` of shape `(num_labels, sequence_length)`, *optional*):
+            Mask of the padding tokens of `input_ids`.
+        label_embeds (`torch.FloatTensor` of shape `(num_labels, label_input_dim)`, *optional*):
+            The label texts already embedded ([`get_label_embeds`] or [`label_embeds_for_names`]), e.g. cached.
         """
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
@@ -758,6 +847,7 @@ class MSQNetModel(MSQNetPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         self._check_pixel_values(pixel_values)
+        label_embeds = self.resolve_label_embeds(input_ids, attention_mask, label_embeds)
         batch_size, num_frames = pixel_values.shape[:2]
         # Lets a model loaded in half precision (`dtype=torch.bfloat16`) take float32 frames; a no-op otherwise.
         pixel_values = pixel_values.to(self.video_model.dtype)
@@ -797,7 +887,7 @@ class MSQNetModel(MSQNetPreTrainedModel):
                     "`video_query_embeds` must have shape (batch_size, vision_hidden_size) = "
                     f"{(batch_size, self.config.vision_config.hidden_size)}, got {tuple(video_query_embeds.shape)}."
                 )
-            queries = self.get_label_queries(batch_size, video_query_embeds)
+            queries = self.get_label_queries(batch_size, video_query_embeds, label_embeds)
 
             encoder_last_hidden_state, encoder_hidden_states, encoder_attentions = self.encoder(
                 frame_embeds, output_attentions=output_attentions, output_hidden_states=output_hidden_states
@@ -822,6 +912,13 @@ class MSQNetModel(MSQNetPreTrainedModel):
             cross_attentions=cross_attentions,
         )
         return output if return_dict else output.to_tuple()
+
+
+def infer_problem_type(labels: torch.Tensor) -> str:
+    """The problem type `labels` imply when the config sets none: class indices are single-label, else multi-label."""
+    if labels.dtype in (torch.long, torch.int) and labels.dim() == 1:
+        return SINGLE_LABEL_CLASSIFICATION
+    return MULTI_LABEL_CLASSIFICATION
 
 
 def classification_loss(
@@ -881,21 +978,14 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
 
     def set_labels(self, label_names, tokenizer=None, label_embeddings=None, reinitialize_head=False):
         """
-        (Re)build the label queries, the head and `id2label`/`label2id` for a list of label names.
+        Change the trained label set, before fine-tuning on it: rebuilds the label queries, the head and
+        `id2label`/`label2id` for `label_names`. To score other labels without changing the model, pass them to
+        [`forward`] instead (`input_ids` or `label_embeds`).
 
-        Learned label queries (`label_query_mode="learned"`): names the model already knows keep their trained label
-        embeddings and head weights (so a subset or a new order of the known labels always works); new names get label
-        embeddings from the text encoder (with `tokenizer`) or from `label_embeddings` (`(len(label_names),
-        hidden_size)`).
-
-        Text-derived label queries (`label_query_mode="text_derived"`): the cache of text embeddings is refreshed for
-        the new label set. With `tokenizer`, every name (known or new) is embedded again by the text encoder, the same
-        function training used; without it, known names keep their cached embeddings and `label_embeddings`
-        (`(len(label_names), label_text_embed_dim)`) gives them all.
-
-        The shared head scores new names as they are; a per-class head has no trained weights for them, so new names
-        raise an error unless `reinitialize_head=True` (when building a model to fine-tune on a new label set), which
-        draws fresh head weights for them.
+        The label inputs are [`MSQNetModel.label_embeds_for_names`] (known names keep their trained embeddings; new
+        names, and every name of a `"text_derived"` model given `tokenizer`, are embedded by the text encoder), or
+        `label_embeddings` (`(len(label_names), label_input_dim)`). A per-class head has no trained weights for new
+        names: they raise an error unless `reinitialize_head=True`, which draws fresh head weights for them.
         """
         label_names = list(label_names)
         if not label_names or not all(isinstance(name, str) and name for name in label_names):
@@ -909,84 +999,73 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
                 f"`label_embeddings` must have shape ({len(label_names)}, {width}), "
                 f"got {tuple(label_embeddings.shape)}."
             )
-
         old_label2id = dict(self.config.label2id)
-        new_names = [name for name in label_names if name not in old_label2id]
-        per_class = self.config.classifier_head == "per_class"
-        if new_names and per_class and not reinitialize_head:
-            raise ValueError(
-                f"The per-class head has no trained weights for {new_names[:10]}{'...' if len(new_names) > 10 else ''}. "
-                f"Known labels: {len(old_label2id)}. Use a subset of the known labels; to score new label names, "
-                "train a model with `classifier_head='shared'` and `label_query_mode='text_derived'` (label queries "
-                "computed from the text encoder's embeddings of the names); or pass `reinitialize_head=True` to "
-                "fine-tune on the new label set."
-            )
+        if not reinitialize_head:
+            self.trained_label_columns(label_names, check_only=True)
 
-        text_derived = self.msqnet.label_embeddings is None
-        current = self.msqnet.label_text_embeds if text_derived else self.msqnet.label_embeddings
-        new_embeddings = torch.empty(len(label_names), width, dtype=current.dtype, device=current.device)
-        if label_embeddings is not None:
-            new_embeddings.copy_(label_embeddings)
-        elif text_derived and tokenizer is not None:
-            new_embeddings.copy_(self.msqnet.embed_label_names(label_names, tokenizer))
+        if label_embeddings is None:
+            label_embeddings = self.msqnet.label_embeds_for_names(label_names, tokenizer)
+        msqnet = self.msqnet
+        current = msqnet.label_text_embeds if msqnet.label_embeddings is None else msqnet.label_embeddings
+        new_embeddings = label_embeddings.detach().to(dtype=current.dtype, device=current.device).clone()
+        if msqnet.label_embeddings is None:
+            msqnet.label_text_embeds = new_embeddings
+            # The centre of the text embeddings is part of the trained function: fitted on the first label set only.
+            if isinstance(msqnet.label_query_map, MSQNetLabelQueryMap) and not msqnet.label_query_map.center_fitted:
+                msqnet.label_query_map.fit_center(new_embeddings)
         else:
-            known = [i for i, name in enumerate(label_names) if name in old_label2id]
-            if known:
-                new_embeddings[known] = current.data[[old_label2id[label_names[i]] for i in known]]
-            if new_names:
-                unknown = [i for i, name in enumerate(label_names) if name not in old_label2id]
-                new_embeddings[unknown] = self.msqnet.embed_label_names(new_names, tokenizer)
-        if text_derived:
-            self.msqnet.label_text_embeds = new_embeddings
-            label_query_map = self.msqnet.label_query_map
-            if isinstance(label_query_map, MSQNetLabelQueryMap) and not label_query_map.center_fitted:
-                label_query_map.fit_center(new_embeddings)
-        else:
-            self.msqnet.label_embeddings = nn.Parameter(new_embeddings, requires_grad=current.requires_grad)
+            msqnet.label_embeddings = nn.Parameter(new_embeddings, requires_grad=current.requires_grad)
 
-        if per_class:
-            old_head = self.classifier
-            head = MSQNetGroupWiseLinear(len(label_names), self.config.hidden_size).to(
-                device=old_head.weight.device, dtype=old_head.weight.dtype
-            )
-            self._init_weights(head)
-            with torch.no_grad():
-                for i, name in enumerate(label_names):
-                    if name in old_label2id:
-                        head.weight[0, i] = old_head.weight[0, old_label2id[name]]
-                        head.bias[0, i] = old_head.bias[0, old_label2id[name]]
-            self.classifier = head
-
+        if self.config.classifier_head == "per_class":
+            self.classifier = self._head_for_label_names(label_names, old_label2id)
         self.config.id2label = dict(enumerate(label_names))
         self.config.label2id = {name: i for i, name in enumerate(label_names)}
         self.num_labels = len(label_names)
 
-    @contextlib.contextmanager
-    def temporary_labels(self, label_names, tokenizer=None):
-        """
-        Score `label_names` inside the `with` block (see [`set_labels`]; new names need `tokenizer` and the text
-        encoder), then restore the label set, its queries and the head exactly as they were. The zero-shot pipeline
-        scores its candidate labels this way.
-        """
-        saved = (
-            self.msqnet.label_embeddings,
-            getattr(self.msqnet, "label_text_embeds", None),
-            self.classifier,
-            dict(self.config.id2label),
-            dict(self.config.label2id),
-            self.num_labels,
+    def _head_for_label_names(self, label_names, old_label2id):
+        """A per-class head for `label_names`: trained rows for known names, freshly drawn rows for new ones."""
+        old_head = self.classifier
+        head = MSQNetGroupWiseLinear(len(label_names), self.config.hidden_size).to(
+            device=old_head.weight.device, dtype=old_head.weight.dtype
         )
-        try:
-            self.set_labels(label_names, tokenizer=tokenizer)
-            yield self
-        finally:
-            label_embeddings, label_text_embeds, classifier, id2label, label2id, num_labels = saved
-            if label_embeddings is not None:
-                self.msqnet.label_embeddings = label_embeddings
-            else:
-                self.msqnet.label_text_embeds = label_text_embeds
-            self.classifier = classifier
-            self.config.id2label, self.config.label2id, self.num_labels = id2label, label2id, num_labels
+        self._init_weights(head)
+        with torch.no_grad():
+            for i, name in enumerate(label_names):
+                if name in old_label2id:
+                    head.weight[0, i] = old_head.weight[0, old_label2id[name]]
+                    head.bias[0, i] = old_head.bias[0, old_label2id[name]]
+        return head
+
+    def trained_label_columns(self, label_names, check_only=False):
+        """
+        The logit columns of the trained label set that answer `label_names`, for a per-class head (which scores only
+        the labels it was trained on); `None` for the shared head, which scores any label inputs. New names are an
+        error for a per-class head.
+        """
+        if self.config.classifier_head != "per_class":
+            return None
+        label2id = self.config.label2id
+        new_names = [name for name in label_names if name not in label2id]
+        if new_names:
+            raise ValueError(
+                f"The per-class head has no trained weights for {new_names[:10]}{'...' if len(new_names) > 10 else ''}. "
+                f"Known labels: {len(label2id)}. Use a subset of the known labels; to score new label names, "
+                "train a model with `classifier_head='shared'` and `label_query_mode='text_derived'` (label queries "
+                "computed from the text encoder's embeddings of the names); or pass `reinitialize_head=True` to "
+                "`set_labels` to fine-tune on the new label set."
+            )
+        return None if check_only else [label2id[name] for name in label_names]
+
+    def label_inputs_for_names(self, label_names, tokenizer=None):
+        """
+        How to score `label_names` without changing the model: `(label_embeds, columns)`. The shared head takes the
+        names as `label_embeds` ([`MSQNetModel.label_embeds_for_names`]) and `columns` is `None`; a per-class head
+        scores its trained label set (`label_embeds` is `None`) and `columns` picks the names' logits.
+        """
+        columns = self.trained_label_columns(label_names)
+        if columns is not None:
+            return None, columns
+        return self.msqnet.label_embeds_for_names(label_names, tokenizer), None
 
     @classmethod
     def from_pretrained_parts(
@@ -1067,6 +1146,9 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         video_query_embeds: torch.FloatTensor | None = None,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.LongTensor | None = None,
+        label_embeds: torch.FloatTensor | None = None,
         **kwargs,
     ) -> tuple | MSQNetVideoClassifierOutput:
         r"""
@@ -1075,30 +1157,36 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
             indices of shape `(batch_size,)` for single-label problems (cross-entropy).
         video_query_embeds (`torch.FloatTensor` of shape `(batch_size, vision_hidden_size)`, *optional*):
             A precomputed video query (see [`MSQNetModel.forward`]).
+        input_ids, attention_mask, label_embeds (*optional*):
+            Label texts to score in this call instead of the trained label set (see [`MSQNetModel.forward`]); the
+            logits then have one column per text. Needs the shared head (`classifier_head="shared"`).
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        self.msqnet._check_pixel_values(pixel_values)
-        with self._autocast_context(pixel_values.device.type):
-            outputs = self.msqnet(
-                pixel_values,
-                query_num_frames=query_num_frames,
-                video_query_embeds=video_query_embeds,
-                output_attentions=output_attentions,
-                output_hidden_states=output_hidden_states,
-                return_dict=True,
+        if (input_ids is not None or label_embeds is not None) and self.config.classifier_head == "per_class":
+            raise ValueError(
+                "A per-class head scores only the labels it was trained on, so it takes no label texts "
+                "(`input_ids`/`label_embeds`); select the columns of its logits instead "
+                "(`trained_label_columns`), or train a model with `classifier_head='shared'`."
             )
+        outputs = self.msqnet(
+            pixel_values,
+            query_num_frames=query_num_frames,
+            video_query_embeds=video_query_embeds,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            label_embeds=label_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        with self._autocast_context(outputs.last_hidden_state.device.type):
             logits = self.classifier(outputs.last_hidden_state)
         if self.config.autocast_dtype is not None:
             logits = logits.float()
 
         loss = None
         if labels is not None:
-            if self.config.problem_type is None:
-                if labels.dtype in (torch.long, torch.int) and labels.dim() == 1:
-                    self.config.problem_type = SINGLE_LABEL_CLASSIFICATION
-                else:
-                    self.config.problem_type = MULTI_LABEL_CLASSIFICATION
-            loss = classification_loss(logits, labels, self.config.problem_type)
+            loss = classification_loss(logits, labels, self.config.problem_type or infer_problem_type(labels))
 
         output = MSQNetVideoClassifierOutput(loss=loss, logits=logits, **dict(outputs.items()))
         return output if return_dict else output.to_tuple()
@@ -1107,4 +1195,10 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
 MSQNetModel.register_for_auto_class("AutoModel")
 MSQNetForVideoClassification.register_for_auto_class("AutoModelForVideoClassification")
 
-__all__ = ["MSQNetPreTrainedModel", "MSQNetModel", "MSQNetForVideoClassification", "classification_loss"]
+__all__ = [
+    "MSQNetPreTrainedModel",
+    "MSQNetModel",
+    "MSQNetForVideoClassification",
+    "classification_loss",
+    "infer_problem_type",
+]

@@ -13,6 +13,8 @@
 # limitations under the License.
 """Zero-shot video classification pipeline for MSQNet: score label names given at call time."""
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from transformers.pipelines import Pipeline
@@ -31,7 +33,9 @@ class MSQNetZeroShotVideoClassificationPipeline(Pipeline):
     Zero-shot video classification with MSQNet: predicts which of the `candidate_labels` a video shows, for label names
     the model may never have been trained on. Modelled on `ZeroShotImageClassificationPipeline` (same argument names
     and output format). Needs an MSQNet with the shared head (`classifier_head="shared"`) that keeps its text
-    encoder; `label_query_mode="text_derived"` models embed trained and new names with the same function.
+    encoder; `label_query_mode="text_derived"` models embed trained and new names with the same function. A model
+    with a per-class head scores only the labels it was trained on. The candidate labels are inputs of each call (the
+    model is never changed), so one pipeline serves many threads at once.
 
     Scores are sigmoids of the logits for multi-label models (`problem_type="multi_label_classification"`), a softmax
     over the candidate labels for single-label ones.
@@ -57,8 +61,13 @@ class MSQNetZeroShotVideoClassificationPipeline(Pipeline):
     _load_feature_extractor = False
     _load_tokenizer = True
 
+    # Candidate label sets whose label inputs are kept (least recently used first out).
+    label_inputs_cache_size = 64
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self._label_inputs_cache = OrderedDict()
+        self._label_inputs_lock = threading.Lock()
         if self.video_processor is None:
             raise ValueError("The zero-shot-video-classification pipeline needs the model's video processor.")
         if self.tokenizer is None:
@@ -139,16 +148,27 @@ class MSQNetZeroShotVideoClassificationPipeline(Pipeline):
         if candidate_labels is None:
             raise ValueError("`candidate_labels` is required.")
         texts = [hypothesis_template.format(label) for label in candidate_labels]
-        tokenizer = _TokenizerWithKwargs(self.tokenizer, tokenizer_kwargs) if tokenizer_kwargs else self.tokenizer
-        if self.model.msqnet.text_model is None and any(text not in self.model.config.label2id for text in texts):
-            raise ValueError(
-                "This MSQNet has no text encoder, so it can only score the labels it was trained on "
-                f"({list(self.model.config.label2id)[:10]}...). Keep the text encoder in the saved model (`examples/"
-                "train.py --keep_text_model`) to score new label names."
-            )
-        with self.model.temporary_labels(texts, tokenizer=tokenizer):
-            logits = self.model(pixel_values=model_inputs["video_pixel_values"]).logits
-        return {"logits": logits}
+        label_embeds, columns = self.label_inputs(texts, tokenizer_kwargs)
+        logits = self.model(pixel_values=model_inputs["video_pixel_values"], label_embeds=label_embeds).logits
+        return {"logits": logits if columns is None else logits[:, columns]}
+
+    def label_inputs(self, texts, tokenizer_kwargs=None):
+        """
+        The model's inputs for the label `texts` (see `MSQNetForVideoClassification.label_inputs_for_names`), from a
+        bounded cache shared by the threads that call this pipeline: repeated candidate sets embed their texts once.
+        """
+        key = (tuple(texts), tuple(sorted((tokenizer_kwargs or {}).items())))
+        with self._label_inputs_lock:
+            if key in self._label_inputs_cache:
+                self._label_inputs_cache.move_to_end(key)
+                return self._label_inputs_cache[key]
+            # Computed under the lock: a fast tokenizer's padding and truncation settings are not safe across threads.
+            tokenizer = _TokenizerWithKwargs(self.tokenizer, tokenizer_kwargs) if tokenizer_kwargs else self.tokenizer
+            label_inputs = self.model.label_inputs_for_names(texts, tokenizer=tokenizer)
+            self._label_inputs_cache[key] = label_inputs
+            if len(self._label_inputs_cache) > self.label_inputs_cache_size:
+                self._label_inputs_cache.popitem(last=False)
+            return label_inputs
 
     def postprocess(self, model_outputs, candidate_labels=None, function_to_apply=None):
         logits = model_outputs["logits"][0].float()

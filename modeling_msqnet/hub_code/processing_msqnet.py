@@ -23,8 +23,8 @@ logger = logging.get_logger(__name__)
 
 class MSQNetProcessorKwargs(ProcessingKwargs, total=False):
     # Label names are tokenized as one batch: pad them to the longest (and cut names longer than the text model's
-    # context, which label names never are in practice).
-    _defaults = {"text_kwargs": {"padding": True, "truncation": True}}
+    # context, which label names never are in practice). The model's forward takes `input_ids` and `attention_mask`.
+    _defaults = {"text_kwargs": {"padding": True, "truncation": True, "return_token_type_ids": False}}
 
 
 class MSQNetProcessor(ProcessorMixin):
@@ -33,8 +33,9 @@ class MSQNetProcessor(ProcessorMixin):
     label embeddings; any tokenizer works, e.g. a BERT-style one for another text encoder) into a single processor.
 
     `processor(videos=..., text=[label names])` returns the video processor's `pixel_values` and the tokenizer's
-    outputs (`input_ids`, `attention_mask`, ...) for the label names, padded to the longest name (and truncated to
-    the tokenizer's maximum length) by default.
+    `input_ids` and `attention_mask` for the label names (each formatted with `hypothesis_template`), padded to the
+    longest name (and truncated to the tokenizer's maximum length) by default: the inputs of
+    `MSQNetForVideoClassification.forward`, which then scores those labels (as `XCLIPProcessor` feeds X-CLIP).
 
     Args:
         video_processor ([`MSQNetVideoProcessor`]):
@@ -49,6 +50,8 @@ class MSQNetProcessor(ProcessorMixin):
     >>> inputs = processor(videos="video.mp4", text=["eating", "walking"], return_tensors="pt")
     >>> sorted(inputs.keys())
     ['attention_mask', 'input_ids', 'pixel_values']
+    >>> model(**inputs).logits.shape  # one column per label name
+    torch.Size([1, 2])
     ```
     """
 
@@ -57,7 +60,7 @@ class MSQNetProcessor(ProcessorMixin):
     def __init__(self, video_processor=None, tokenizer=None, **kwargs):
         super().__init__(video_processor, tokenizer, **kwargs)
 
-    def __call__(self, videos=None, text=None, **kwargs) -> BatchFeature:
+    def __call__(self, videos=None, text=None, hypothesis_template: str = "{}", **kwargs) -> BatchFeature:
         """
         Prepare videos for the model with the video processor and tokenize label names with the tokenizer.
 
@@ -66,6 +69,9 @@ class MSQNetProcessor(ProcessorMixin):
                 Video file paths, frame folders or frame arrays (see [`MSQNetVideoProcessor`]).
             text (`str` or `list[str]`, *optional*):
                 Label names to tokenize.
+            hypothesis_template (`str`, *optional*, defaults to `"{}"`):
+                Format of the text tokenized for each label name; `"{}"` keeps the names as they are (MSQNet's label
+                queries are trained on bare class names).
             kwargs:
                 Keyword arguments for the video processor (`num_frames`, ...) and the tokenizer (`padding`,
                 `max_length`, ...), as flat keywords or in `videos_kwargs` / `text_kwargs`, and `return_tensors`.
@@ -86,7 +92,11 @@ class MSQNetProcessor(ProcessorMixin):
                 isinstance(text, str) or (isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text))
             ):
                 raise ValueError(f"`text` must be a label name or a list of label names (strings), got {text!r}.")
-            data.update(self.tokenizer(text, **output_kwargs["text_kwargs"]))
+            if "{}" not in hypothesis_template:
+                raise ValueError(f"`hypothesis_template` must contain '{{}}', got {hypothesis_template!r}.")
+            names = [text] if isinstance(text, str) else list(text)
+            texts = [hypothesis_template.format(name) for name in names]
+            data.update(self.tokenizer(texts, **output_kwargs["text_kwargs"]))
         return_tensors = output_kwargs["text_kwargs"].get("return_tensors") or output_kwargs["videos_kwargs"].get(
             "return_tensors"
         )

@@ -181,12 +181,21 @@ class TorchWindowScorer:
     """
     Scores windows with an `MSQNetForVideoClassification`: per-frame CLIP query embeddings averaged per window (the
     frames `get_query_frame_indices` picks, as the model does), then the model on the window's frames.
+
+    `label_names` (with `tokenizer` for names the model was not trained on) scores those labels instead of the trained
+    ones, as inputs of every call: the model is not changed.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, label_names=None, tokenizer=None):
         self.model = model.eval()
         self.uses_frame_queries = bool(model.config.use_video_query)
         self.config = model.config
+        if label_names is None:
+            self.labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
+            self.label_embeds, self.label_columns = None, None
+        else:
+            self.labels = list(label_names)
+            self.label_embeds, self.label_columns = model.label_inputs_for_names(self.labels, tokenizer)
 
     @torch.inference_mode()
     def embed_frames(self, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -200,8 +209,15 @@ class TorchWindowScorer:
     def logits(self, pixel_values: torch.Tensor, frame_query_embeds: torch.Tensor | None) -> np.ndarray:
         """`pixel_values` `(B, T, 3, H, W)` and the embeddings of the query frames `(B, Q, D)` -> `(B, num_labels)`."""
         video_query_embeds = frame_query_embeds.mean(dim=1) if frame_query_embeds is not None else None
-        output = self.model(pixel_values=pixel_values, video_query_embeds=video_query_embeds, return_dict=True)
-        return output.logits.float().numpy()
+        logits = self.model(
+            pixel_values=pixel_values,
+            video_query_embeds=video_query_embeds,
+            label_embeds=self.label_embeds,
+            return_dict=True,
+        ).logits
+        if self.label_columns is not None:
+            logits = logits[:, self.label_columns]
+        return logits.float().numpy()
 
 
 def scores_from_logits(logits: np.ndarray, problem_type: str | None) -> np.ndarray:
@@ -265,7 +281,7 @@ def compute_timeline(
     num_frames = int(num_frames or config.num_frames)
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be at least 1, got {batch_size}.")
-    labels = [config.id2label[i] for i in range(len(config.id2label))]
+    labels = scorer.labels
 
     reader = StreamingVideoReader(video)
     starts, ends = window_bounds(reader.duration, window_seconds, stride_seconds)

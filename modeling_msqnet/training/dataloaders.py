@@ -60,9 +60,16 @@ def build_dataloader(
     )
 
 
-def build_eval_dataloader(dataset, video_processor, config, batch_size: int, num_workers: int = 0, seed: int = 0):
-    """The evaluation `DataLoader` of a manifest dataset: test-time sampling and processing, fixed-size batches."""
-    transform = MSQNetVideoTransform.from_config(video_processor, config, train=False, seed=seed)
+def build_eval_dataloader(
+    dataset, video_processor, config, batch_size: int, num_workers: int = 0, seed: int = 0, num_labels=None
+):
+    """
+    The evaluation `DataLoader` of a manifest dataset: test-time sampling and processing, fixed-size batches; targets
+    over the config's labels, or over `num_labels` labels given to the model's forward.
+    """
+    transform = MSQNetVideoTransform.from_config(
+        video_processor, config, train=False, seed=seed, num_labels=num_labels
+    )
     return build_dataloader(
         dataset, transform, video_processor, config, batch_size, shuffle=False, num_workers=num_workers, seed=seed
     )

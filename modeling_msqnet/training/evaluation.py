@@ -99,10 +99,19 @@ def compute_metrics(logits: np.ndarray, labels: np.ndarray, problem_type: str, i
 
 @torch.no_grad()
 def evaluate_model(
-    model, dataloader, accelerator, *, problem_type: str, id2label: dict, dataset=None, desc="Evaluating"
+    model,
+    dataloader,
+    accelerator,
+    *,
+    problem_type: str,
+    id2label: dict,
+    dataset=None,
+    desc="Evaluating",
+    label_inputs=(None, None),
 ):
     """
     Score `model` on `dataloader` (prepared with `accelerator`, batches from [`FixedSizeCollator`]) on every process,
+    for its trained labels or for the `(label_embeds, columns)` of `model.label_inputs_for_names` (`id2label`'s),
     gather the predictions with `accelerator.gather_for_metrics` (the samples duplicated to even out the last batch
     are dropped) and compute [`compute_metrics`] on the whole set, identically on every process.
 
@@ -113,15 +122,18 @@ def evaluate_model(
     from accelerate.utils import gather_object
     from tqdm.auto import tqdm
 
+    label_embeds, columns = label_inputs
     was_training = model.training
     model.eval()
     logits, labels, valid, indices, local_skipped = [], [], [], [], []
     for batch in tqdm(dataloader, desc=desc, disable=not accelerator.is_local_main_process, leave=False):
         local_skipped.extend(batch.pop("skipped"))
-        outputs = model(pixel_values=batch["pixel_values"])
+        logits_of_batch = model(pixel_values=batch["pixel_values"], label_embeds=label_embeds).logits
+        if columns is not None:
+            logits_of_batch = logits_of_batch[:, columns]
         gathered = accelerator.gather_for_metrics(
             {
-                "logits": outputs.logits.float(),
+                "logits": logits_of_batch.float(),
                 "labels": batch["labels"],
                 "valid": batch["valid"],
                 "index": batch["index"],

@@ -284,20 +284,22 @@ def evaluate_zero_shot(
             _write_manifest_atomically(kept, manifest)
         accelerator.wait_for_everyone()
         dataset = load_manifest_dataset(manifest, classes, problem_type=problem_type)
-        with model.temporary_labels(classes, tokenizer=tokenizer):
-            # The targets follow the label set of the config, so the loader is built inside the block.
-            dataloader = accelerator.prepare(
-                build_eval_dataloader(dataset, video_processor, model.config, batch_size, num_workers)
+        dataloader = accelerator.prepare(
+            build_eval_dataloader(
+                dataset, video_processor, model.config, batch_size, num_workers, num_labels=len(classes)
             )
-            report = evaluate_model(
-                model,
-                dataloader,
-                accelerator,
-                problem_type=problem_type,
-                id2label=dict(enumerate(classes)),
-                dataset=dataset,
-                desc=f"Evaluating ({setting} classes)",
-            )
+        )
+        label_inputs = model.label_inputs_for_names(classes, tokenizer=tokenizer)
+        report = evaluate_model(
+            model,
+            dataloader,
+            accelerator,
+            problem_type=problem_type,
+            id2label=dict(enumerate(classes)),
+            dataset=dataset,
+            desc=f"Evaluating ({setting} classes)",
+            label_inputs=label_inputs,
+        )
         report["clips"] = counts
         if setting == "unseen":
             report["chance"] = chance_report(kept, classes, problem_type)

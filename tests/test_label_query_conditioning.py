@@ -2,6 +2,7 @@
 learned logit scale on the shared head; and configs without these fields, which build the original design."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -183,3 +184,17 @@ def test_label_embeds_given_per_call_go_through_the_trained_centre():
     torch.testing.assert_close(model.msqnet.label_query_map.text_center, center, rtol=0, atol=0)
     # A name's query does not depend on the other candidates.
     torch.testing.assert_close(alone[0], with_others[0])
+
+
+def test_protocol_trains_the_compositional_variant_with_its_recipe_by_default():
+    from modeling_msqnet.zero_shot.driver import DEMO_TRAINING_CONFIG, DEMO_VARIANTS, training_config_for
+
+    recipe = training_config_for("synthetic_actions_compositional")
+    assert Path(recipe).name == "zero-shot-compositional.json" and Path(recipe).is_file()
+    assert training_config_for("synthetic_actions") == str(DEMO_TRAINING_CONFIG)
+    assert training_config_for("synthetic_actions_compositional", "mine.json") == "mine.json"
+    # The text-derived preset is the conditioned design; it loads into a config.
+    preset = json.loads(DEMO_VARIANTS["text_derived"].read_text())
+    config = MSQNetConfig(**preset)
+    assert config.label_text_centering and config.label_text_normalize
+    assert config.label_query_map_init == "orthogonal"

@@ -57,6 +57,11 @@ DATASET_TRAINING_CONFIGS = {
 }
 
 
+def training_config_for(dataset, training_config=None) -> str:
+    """`--training_config` when given, else the recipe of `dataset` (`DATASET_TRAINING_CONFIGS`) or the demo's."""
+    return str(training_config or DATASET_TRAINING_CONFIGS.get(dataset, DEMO_TRAINING_CONFIG))
+
+
 def parse_variants(items) -> dict:
     """
     `["name=MODEL", ...]` as `{name: path}`; MODEL is an MSQNet config (.json) or a saved starting folder (e.g. one
@@ -181,8 +186,7 @@ def run_protocol(args) -> list[dict]:
     label_names, problem_type, label_set_name = read_label_names(args.labels)
     split_file = resolve_split_file(args.splits)
     dataset = args.dataset or label_set_name
-    if args.training_config is None:
-        args.training_config = str(DATASET_TRAINING_CONFIGS.get(dataset, DEMO_TRAINING_CONFIG))
+    args.training_config = training_config_for(dataset, args.training_config)
     records = []
 
     supervised_dir = None
@@ -283,4 +287,12 @@ def main(argv=None) -> Path:
     return Path(args.output_dir) / "report.md"
 
 
-__all__ = ["DEMO_VARIANTS", "build_argument_parser", "main", "parse_variants", "run_protocol"]
+__all__ = [
+    "DATASET_TRAINING_CONFIGS",
+    "DEMO_VARIANTS",
+    "build_argument_parser",
+    "main",
+    "parse_variants",
+    "run_protocol",
+    "training_config_for",
+]

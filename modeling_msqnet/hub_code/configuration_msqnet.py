@@ -39,6 +39,17 @@ LABEL_TEXT_POOLING_TYPES = ("pooler", "mean")
 LABEL_QUERY_MODES = ("learned", "text_derived")
 AUTOCAST_DTYPES = ("bfloat16", "float16")
 VIDEO_ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
+LABEL_QUERY_MAP_INITS = ("xavier", "orthogonal")
+# Options of the text-derived label queries and of the shared head, read from `**kwargs`; these defaults (also for a
+# config saved before they existed) build the original design: a xavier-initialised linear map of the raw text
+# embeddings and a head without a logit scale.
+LABEL_QUERY_OPTION_DEFAULTS = {
+    "label_text_centering": False,
+    "label_text_normalize": False,
+    "label_query_map_init": "xavier",
+    "label_query_map_gain": 1.0,
+    "classifier_logit_scale": None,
+}
 # `config.problem_type` values MSQNet supports; tooling (label sets, manifests, metrics, cards) imports these.
 MULTI_LABEL_CLASSIFICATION = "multi_label_classification"
 SINGLE_LABEL_CLASSIFICATION = "single_label_classification"
@@ -133,6 +144,27 @@ def _text_derived_embed_dim(classifier_head: str, label_text_embed_dim: int | No
     return label_text_embed_dim
 
 
+def pop_label_query_options(kwargs, label_query_mode, classifier_head) -> dict:
+    """Take the options of `LABEL_QUERY_OPTION_DEFAULTS` out of `kwargs`, checked, with their defaults filled in."""
+    options = {name: kwargs.pop(name, default) for name, default in LABEL_QUERY_OPTION_DEFAULTS.items()}
+    changed = [name for name, value in options.items() if value != LABEL_QUERY_OPTION_DEFAULTS[name]]
+    map_options = [name for name in changed if name != "classifier_logit_scale"]
+    if map_options and label_query_mode != "text_derived":
+        raise ValueError(f"{map_options} only apply to `label_query_mode='text_derived'` (got {label_query_mode!r}).")
+    if options["classifier_logit_scale"] is not None:
+        if classifier_head != "shared":
+            raise ValueError(f"`classifier_logit_scale` needs `classifier_head='shared'` (got {classifier_head!r}).")
+        if not options["classifier_logit_scale"] > 0:
+            raise ValueError(f"`classifier_logit_scale` must be > 0, got {options['classifier_logit_scale']!r}.")
+    if options["label_query_map_init"] not in LABEL_QUERY_MAP_INITS:
+        raise ValueError(
+            f"`label_query_map_init` must be one of {LABEL_QUERY_MAP_INITS}, got {options['label_query_map_init']!r}."
+        )
+    if not options["label_query_map_gain"] > 0:
+        raise ValueError(f"`label_query_map_gain` must be > 0, got {options['label_query_map_gain']!r}.")
+    return options
+
+
 class MSQNetConfig(PretrainedConfig):
     r"""
     This is the configuration class to store the configuration of a [`MSQNetModel`] or a
@@ -193,6 +225,21 @@ class MSQNetConfig(PretrainedConfig):
             Whether training initialises learned label embeddings from the text encoder's embeddings of the names (the
             paper). `False` draws them at random (the "vanilla" variant of the paper's zero-shot table); a text encoder
             given to training is then only kept to embed new names later.
+        label_text_centering (`bool`, *optional*, defaults to `False`):
+            `"text_derived"` mode: subtract from every name's text embedding the mean text embedding of the label set
+            the model is first given (the `label_query_map.text_center` buffer, fitted once and saved with the
+            weights), so that new names are centred with the same vector whatever the other candidates. Names of one
+            domain share most of their embedding; centring leaves the parts that tell them apart.
+        label_text_normalize (`bool`, *optional*, defaults to `False`):
+            `"text_derived"` mode: L2-normalise the (centred) text embeddings before the map.
+        label_query_map_init (`str`, *optional*, defaults to `"xavier"`):
+            `"text_derived"` mode: initialisation of the map, `"xavier"` (uniform) or `"orthogonal"` (keeps the angles
+            between the names' embeddings), scaled by `label_query_map_gain`.
+        label_query_map_gain (`float`, *optional*, defaults to 1.0):
+            Gain of the map's initialisation; with normalised text embeddings it is the norm of the initial queries.
+        classifier_logit_scale (`float`, *optional*):
+            Initial value of a learned scale of the shared head's logits (stored as a log, as CLIP's temperature).
+            `None` (default): no scale.
         freeze_vision_model (`bool`, *optional*, defaults to `True`):
             Whether the CLIP image encoder is frozen (no gradient, run without building a graph), as in the paper.
         query_num_frames (`int`, *optional*):
@@ -301,6 +348,8 @@ class MSQNetConfig(PretrainedConfig):
         self.max_position_embeddings = max_position_embeddings
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
+        for name, value in pop_label_query_options(kwargs, label_query_mode, classifier_head).items():
+            setattr(self, name, value)
         kwargs.setdefault("problem_type", MULTI_LABEL_CLASSIFICATION)
         super().__init__(**kwargs)
         # transformers 5 leaves `label2id` unset when only `id2label` is given; the label set is one mapping.

@@ -383,6 +383,75 @@ class MSQNetSharedLinear(nn.Module):
         return hidden_states @ self.weight + self.bias
 
 
+class MSQNetScaledSharedLinear(MSQNetSharedLinear):
+    """
+    The shared head with a learned logit scale (`config.classifier_logit_scale`): `logit = exp(s) * <w, h> + b`, `s`
+    stored as a log, as CLIP's temperature. Lets the scores of nearly equal label states spread apart early in training.
+    """
+
+    def __init__(self, hidden_size, initial_logit_scale):
+        super().__init__(hidden_size)
+        self.initial_logit_scale = float(initial_logit_scale)
+        self.logit_scale = nn.Parameter(torch.empty(()))
+
+    def forward(self, hidden_states):
+        return self.logit_scale.exp() * (hidden_states @ self.weight) + self.bias
+
+
+class MSQNetLabelQueryMap(nn.Linear):
+    """
+    The text-derived mode's map from a label name's frozen text embedding to its label query, with optional
+    conditioning of the embedding first (`config.label_text_centering`, `config.label_text_normalize`):
+
+    - centring subtracts `text_center`, the mean text embedding of the label set the model was first given (a buffer
+      saved with the weights, fitted once by `set_labels`), so that the names' shared direction no longer dominates
+      their queries; any new name is centred with the same vector, whatever the other candidates;
+    - L2 normalisation gives every name a query of the same size;
+    - `init="orthogonal"` starts from a scaled orthogonal matrix (gain `init_gain`), which keeps the names' angles.
+    """
+
+    def __init__(self, in_features, out_features, centering=False, normalize=False, init="xavier", init_gain=1.0):
+        super().__init__(in_features, out_features)
+        self.centering = centering
+        self.normalize = normalize
+        self.init = init
+        self.init_gain = float(init_gain)
+        if centering:
+            self.register_buffer("text_center", torch.zeros(in_features))
+
+    @property
+    def center_fitted(self) -> bool:
+        return not self.centering or bool(self.text_center.any())
+
+    @torch.no_grad()
+    def fit_center(self, text_embeds):
+        """Set `text_center` to the mean of `text_embeds` (`(num_labels, in_features)`), the trained label set's."""
+        if self.centering:
+            self.text_center.copy_(text_embeds.float().mean(dim=0).to(self.text_center.dtype))
+
+    def condition(self, text_embeds):
+        text_embeds = text_embeds.to(self.weight.dtype)
+        if self.centering:
+            text_embeds = text_embeds - self.text_center.to(self.weight.dtype)
+        if self.normalize:
+            text_embeds = nn.functional.normalize(text_embeds, dim=-1)
+        return text_embeds
+
+    def forward(self, text_embeds):
+        return super().forward(self.condition(text_embeds))
+
+
+def build_label_query_map(config) -> nn.Linear:
+    """The text-derived mode's map; a plain `nn.Linear` (the original design) unless the config asks for more."""
+    centering = config.label_text_centering
+    normalize = config.label_text_normalize
+    init = config.label_query_map_init
+    if not (centering or normalize or init != "xavier"):
+        return nn.Linear(config.label_text_embed_dim, config.hidden_size)
+    gain = config.label_query_map_gain
+    return MSQNetLabelQueryMap(config.label_text_embed_dim, config.hidden_size, centering, normalize, init, gain)
+
+
 def copy_hub_code(save_directory):
     """
     Copies every Hub code file (`HUB_CODE_FILES`) into `save_directory`, also those no saved class imports, replacing
@@ -416,7 +485,13 @@ class MSQNetPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module):
         # `nn.init` is looked up at call time: transformers guards its functions so loaded weights are never re-drawn.
         std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
+        if isinstance(module, MSQNetLabelQueryMap):
+            if module.init == "orthogonal":
+                nn.init.orthogonal_(module.weight, gain=module.init_gain)
+            else:
+                nn.init.xavier_uniform_(module.weight, gain=module.init_gain)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
             nn.init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
@@ -427,6 +502,8 @@ class MSQNetPreTrainedModel(PreTrainedModel):
             bound = 1.0 / math.sqrt(module.weight.shape[-1])
             nn.init.uniform_(module.weight, -bound, bound)
             nn.init.uniform_(module.bias, -bound, bound)
+            if isinstance(module, MSQNetScaledSharedLinear):
+                nn.init.constant_(module.logit_scale, math.log(module.initial_logit_scale))
         elif isinstance(module, MSQNetModel) and module.label_embeddings is not None:
             nn.init.normal_(module.label_embeddings, std=std)
             # TimeSformer's `_init_weights` leaves its temporal embeddings out; building the model gives zeros.
@@ -508,7 +585,7 @@ class MSQNetModel(MSQNetPreTrainedModel):
             # and the trained map that turns any name's embedding into its label query.
             self.label_embeddings = None
             self.register_buffer("label_text_embeds", torch.zeros(config.num_labels, config.label_text_embed_dim))
-            self.label_query_map = nn.Linear(config.label_text_embed_dim, config.hidden_size)
+            self.label_query_map = build_label_query_map(config)
         else:
             self.label_embeddings = nn.Parameter(torch.empty(config.num_labels, config.hidden_size))
         self.query_projection = (
@@ -907,6 +984,9 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
 
     def _build_classifier(self, num_labels):
         if self.config.classifier_head == "shared":
+            logit_scale = self.config.classifier_logit_scale
+            if logit_scale is not None:
+                return MSQNetScaledSharedLinear(self.config.hidden_size, logit_scale)
             return MSQNetSharedLinear(self.config.hidden_size)
         return MSQNetGroupWiseLinear(num_labels, self.config.hidden_size)
 
@@ -947,6 +1027,9 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         new_embeddings = label_embeddings.detach().to(dtype=current.dtype, device=current.device).clone()
         if msqnet.label_embeddings is None:
             msqnet.label_text_embeds = new_embeddings
+            # The centre of the text embeddings is part of the trained function: fitted on the first label set only.
+            if isinstance(msqnet.label_query_map, MSQNetLabelQueryMap) and not msqnet.label_query_map.center_fitted:
+                msqnet.label_query_map.fit_center(new_embeddings)
         else:
             msqnet.label_embeddings = nn.Parameter(new_embeddings, requires_grad=current.requires_grad)
 

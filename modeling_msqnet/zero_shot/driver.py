@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from transformers.utils import logging
 
 from ..resources import resource_path
+from .compositional import COMPOSITIONAL_DATASET
 from .protocol import REPORT_FILE, evaluate_zero_shot, read_label_names
 from .report import format_report
 from .splits import SETTINGS, load_split, resolve_split_file, write_json_atomically
@@ -50,6 +51,15 @@ DEMO_VARIANTS = {
     "text_derived": MODELS_DIR / "msqnet-demo-zero-shot-text-derived.json",
 }
 DEMO_TRAINING_CONFIG = resource_path("configuration", "training", "zero-shot-demo.json")
+# Datasets with a recipe of their own (the default `--training_config`); the others train with DEMO_TRAINING_CONFIG.
+DATASET_TRAINING_CONFIGS = {
+    COMPOSITIONAL_DATASET: resource_path("configuration", "training", "zero-shot-compositional.json"),
+}
+
+
+def training_config_for(dataset, training_config=None) -> str:
+    """`--training_config` when given, else the recipe of `dataset` (`DATASET_TRAINING_CONFIGS`) or the demo's."""
+    return str(training_config or DATASET_TRAINING_CONFIGS.get(dataset, DEMO_TRAINING_CONFIG))
 
 
 def parse_variants(items) -> dict:
@@ -101,7 +111,11 @@ def build_argument_parser() -> argparse.ArgumentParser:
         "keep theirs unless this is given.",
     )
     parser.add_argument(
-        "--training_config", default=str(DEMO_TRAINING_CONFIG), help="--config_file of examples/train.py."
+        "--training_config",
+        default=None,
+        help="--config_file of examples/train.py (defaults to the dataset's recipe, "
+        + ", ".join(f"{name}: {path.name}" for name, path in DATASET_TRAINING_CONFIGS.items())
+        + f"; else {DEMO_TRAINING_CONFIG.name}).",
     )
     parser.add_argument(
         "--train_args", default="", help="Extra flags of examples/train.py, e.g. '--num_train_epochs 4'."
@@ -172,6 +186,7 @@ def run_protocol(args) -> list[dict]:
     label_names, problem_type, label_set_name = read_label_names(args.labels)
     split_file = resolve_split_file(args.splits)
     dataset = args.dataset or label_set_name
+    args.training_config = training_config_for(dataset, args.training_config)
     records = []
 
     supervised_dir = None
@@ -272,4 +287,12 @@ def main(argv=None) -> Path:
     return Path(args.output_dir) / "report.md"
 
 
-__all__ = ["DEMO_VARIANTS", "build_argument_parser", "main", "parse_variants", "run_protocol"]
+__all__ = [
+    "DATASET_TRAINING_CONFIGS",
+    "DEMO_VARIANTS",
+    "build_argument_parser",
+    "main",
+    "parse_variants",
+    "run_protocol",
+    "training_config_for",
+]

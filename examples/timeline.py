@@ -1,11 +1,13 @@
 """Action timeline of a long video: label scores in sliding windows and per-label segments.
 
-    python examples/timeline.py (--model DIR | --onnx EXPORT_DIR [--int8]) --video FILE --window_seconds 4 --stride_seconds 2 \
+    python examples/timeline.py (--model DIR | --onnx EXPORT_DIR [--int8]) --video FILE [--dtype auto] --window_seconds 4 --stride_seconds 2 \
         --output timeline.json [--csv timeline.csv] [--plot timeline.png]
 """
 
 import argparse
 
+from modeling_msqnet.command_line import setup_logging
+from modeling_msqnet.precision import DTYPE_CHOICES
 from modeling_msqnet.timeline import (
     DEFAULT_STRIDE_SECONDS,
     DEFAULT_THRESHOLD,
@@ -32,16 +34,26 @@ def parse_args(argv=None):
         "--onnx", default=None, help="Run the model exported by examples/export_onnx.py from this folder instead."
     )
     parser.add_argument("--int8", action="store_true", help="With --onnx: run its model_int8.onnx.")
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        choices=DTYPE_CHOICES,
+        help="Compute precision of --model: auto is bfloat16 where this CPU computes it natively, else float32.",
+    )
     parser.add_argument("--no_progress", action="store_true", help="Hide the progress bar.")
     args = parser.parse_args(argv)
     if (args.model is None) == (args.onnx is None):
         parser.error("give --model (a saved MSQNet folder) or --onnx (a folder written by examples/export_onnx.py).")
+    if args.onnx is not None and args.dtype not in ("auto", "float32"):
+        parser.error(f"--dtype {args.dtype} applies to --model; an ONNX export runs in float32 (or --int8).")
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
+    setup_logging()  # shows the precision `--dtype auto` picked
     from modeling_msqnet import MSQNetForVideoClassification, MSQNetVideoProcessor
+    from modeling_msqnet.precision import apply_dtype, resolve_dtype
 
     scorer = None
     if args.onnx is not None:
@@ -50,7 +62,8 @@ def main(argv=None):
         scorer = OnnxWindowScorer(args.onnx, file_name=INT8_FILE_NAME if args.int8 else ONNX_FILE_NAME)
         model, processor_dir = None, args.onnx
     else:
-        model, processor_dir = MSQNetForVideoClassification.from_pretrained(args.model), args.model
+        model = apply_dtype(MSQNetForVideoClassification.from_pretrained(args.model), resolve_dtype(args.dtype))
+        processor_dir = args.model
     video_processor = MSQNetVideoProcessor.from_pretrained(processor_dir)
     timeline = compute_timeline(
         model,

@@ -89,6 +89,8 @@ class VideoClassifierApp:
         top_k (`int`, *optional*, defaults to 5): Labels shown with confidence bars.
         window_seconds, stride_seconds (`float`, *optional*): Timeline windows, for videos longer than one window.
         explainer (*optional*): Attention-map callable (see [`default_explainer`]); `False` disables the maps.
+        dtype (`str`, *optional*, defaults to `"auto"`): Compute precision, one of `precision.DTYPE_CHOICES` (`"auto"`:
+            bfloat16 where this CPU computes it natively, else float32).
     """
 
     def __init__(
@@ -100,10 +102,12 @@ class VideoClassifierApp:
         stride_seconds: float = DEFAULT_STRIDE_SECONDS,
         threshold: float = DEFAULT_THRESHOLD,
         explainer=None,
+        dtype: str = "auto",
     ):
+        from ..precision import resolve_dtype
         from ..publishing.model_folder import load_model_folder
 
-        self.model, self.video_processor, _ = load_model_folder(model_dir)
+        self.model, self.video_processor, _ = load_model_folder(model_dir, dtype=resolve_dtype(dtype, "cpu"))
         self.model.eval()
         self.top_k = top_k
         self.window_seconds = window_seconds
@@ -139,7 +143,7 @@ class VideoClassifierApp:
         else:
             inputs = self.video_processor(video, num_frames=self.model.config.num_frames, return_tensors="pt")
             with torch.inference_mode():
-                logits = self.model(**inputs).logits.numpy()
+                logits = self.model(**inputs).logits.float().numpy()
             scores = scores_from_logits(logits, self.model.config.problem_type)[0]
             prediction = Prediction(scores=dict(zip(self.labels, scores.tolist())))
         if self.explainer is not None:

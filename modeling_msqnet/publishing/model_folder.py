@@ -27,6 +27,8 @@ from pathlib import Path
 from safetensors import SafetensorError
 from transformers.utils import logging
 
+from ..precision import apply_dtype
+
 
 logger = logging.get_logger(__name__)
 
@@ -185,10 +187,11 @@ def default_video_processor(config):
     )
 
 
-def load_model_folder(model_dir, argument: str = "--model"):
+def load_model_folder(model_dir, argument: str = "--model", dtype=None):
     """
     Load a saved MSQNet folder (checked first: config, weights): the model, its video processor (the default one sized
     for the model, with a warning, when the folder has none) and its tokenizer (`None` when the folder has none).
+    With `dtype` (a `torch.dtype`, e.g. from `precision.resolve_dtype`), the model runs in it (`precision.apply_dtype`).
     """
     from transformers import AutoTokenizer
 
@@ -207,6 +210,8 @@ def load_model_folder(model_dir, argument: str = "--model"):
         model = MSQNetForVideoClassification.from_pretrained(model_dir)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as error:
         raise ModelFolderError(f"{argument} {model_dir} could not be loaded: {one_line(error)}") from error
+    if dtype is not None:
+        apply_dtype(model, dtype)
     if has_any(model_dir, VIDEO_PROCESSOR_FILES):
         video_processor = MSQNetVideoProcessor.from_pretrained(model_dir)
     else:

@@ -12,6 +12,7 @@ from video_fixtures import write_video
 
 from modeling_msqnet import precision
 from modeling_msqnet.publishing.model_folder import load_model_folder
+from modeling_msqnet.timeline import cli as timeline_cli
 
 
 BF16_TOLERANCE = 0.05  # bfloat16 keeps 8 bits of mantissa; the tiny model is typically off by ~0.01
@@ -130,7 +131,7 @@ def test_timeline_command_applies_dtype(monkeypatch, cpu_flags, model_dir, tmp_p
         applied.append(dtype)
         return apply_dtype(model, dtype)
 
-    monkeypatch.setattr(precision, "apply_dtype", recording_apply_dtype)
+    monkeypatch.setattr(timeline_cli, "apply_dtype", recording_apply_dtype)
     video = write_video(tmp_path / "clip.mp4", 50, width=48, height=48, fps=25, make_frame=random_frame)
     output = tmp_path / "timeline.json"
     load_example("timeline").main(

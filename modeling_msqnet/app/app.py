@@ -41,12 +41,12 @@ from ..timeline import (  # noqa: E402
     plot_timeline,
     scores_from_logits,
 )
+from ..video_files import VIDEO_EXTENSIONS, is_video_file_name  # noqa: E402
 
 
 logger = logging.get_logger(__name__)
 
 MAX_EXAMPLE_VIDEOS = 200
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts", ".m2ts", ".mts")
 
 
 @dataclass
@@ -159,7 +159,7 @@ def list_example_videos(folder, limit: int = MAX_EXAMPLE_VIDEOS) -> list[str]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"--examples {folder} is not a folder of videos.")
-    videos = sorted(str(path) for path in folder.iterdir() if path.suffix.lower() in VIDEO_EXTENSIONS)
+    videos = sorted(str(path) for path in folder.iterdir() if is_video_file_name(path))
     if len(videos) > limit:
         logger.warning(f"--examples {folder} holds {len(videos)} videos; the picker offers the first {limit}.")
     return videos[:limit]

@@ -35,12 +35,12 @@ import numpy as np
 from transformers.utils import logging
 
 from ..hub_code.video_decoding import natural_sort_key, probe_video, sample_frame_indices
+from ..video_files import VIDEO_EXTENSIONS, is_video_file_name
 from .manifest import load_label_set
 
 
 logger = logging.get_logger(__name__)
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
 MAX_EXAMPLES_PER_REASON = 5
 
 # The Volleyball dataset's official split (Ibrahim et al., CVPR 2016), by video folder number.
@@ -603,7 +603,7 @@ def convert_thumos14_trimmed(media_root: str | os.PathLike, *, label_set: dict |
         raise FileNotFoundError(f"No class folders in {media_root}.")
     for class_dir in class_dirs:
         items = sorted(
-            (item for item in class_dir.iterdir() if item.is_dir() or item.suffix.lower() in VIDEO_EXTENSIONS),
+            (item for item in class_dir.iterdir() if item.is_dir() or is_video_file_name(item)),
             key=lambda item: natural_sort_key(item.name),
         )
         if class_dir.name not in label_set["label2id"]:

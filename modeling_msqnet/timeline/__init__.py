@@ -10,6 +10,7 @@ from .timeline import (
     TorchWindowScorer,
     compute_timeline,
     find_segments,
+    per_label_thresholds,
     scores_from_logits,
     window_bounds,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "TorchWindowScorer",
     "compute_timeline",
     "find_segments",
+    "per_label_thresholds",
     "plot_timeline",
     "scores_from_logits",
     "window_bounds",

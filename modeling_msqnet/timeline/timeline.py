@@ -25,6 +25,7 @@ import csv
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,13 +134,14 @@ def find_segments(
     window_ends,
     scores,
     labels,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | Mapping[str, float] = DEFAULT_THRESHOLD,
     min_duration: float = 0.0,
     merge_gap: float = 0.0,
 ) -> list[dict]:
     """
-    Per-label segments: the union of the windows whose score is at least `threshold`, with pieces at most
-    `merge_gap` seconds apart merged, then pieces shorter than `min_duration` seconds dropped.
+    Per-label segments: the union of the windows whose score is at least `threshold` (one for all labels, or
+    `{label: threshold}` for each), with pieces at most `merge_gap` seconds apart merged, then pieces shorter than
+    `min_duration` seconds dropped.
 
     Returns:
         `list[dict]`: `{"label", "start", "end", "peak_score", "peak_time"}` sorted by start, then label order;
@@ -150,11 +152,12 @@ def find_segments(
     window_starts = np.asarray(window_starts, dtype=np.float64)
     window_ends = np.asarray(window_ends, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
+    label_thresholds = per_label_thresholds(threshold, labels)
     segments = []
     for label_index, label in enumerate(labels):
         current = None
         for start, end, score in zip(window_starts, window_ends, scores[:, label_index]):
-            if not score >= threshold:  # NaN (unscored) windows break segments too
+            if not score >= label_thresholds[label]:  # NaN (unscored) windows break segments too
                 continue
             if current is not None and start <= current["end"] + merge_gap:
                 current["end"] = max(current["end"], float(end))
@@ -177,6 +180,16 @@ def find_segments(
     return sorted(segments, key=lambda segment: (segment["start"], order[segment["label"]]))
 
 
+def per_label_thresholds(threshold: float | Mapping[str, float], labels) -> dict[str, float]:
+    """`{label: threshold}` from one threshold for all `labels` or a mapping that must cover each of them."""
+    if isinstance(threshold, Mapping):
+        missing = [label for label in labels if label not in threshold]
+        if missing:
+            raise ValueError(f"The per-label thresholds lack the label(s) {missing}.")
+        return {label: float(threshold[label]) for label in labels}
+    return {label: float(threshold) for label in labels}
+
+
 class TorchWindowScorer:
     """
     Scores windows with an `MSQNetForVideoClassification`: per-frame CLIP query embeddings averaged per window (the
@@ -188,10 +201,13 @@ class TorchWindowScorer:
         self.uses_frame_queries = bool(model.config.use_video_query)
         self.config = model.config
 
+    def _to_model(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.to(device=self.model.device, dtype=self.model.dtype)
+
     @torch.inference_mode()
     def embed_frames(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """`(num_images, 3, H, W)` -> `(num_images, vision_hidden_size)` CLIP query embeddings."""
-        return self.model.msqnet.get_frame_query_embeds(pixel_values)
+        return self.model.msqnet.get_frame_query_embeds(self._to_model(pixel_values))
 
     def query_frame_indices(self, num_frames: int):
         return self.model.msqnet.get_query_frame_indices(num_frames)
@@ -200,8 +216,10 @@ class TorchWindowScorer:
     def logits(self, pixel_values: torch.Tensor, frame_query_embeds: torch.Tensor | None) -> np.ndarray:
         """`pixel_values` `(B, T, 3, H, W)` and the embeddings of the query frames `(B, Q, D)` -> `(B, num_labels)`."""
         video_query_embeds = frame_query_embeds.mean(dim=1) if frame_query_embeds is not None else None
-        output = self.model(pixel_values=pixel_values, video_query_embeds=video_query_embeds, return_dict=True)
-        return output.logits.float().numpy()
+        output = self.model(
+            pixel_values=self._to_model(pixel_values), video_query_embeds=video_query_embeds, return_dict=True
+        )
+        return output.logits.float().cpu().numpy()
 
 
 def scores_from_logits(logits: np.ndarray, problem_type: str | None) -> np.ndarray:
@@ -220,7 +238,7 @@ def compute_timeline(
     *,
     window_seconds: float = DEFAULT_WINDOW_SECONDS,
     stride_seconds: float = DEFAULT_STRIDE_SECONDS,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | Mapping[str, float] = DEFAULT_THRESHOLD,
     min_duration: float = 0.0,
     merge_gap: float = 0.0,
     batch_size: int = 8,
@@ -242,8 +260,9 @@ def compute_timeline(
             Length of a window in seconds.
         stride_seconds (`float`, *optional*, defaults to 2.0):
             Time between the starts of consecutive windows (half a window: each moment is seen by two windows).
-        threshold (`float`, *optional*, defaults to 0.5):
-            Score at or above which a window counts towards a label's segment.
+        threshold (`float` or `dict[str, float]`, *optional*, defaults to 0.5):
+            Score at or above which a window counts towards a label's segment: one for all labels, or one per label
+            (`archive.read_thresholds` reads them from a calibrated thresholds file).
         min_duration (`float`, *optional*, defaults to 0.0):
             Segments shorter than this (seconds) are dropped.
         merge_gap (`float`, *optional*, defaults to 0.0):
@@ -305,7 +324,7 @@ def compute_timeline(
         "window_seconds": float(window_seconds),
         "stride_seconds": float(stride_seconds),
         "num_frames": num_frames,
-        "threshold": float(threshold),
+        **_threshold_settings(threshold, labels),
         "min_duration": float(min_duration),
         "merge_gap": float(merge_gap),
     }
@@ -320,6 +339,13 @@ def compute_timeline(
         undecodable=undecodable,
         settings=settings,
     )
+
+
+def _threshold_settings(threshold, labels) -> dict:
+    """`{"threshold": t}` for one threshold; `{"threshold": None, "thresholds": {label: t}}` for per-label ones."""
+    if isinstance(threshold, Mapping):
+        return {"threshold": None, "thresholds": per_label_thresholds(threshold, labels)}
+    return {"threshold": float(threshold)}
 
 
 def _undecodable_stretches(reader: StreamingVideoReader, wanted, missing, starts, ends, sampled) -> list[dict]:
@@ -453,6 +479,7 @@ __all__ = [
     "VideoDecodingError",
     "compute_timeline",
     "find_segments",
+    "per_label_thresholds",
     "scores_from_logits",
     "window_bounds",
 ]

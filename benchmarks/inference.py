@@ -10,15 +10,16 @@ default `MSQNetConfig()`, 140 labels like Animal Kingdom, batch 1, 224 px):
 - `ours sdpa-video`: `video_attn_implementation="sdpa"` (TimeSformer attention through SDPA, same weights);
 - `ours query Q/T`: the CLIP query encoder on Q evenly spaced frames (`query_num_frames`, default 4);
 - `ours fast`: both of the above;
-- `ours fast bf16-weights`: `ours fast` on a copy of the model in bfloat16 (what `from_pretrained(..., dtype=
-  torch.bfloat16)` gives; no per-call weight casts), bfloat16 rows only;
-- with `--compile` (or `--compile-only`): `torch.compile` (inductor) of `ours exact`, `ours fast` and
-  `ours fast bf16-weights`; the first call's time (compilation) is reported.
+- `ours preset`: the options `configuration/models/msqnet-paper-fast.json` sets (SDPA, its `query_num_frames`,
+  TimeSformer token merging);
+- with `--compile` (or `--compile-only`): `torch.compile` (inductor) of `ours exact`, `ours fast` and `ours preset`;
+  the first call's time (compilation) is reported.
 
-Each runs in float32 and under bfloat16 autocast (`reference`/`timesformer` inside `torch.autocast`, ours through
-`config.autocast_dtype="bfloat16"`). By default bfloat16 is left out where this CPU's bfloat16 matmul rate is below
-half its float32 rate (no AVX512-BF16/AMX: bfloat16 is emulated and one full-size forward takes many minutes);
-`--dtypes float32 bfloat16` forces it. Timing: all variants of one frame count run round-robin in this process under
+Precisions (`--dtypes`, default `float32 auto`; `auto` is what `precision.resolve_dtype` picks on this machine):
+ours in bfloat16 runs on a copy with bfloat16 weights and in int8 on a copy with int8 `nn.Linear` weights (the
+commands' `precision.apply_dtype` and `precision.quantize_linear_int8`); the reference runs in float32 and, when
+bfloat16 is timed, under `torch.autocast`. `--device cuda` times on a GPU (add `--no-memory`; no int8 there).
+Timing: all variants of one frame count run round-robin in this process under
 `torch.inference_mode()` (so a change of load on a shared machine hits them alike); the table gives the median and the
 minimum wall time per clip over `--repeats` rounds after `--warmup` rounds, and the median process CPU time (all
 threads; less sensitive than wall time to other processes on a shared machine, `--threads 1` makes it close to the
@@ -36,6 +37,7 @@ Usage:
     python benchmarks/inference.py                              # 8 and 16 frames, 3 repeats
     python benchmarks/inference.py --frames 16 --repeats 1      # quick run
     python benchmarks/inference.py --compile-only --frames 16 --dtypes bfloat16 --no-memory
+    python benchmarks/inference.py --device cuda --dtypes float32 bfloat16 --compile --no-memory   # GPU rows
     python benchmarks/inference.py --output results.json
 """
 
@@ -90,6 +92,8 @@ VARIANTS = {
 EAGER_VARIANTS = [name for name, spec in VARIANTS.items() if not spec.get("compiled")]
 COMPILED_VARIANTS = [name for name, spec in VARIANTS.items() if spec.get("compiled")]
 MODEL_KINDS = ("reference", "ours", "ours_sdpa", "ours_preset")
+# Where the timed forwards run (`--device`); the FLOP count runs on the meta device, the memory workers on the CPU.
+DEVICE = torch.device("cpu")
 
 
 def preset_options(path=PRESET_FILE):
@@ -103,11 +107,11 @@ def runs_in(variant, dtype):
     return dtype in VARIANTS[variant].get("dtypes", DTYPES)
 
 
-def resolve_dtypes(names):
+def resolve_dtypes(names, device="cpu"):
     """`--dtypes` names to the timed ones: `auto` is what `precision.resolve_dtype` picks on this CPU."""
     from modeling_msqnet.precision import resolve_dtype
 
-    resolved = [str(resolve_dtype(name, "cpu")).removeprefix("torch.") if name == "auto" else name for name in names]
+    resolved = [str(resolve_dtype(name, device)).removeprefix("torch.") if name == "auto" else name for name in names]
     return list(dict.fromkeys(resolved))
 
 
@@ -123,7 +127,9 @@ def make_call(models, variant, dtype, query_num_frames, compiled_models=None):
         model = models[kind]
 
         def call(pixel_values):
-            context = torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bfloat16" else contextlib.nullcontext()
+            context = (
+                torch.autocast(DEVICE.type, dtype=torch.bfloat16) if dtype == "bfloat16" else contextlib.nullcontext()
+            )
             with context:
                 output = model(pixel_values)
             return output if kind == "reference" else output.last_hidden_state
@@ -254,7 +260,7 @@ def time_variants(models, keys, query_num_frames, num_frames, warmup, repeats):
         if VARIANTS[variant].get("compiled"):
             key = VARIANTS[variant]["model"] if dtype == "float32" else (VARIANTS[variant]["model"], dtype)
             compiled_models[key] = compiled_models.get(key) or torch.compile(models[key])
-    pixel_values = torch.randn(1, num_frames, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    pixel_values = torch.randn(1, num_frames, 3, 224, 224, generator=torch.Generator().manual_seed(1)).to(DEVICE)
     calls = {key: make_call(models, *key, query_num_frames, compiled_models) for key in keys}
     wall = {key: [] for key in calls}
     cpu = {key: [] for key in calls}
@@ -264,10 +270,12 @@ def time_variants(models, keys, query_num_frames, num_frames, warmup, repeats):
             for key, call in calls.items():
                 start, start_cpu = time.perf_counter(), time.process_time()
                 output = call(pixel_values)
+                if DEVICE.type == "cuda":
+                    torch.cuda.synchronize()
                 elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
                 if round_index == 0:
                     first_call[key] = elapsed
-                    logits[key] = output.float() if output.dim() == 2 else None
+                    logits[key] = output.float().cpu() if output.dim() == 2 else None
                 if round_index >= warmup:
                     wall[key].append(elapsed)
                     cpu[key].append(elapsed_cpu)
@@ -305,6 +313,7 @@ def main():
     parser.add_argument("--no-memory", action="store_true", help="skip the peak memory subprocesses")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     parser.add_argument("--output", default=None, help="write all figures to this JSON file")
+    parser.add_argument("--device", default="cpu", help="where the timed forwards run: cpu or cuda (GPU rows)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
@@ -323,9 +332,15 @@ def main():
         variants.insert(0, "reference")
 
     print("machine:", machine_summary())
-    args.dtypes = resolve_dtypes(args.dtypes)
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type != "cpu" and "int8" in args.dtypes:
+        parser.error("--dtypes int8 (PyTorch dynamic quantisation) runs on the CPU only")
+    if DEVICE.type != "cpu" and not args.no_memory:
+        parser.error("the peak memory workers measure CPU memory: add --no-memory with --device cuda")
+    args.dtypes = resolve_dtypes(args.dtypes, DEVICE)
     print("timed precisions:", args.dtypes, f"(CPU has native bfloat16: {cpu_has_native_bf16()})")
-    peaks_before = {dtype: matmul_gflops(dtype) for dtype in DTYPES}
+    peaks_before = {dtype: matmul_gflops(dtype, DEVICE) for dtype in DTYPES if DEVICE.type == "cpu" or dtype != "int8"}
     print("matmul GFLOP/s before:", {dtype: round(rate, 1) for dtype, rate in peaks_before.items()})
     if "bfloat16" in args.dtypes and not bf16_worth_timing(peaks_before):
         print(
@@ -366,6 +381,8 @@ def main():
 
         kinds = {VARIANTS[variant]["model"] for variant in variants}
         models = build_models(num_frames, args.num_labels, kinds, dtypes=args.dtypes)
+        for model in models.values():
+            model.to(DEVICE)
         timings, logits = time_variants(models, keys, args.query_num_frames, num_frames, args.warmup, args.repeats)
         del models
 
@@ -426,7 +443,7 @@ def main():
                         "a CPU with native bfloat16, >= 2x in float32 on one without)"
                     )
 
-    peaks_after = {dtype: matmul_gflops(dtype) for dtype in DTYPES}
+    peaks_after = {dtype: matmul_gflops(dtype, DEVICE) for dtype in DTYPES if DEVICE.type == "cpu" or dtype != "int8"}
     all_results["matmul_gflops_after"] = peaks_after
     all_results["load_average_end"] = os.getloadavg()
     columns = [
@@ -453,7 +470,7 @@ def main():
     print()
     print(
         "matmul GFLOP/s before/after: "
-        + ", ".join(f"{dtype} {peaks_before[dtype]:.1f}/{peaks_after[dtype]:.1f}" for dtype in DTYPES)
+        + ", ".join(f"{dtype} {peaks_before[dtype]:.1f}/{peaks_after[dtype]:.1f}" for dtype in peaks_before)
         + f"; torch threads {torch.get_num_threads()}; load average at end {os.getloadavg()}"
     )
     print(

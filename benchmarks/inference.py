@@ -94,6 +94,7 @@ COMPILED_VARIANTS = [name for name, spec in VARIANTS.items() if spec.get("compil
 MODEL_KINDS = ("reference", "ours", "ours_sdpa", "ours_preset")
 # Where the timed forwards run (`--device`); the FLOP count runs on the meta device, the memory workers on the CPU.
 DEVICE = torch.device("cpu")
+BATCH_SIZE = 1  # clips per timed forward (`--batch-size`)
 
 
 def preset_options(path=PRESET_FILE):
@@ -213,7 +214,7 @@ def count_gflops(num_frames, num_labels, keys, query_num_frames):
     kinds = {VARIANTS[variant]["model"] for variant, _ in keys}
     with torch.device("meta"):
         models = build_models(num_frames, num_labels, kinds)
-        pixel_values = torch.empty(1, num_frames, 3, 224, 224)
+        pixel_values = torch.empty(BATCH_SIZE, num_frames, 3, 224, 224)
         gflop = {}
         for variant, dtype in keys:
             call = make_call(models, variant, "float32", query_num_frames)
@@ -260,7 +261,9 @@ def time_variants(models, keys, query_num_frames, num_frames, warmup, repeats):
         if VARIANTS[variant].get("compiled"):
             key = VARIANTS[variant]["model"] if dtype == "float32" else (VARIANTS[variant]["model"], dtype)
             compiled_models[key] = compiled_models.get(key) or torch.compile(models[key])
-    pixel_values = torch.randn(1, num_frames, 3, 224, 224, generator=torch.Generator().manual_seed(1)).to(DEVICE)
+    pixel_values = torch.randn(BATCH_SIZE, num_frames, 3, 224, 224, generator=torch.Generator().manual_seed(1)).to(
+        DEVICE
+    )
     calls = {key: make_call(models, *key, query_num_frames, compiled_models) for key in keys}
     wall = {key: [] for key in calls}
     cpu = {key: [] for key in calls}
@@ -313,6 +316,7 @@ def main():
     parser.add_argument("--no-memory", action="store_true", help="skip the peak memory subprocesses")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     parser.add_argument("--output", default=None, help="write all figures to this JSON file")
+    parser.add_argument("--batch-size", type=int, default=1, help="clips per forward (times and GFLOP per batch)")
     parser.add_argument("--device", default="cpu", help="where the timed forwards run: cpu or cuda (GPU rows)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -332,8 +336,8 @@ def main():
         variants.insert(0, "reference")
 
     print("machine:", machine_summary())
-    global DEVICE
-    DEVICE = torch.device(args.device)
+    global DEVICE, BATCH_SIZE
+    DEVICE, BATCH_SIZE = torch.device(args.device), args.batch_size
     if DEVICE.type != "cpu" and "int8" in args.dtypes:
         parser.error("--dtypes int8 (PyTorch dynamic quantisation) runs on the CPU only")
     if DEVICE.type != "cpu" and not args.no_memory:

@@ -103,35 +103,67 @@ def build_ours_from_reference(config, reference):
     return load_official_into(MSQNetForVideoClassification(config), reference.state_dict())
 
 
-def matmul_gflops(dtype, repeats=10, max_seconds=3.0):
+def matmul_gflops(dtype, device="cpu", repeats=10, max_seconds=3.0):
     """
     This machine's matmul rate for `dtype` (GFLOP/s, median of up to `repeats` timings, stopping after about
     `max_seconds` per shape), the best of two shapes: TimeSformer-base's MLP projection over 16 frames
     (3152 x 768 @ 768 x 3072) and a square 2048 matmul. CPUs without native bfloat16 instructions (no AVX512-BF16 or
     AMX) emulate bfloat16 matmuls, often many times slower than float32: where a 512 matmul shows that one timing of
-    the large shapes would exceed `max_seconds`, the 512 matmul's rate is returned.
+    the large shapes would exceed `max_seconds`, the 512 matmul's rate is returned. `dtype` may be a name; `"int8"`
+    gives `int8_linear_gflops` (CPU). On a GPU each timing waits for the device (`torch.cuda.synchronize`).
     """
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    if dtype == "int8":
+        return int8_linear_gflops(repeats, max_seconds)
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype)
     # A 512 matmul first: where `dtype` is emulated, the full-size shapes would take minutes to time.
-    small = torch.randn(512, 512, dtype=dtype)
+    small = torch.randn(512, 512, dtype=dtype, device=device)
     torch.mm(small, small)
+    sync()
     start = time.perf_counter()
     torch.mm(small, small)
+    sync()
     small_rate = 2 * 512**3 / (time.perf_counter() - start) / 1e9
     if 2 * 3152 * 768 * 3072 / 1e9 / small_rate > max_seconds:
         return small_rate
     rates = []
     for m, k, n in ((3152, 768, 3072), (2048, 2048, 2048)):
-        a = torch.randn(m, k, dtype=dtype)
-        b = torch.randn(k, n, dtype=dtype)
+        a = torch.randn(m, k, dtype=dtype, device=device)
+        b = torch.randn(k, n, dtype=dtype, device=device)
         torch.mm(a, b)
+        sync()
         times = []
         deadline = time.perf_counter() + max_seconds
         while len(times) < repeats and (len(times) < 2 or time.perf_counter() < deadline):
             start = time.perf_counter()
             torch.mm(a, b)
+            sync()
             times.append(time.perf_counter() - start)
         rates.append(2 * m * k * n / statistics.median(times) / 1e9)
     return max(rates)
+
+
+def int8_linear_gflops(repeats=10, max_seconds=3.0):
+    """
+    This machine's int8 rate (GFLOP/s, counted as the float matmul it replaces): TimeSformer-base's MLP projection
+    (3152 x 768 @ 768 x 3072) as a dynamically quantised `nn.Linear` (`precision.quantize_linear_int8`: int8 weights,
+    activations quantised per call; VNNI where the CPU has it).
+    """
+    from modeling_msqnet.precision import quantize_linear_int8
+
+    m, k, n = 3152, 768, 3072
+    layer = quantize_linear_int8(torch.nn.Sequential(torch.nn.Linear(k, n, bias=False)))
+    inputs = torch.randn(m, k)
+    with torch.inference_mode():
+        layer(inputs)
+        times = []
+        deadline = time.perf_counter() + max_seconds
+        while len(times) < repeats and (len(times) < 2 or time.perf_counter() < deadline):
+            start = time.perf_counter()
+            layer(inputs)
+            times.append(time.perf_counter() - start)
+    return 2 * m * k * n / statistics.median(times) / 1e9
 
 
 def cpu_has_native_bf16():

@@ -10,6 +10,11 @@ Every clip of the manifest is decoded once (with the model folder's `MSQNetVideo
 - `fast`: bf16-autocast + sdpa-video + query-Q;
 - `fast-float32`: sdpa-video + query-Q in float32 (the fast path of CPUs without native bfloat16);
 - `fast-bf16-weights`: bf16-weights + sdpa-video + query-Q;
+- `merge`: TimeSformer token merging (`video_token_merge_per_layer`/`_start_layer`, `--merge-per-layer`,
+  `--merge-start-layer`);
+- `int8`: `nn.Linear` weights in int8 (`precision.quantize_linear_int8`, dynamic quantisation);
+- `preset`: what `configuration/models/msqnet-paper-fast.json` turns on, at this model's scale: bf16-weights +
+  sdpa-video + query-Q + merge; `preset-float32`: the same in float32 (CPUs without native bfloat16);
 - `compiled` (with `--compile`): `torch.compile` of the exact model.
 
 For multi-label models it reports macro mAP (average precision per class over the whole set, classes without a
@@ -45,17 +50,21 @@ from modeling_msqnet.hub_code.video_decoding import read_frames  # noqa: E402
 from modeling_msqnet.hub_code.video_processing_msqnet import MSQNetVideoProcessor  # noqa: E402
 
 
-# option -> (weights dtype, video attention, autocast dtype, use the query subset, compiled)
+# option -> (weights: float32, bfloat16 or int8; video attention; autocast dtype; query subset; token merging; compiled)
 OPTIONS = {
-    "exact": ("float32", None, None, False, False),
-    "bf16-autocast": ("float32", None, "bfloat16", False, False),
-    "bf16-weights": ("bfloat16", None, None, False, False),
-    "sdpa-video": ("float32", "sdpa", None, False, False),
-    "query": ("float32", None, None, True, False),
-    "fast": ("float32", "sdpa", "bfloat16", True, False),
-    "fast-float32": ("float32", "sdpa", None, True, False),
-    "fast-bf16-weights": ("bfloat16", "sdpa", None, True, False),
-    "compiled": ("float32", None, None, False, True),
+    "exact": ("float32", None, None, False, False, False),
+    "bf16-autocast": ("float32", None, "bfloat16", False, False, False),
+    "bf16-weights": ("bfloat16", None, None, False, False, False),
+    "sdpa-video": ("float32", "sdpa", None, False, False, False),
+    "query": ("float32", None, None, True, False, False),
+    "merge": ("float32", None, None, False, True, False),
+    "int8": ("int8", None, None, False, False, False),
+    "fast": ("float32", "sdpa", "bfloat16", True, False, False),
+    "fast-float32": ("float32", "sdpa", None, True, False, False),
+    "fast-bf16-weights": ("bfloat16", "sdpa", None, True, False, False),
+    "preset": ("bfloat16", "sdpa", None, True, True, False),
+    "preset-float32": ("float32", "sdpa", None, True, True, False),
+    "compiled": ("float32", None, None, False, False, True),
 }
 
 
@@ -74,23 +83,29 @@ def macro_and_micro_ap(scores, targets):
     return {key: result[key] for key in ("mAP_macro", "AP_micro", "num_classes_evaluated")}
 
 
-def load_option_models(model_dir, options):
-    """One loaded model per (weights dtype, video attention) that the options need."""
+def load_option_models(model_dir, options, merge_per_layer, merge_start_layer):
+    """One loaded model per (weights, video attention, token merging) that the options need."""
+    from modeling_msqnet.precision import apply_dtype, quantize_linear_int8
+
     models = {}
     for option in options:
-        weights_dtype, video_attention, _, _, compiled = OPTIONS[option]
-        key = (weights_dtype, video_attention)
+        weights, video_attention, _, _, merge, _ = OPTIONS[option]
+        key = (weights, video_attention, merge)
         if key not in models:
-            models[key] = MSQNetForVideoClassification.from_pretrained(
+            model = MSQNetForVideoClassification.from_pretrained(
                 model_dir,
-                dtype=getattr(torch, weights_dtype),
                 video_attn_implementation=video_attention,
                 autocast_dtype=None,
                 query_num_frames=None,
+                video_token_merge_per_layer=merge_per_layer if merge else None,
+                video_token_merge_start_layer=merge_start_layer if merge else 0,
             ).eval()
+            if weights == "int8":
+                model = quantize_linear_int8(model)
+            models[key] = apply_dtype(model, getattr(torch, weights)) if weights != "int8" else model
     compiled_models = {}
-    if any(OPTIONS[option][4] for option in options):
-        compiled_models[("float32", None)] = torch.compile(models[("float32", None)])
+    if any(OPTIONS[option][5] for option in options):
+        compiled_models[("float32", None, False)] = torch.compile(models[("float32", None, False)])
     return models, compiled_models
 
 
@@ -109,9 +124,16 @@ def main():
         "--model_dir", "--model", dest="model", required=True, help="saved MSQNet folder (model and video processor)"
     )
     parser.add_argument("--manifest", required=True, help="JSON Lines test manifest: {'video': ..., 'labels': [...]}")
-    parser.add_argument("--options", nargs="+", choices=list(OPTIONS), default=[o for o in OPTIONS if o != "compiled"])
+    parser.add_argument(
+        "--options",
+        nargs="+",
+        choices=list(OPTIONS),
+        default=[o for o in OPTIONS if o not in ("compiled", "merge", "preset", "preset-float32")],
+    )
     parser.add_argument("--compile", action="store_true", help="also evaluate the `compiled` option")
     parser.add_argument("--query-num-frames", type=int, default=4)
+    parser.add_argument("--merge-per-layer", type=int, default=None, help="`merge`/`preset`: positions per layer")
+    parser.add_argument("--merge-start-layer", type=int, default=0, help="`merge`/`preset`: first merging layer")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N clips")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
@@ -129,9 +151,11 @@ def main():
         )
 
     options = list(dict.fromkeys(["exact", *args.options, *(["compiled"] if args.compile else [])]))
-    models, compiled_models = load_option_models(args.model, options)
+    if any(OPTIONS[option][4] for option in options) and args.merge_per_layer is None:
+        parser.error("the `merge` and `preset` options need --merge-per-layer")
+    models, compiled_models = load_option_models(args.model, options, args.merge_per_layer, args.merge_start_layer)
     processor = MSQNetVideoProcessor.from_pretrained(args.model)
-    config = models[("float32", None)].config
+    config = models[("float32", None, False)].config
     num_frames = config.num_frames
     if not 1 <= args.query_num_frames <= num_frames:
         parser.error(f"--query-num-frames must be between 1 and the model's num_frames ({num_frames})")
@@ -156,9 +180,9 @@ def main():
         for start in tqdm(range(0, len(entries), args.batch_size), desc="clips", unit="batch"):
             pixel_values = clip_pixel_values(processor, entries[start : start + args.batch_size], num_frames)
             for option in options:
-                weights_dtype, video_attention, autocast_dtype, use_query, compiled = OPTIONS[option]
-                model = models[(weights_dtype, video_attention)]
-                runner = compiled_models[(weights_dtype, video_attention)] if compiled else model
+                weights, video_attention, autocast_dtype, use_query, merge, compiled = OPTIONS[option]
+                model = models[(weights, video_attention, merge)]
+                runner = compiled_models[(weights, video_attention, merge)] if compiled else model
                 model.config.autocast_dtype = autocast_dtype
                 tick = time.perf_counter()
                 query_num_frames = args.query_num_frames if use_query else num_frames
@@ -173,6 +197,8 @@ def main():
     rows = []
     for option in options:
         name = option.replace("query", f"query-{args.query_num_frames}")
+        if OPTIONS[option][4]:
+            name += f" (merge {args.merge_per_layer}/layer from layer {args.merge_start_layer})"
         row = {
             "option": name,
             "max_abs_score_change": float(np.abs(scores[option] - exact).max()),

@@ -1,6 +1,6 @@
 """Local web app: upload or pick a video, see the top-k labels and, for long videos, the action timeline.
 
-    python examples/app.py --model DIR [--examples FOLDER_OF_VIDEOS] [--port 7860]
+    python examples/app.py --model DIR [--examples FOLDER_OF_VIDEOS] [--port 7860] [--dtype auto]
     python examples/app.py --annotations OUT [--model DIR] [--thresholds thresholds.json]   # + the review tab
 
 Runs offline (no analytics, no share link). On a Hugging Face Space, this file is the Space's `app.py`: see the README.
@@ -12,6 +12,8 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from modeling_msqnet.command_line import setup_logging
+from modeling_msqnet.precision import DTYPE_CHOICES
 from modeling_msqnet.timeline import DEFAULT_STRIDE_SECONDS, DEFAULT_WINDOW_SECONDS
 
 
@@ -35,6 +37,12 @@ def parse_args(argv=None):
     parser.add_argument("--top_k", type=int, default=5)
     parser.add_argument("--window_seconds", type=float, default=DEFAULT_WINDOW_SECONDS)
     parser.add_argument("--stride_seconds", type=float, default=DEFAULT_STRIDE_SECONDS)
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        choices=DTYPE_CHOICES,
+        help="Compute precision: auto is bfloat16 where this CPU computes it natively, else float32.",
+    )
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     args = parser.parse_args(argv)
@@ -45,6 +53,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    setup_logging()  # shows the precision `--dtype auto` picked
     from modeling_msqnet.app import launch
 
     launch(
@@ -57,6 +66,7 @@ def main(argv=None):
         top_k=args.top_k,
         window_seconds=args.window_seconds,
         stride_seconds=args.stride_seconds,
+        dtype=args.dtype,
     )
 
 

@@ -7,6 +7,7 @@
 
 import argparse
 
+from modeling_msqnet.command_line import setup_logging
 from modeling_msqnet.timeline import compute_timeline, plot_timeline
 from modeling_msqnet.timeline.cli import (
     add_timeline_arguments,
@@ -32,6 +33,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    setup_logging()  # shows the precision `--dtype auto` picked
     timeline_model = load_timeline_model(args)
     timeline = compute_timeline(
         timeline_model.model,

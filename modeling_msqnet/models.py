@@ -35,6 +35,7 @@ from .data import check_label_names, load_label_set
 from .hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, MSQNetConfig, ordered_label_names
 from .hub_code.modeling_msqnet import MSQNetForVideoClassification
 from .hub_code.video_processing_msqnet import MSQNetVideoProcessor
+from .precision import apply_dtype
 from .resources import available_presets, preset_path
 
 
@@ -182,10 +183,11 @@ def default_video_processor(config):
     )
 
 
-def load_model_folder(model_dir, argument: str = "--model"):
+def load_model_folder(model_dir, argument: str = "--model", dtype=None):
     """
     Load a saved MSQNet folder (checked first: config, weights): the model, its video processor (the default one sized
     for the model, with a warning, when the folder has none) and its tokenizer (`None` when the folder has none).
+    With `dtype` (a `torch.dtype`, e.g. from `precision.resolve_dtype`), the model runs in it (`precision.apply_dtype`).
     """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -199,6 +201,8 @@ def load_model_folder(model_dir, argument: str = "--model"):
         model = MSQNetForVideoClassification.from_pretrained(model_dir)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as error:
         raise ModelFolderError(f"{argument} {model_dir} could not be loaded: {one_line(error)}") from error
+    if dtype is not None:
+        apply_dtype(model, dtype)
     if has_any(model_dir, VIDEO_PROCESSOR_FILES):
         video_processor = MSQNetVideoProcessor.from_pretrained(model_dir)
     else:

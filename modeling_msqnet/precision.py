@@ -53,3 +53,28 @@ def resolve_dtype(name: str, device: str | torch.device = "cpu") -> torch.dtype:
         logger.info(f"--dtype auto: running in {dtype} on {torch.device(device)} ({reason}); override with --dtype.")
         return dtype
     return getattr(torch, name)
+
+
+def apply_dtype(model: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    """
+    Run a loaded model in `dtype`, the one way every command does it: its weights are cast to `dtype` (bfloat16
+    weights need no per-call weight casts, unlike autocast, and halve the memory; the model still takes float32
+    frames and its logits are cast back to float32 by the callers that read them). Float32 leaves the model as loaded.
+    Returns the model (cast in place).
+    """
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"`dtype` must be a floating point `torch.dtype`, got {dtype!r}.")
+    return model.to(dtype)
+
+
+def quantize_linear_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """
+    A copy of a float32 CPU model whose `nn.Linear` layers hold int8 weights (PyTorch dynamic quantisation: weights
+    quantised per tensor once, activations per call; int8 matrix products use VNNI where the CPU has it). Everything
+    else (attention products, convolutions, norms) stays float32.
+    """
+    from torch.ao.quantization import quantize_dynamic
+
+    if next(model.parameters()).dtype != torch.float32:
+        raise ValueError("int8 quantisation starts from float32 weights; load the model in float32.")
+    return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

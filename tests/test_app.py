@@ -39,7 +39,7 @@ def clips(tmp_path_factory):
 
 
 def test_short_clip_gets_the_whole_clip_scores(model_dir, clips):
-    app = VideoClassifierApp(model_dir, window_seconds=1.0, stride_seconds=0.5, explainer=False)
+    app = VideoClassifierApp(model_dir, window_seconds=1.0, stride_seconds=0.5, explainer=False, dtype="float32")
     prediction = app.predict(clips["short"])
     assert prediction.timeline is None and prediction.plot_path is None
     inputs = tiny_processor()(clips["short"], return_tensors="pt")

@@ -90,6 +90,8 @@ class VideoClassifierApp:
         top_k (`int`, *optional*, defaults to 5): Labels shown with confidence bars.
         window_seconds, stride_seconds (`float`, *optional*): Timeline windows, for videos longer than one window.
         explainer (*optional*): Attention-map callable (see [`default_explainer`]); `False` disables the maps.
+        dtype (`str`, *optional*, defaults to `"auto"`): Compute precision, one of `precision.DTYPE_CHOICES` (`"auto"`:
+            bfloat16 where this CPU computes it natively, else float32).
     """
 
     def __init__(
@@ -101,10 +103,14 @@ class VideoClassifierApp:
         stride_seconds: float = DEFAULT_STRIDE_SECONDS,
         threshold: float = DEFAULT_THRESHOLD,
         explainer=None,
+        dtype: str = "auto",
     ):
         from ..models import load_model_folder
+        from ..precision import resolve_dtype
 
-        self.model, self.video_processor, self.tokenizer = load_model_folder(model_dir)
+        self.model, self.video_processor, self.tokenizer = load_model_folder(
+            model_dir, dtype=resolve_dtype(dtype, "cpu")
+        )
         self.model.eval()
         self.top_k = top_k
         self.window_seconds = window_seconds

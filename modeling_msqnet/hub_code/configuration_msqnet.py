@@ -29,6 +29,7 @@ HUB_CODE_FILES = (
     "processing_msqnet.py",
     "video_decoding.py",
     "pipeline_msqnet.py",
+    "token_merging.py",
 )
 HUB_CODE_IMPORTS = ("transformers", "torch", "av", "numpy")
 
@@ -256,6 +257,15 @@ class MSQNetConfig(PretrainedConfig):
             outputs equal within float rounding; attention weights, when asked for, are computed eagerly). For
             VideoMAE it is passed on as the backbone's `attn_implementation` (`None`: transformers' default). Read when
             the model is built, e.g. `from_pretrained(path, video_attn_implementation="sdpa")`.
+        video_token_merge_per_layer (`int`, *optional*):
+            Fast path (TimeSformer only): after each layer from `video_token_merge_start_layer` on, merge this many
+            patch positions (a position's tokens in all frames at once) into the most similar remaining ones, so the
+            later layers run on fewer tokens; the encoder's output is spread back to every position (see
+            `token_merging.py`). A multiple of the patch grid width (`image_size // patch_size`, 14 for the paper's
+            model). `None` (default): no merging, the exact mode. Read when the model is built. Not applied when
+            attention weights are asked for (the maps need every token).
+        video_token_merge_start_layer (`int`, *optional*, defaults to 0):
+            The first TimeSformer layer after which positions are merged.
         max_position_embeddings (`int`, *optional*, defaults to 2000):
             Length of the sinusoidal position table added to the frame tokens.
         layer_norm_eps (`float`, *optional*, defaults to 1e-05):
@@ -299,6 +309,8 @@ class MSQNetConfig(PretrainedConfig):
         query_num_frames=None,
         autocast_dtype=None,
         video_attn_implementation=None,
+        video_token_merge_per_layer=None,
+        video_token_merge_start_layer=0,
         max_position_embeddings=2000,
         layer_norm_eps=1e-5,
         initializer_range=0.02,
@@ -323,6 +335,16 @@ class MSQNetConfig(PretrainedConfig):
         _check_sizes(hidden_size, num_attention_heads, num_frames, query_num_frames)
         if label_query_mode == "text_derived":
             label_text_embed_dim = _text_derived_embed_dim(classifier_head, label_text_embed_dim, text_config)
+        if video_token_merge_per_layer is not None and video_config.model_type != "timesformer":
+            raise ValueError(
+                "`video_token_merge_per_layer` merges TimeSformer patch positions; the video encoder is "
+                f"{video_config.model_type!r}."
+            )
+        if not 0 <= video_token_merge_start_layer < video_config.num_hidden_layers:
+            raise ValueError(
+                f"`video_token_merge_start_layer` must be a layer index of the video encoder (0 to "
+                f"{video_config.num_hidden_layers - 1}), got {video_token_merge_start_layer}."
+            )
 
         self.video_config = video_config
         self.vision_config = vision_config
@@ -345,6 +367,8 @@ class MSQNetConfig(PretrainedConfig):
         self.query_num_frames = query_num_frames
         self.autocast_dtype = autocast_dtype
         self.video_attn_implementation = video_attn_implementation
+        self.video_token_merge_per_layer = video_token_merge_per_layer
+        self.video_token_merge_start_layer = video_token_merge_start_layer
         self.max_position_embeddings = max_position_embeddings
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range

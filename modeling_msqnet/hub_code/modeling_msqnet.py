@@ -32,6 +32,7 @@ from .configuration_msqnet import (
     SINGLE_LABEL_CLASSIFICATION,
     MSQNetConfig,
 )
+from .token_merging import use_timesformer_token_merging
 
 
 logger = logging.get_logger(__name__)
@@ -569,6 +570,10 @@ class MSQNetModel(MSQNetPreTrainedModel):
             self.video_model = AutoModel.from_config(config.video_config)
             if config.video_attn_implementation == "sdpa":
                 use_sdpa_timesformer_attention(self.video_model)
+            if config.video_token_merge_per_layer is not None:
+                use_timesformer_token_merging(
+                    self.video_model, config.video_token_merge_per_layer, config.video_token_merge_start_layer
+                )
         elif config.video_attn_implementation is not None:
             self.video_model = AutoModel.from_config(
                 config.video_config, attn_implementation=config.video_attn_implementation

@@ -9,7 +9,7 @@ import torch
 from transformers.utils import logging
 
 from ..archive.thresholds import THRESHOLDS_FILE_NAME, default_thresholds_file, read_thresholds
-from ..precision import DTYPE_CHOICES, resolve_dtype
+from ..precision import DTYPE_CHOICES, apply_dtype, resolve_dtype
 from .timeline import DEFAULT_STRIDE_SECONDS, DEFAULT_THRESHOLD, DEFAULT_WINDOW_SECONDS
 
 
@@ -91,7 +91,7 @@ def load_timeline_model(args, device: str | torch.device = "cpu") -> TimelineMod
         model, source, dtype_name = None, args.onnx, "onnx-int8" if args.int8 else "onnx"
     else:
         dtype = resolve_dtype(args.dtype, device)
-        model = MSQNetForVideoClassification.from_pretrained(args.model, dtype=dtype).to(device).eval()
+        model = apply_dtype(MSQNetForVideoClassification.from_pretrained(args.model), dtype).to(device).eval()
         scorer, source, dtype_name = None, args.model, str(dtype).removeprefix("torch.")
     config = scorer.config if scorer is not None else model.config
     labels = [config.id2label[i] for i in range(len(config.id2label))]

@@ -139,7 +139,7 @@ class VideoBackbone:
     @property
     def image_size(self):
         """Frame size (pixels, square) the backbone expects, or `None` when it takes any multiple of its patch size."""
-        return getattr(self.config, self.image_size_key, None)
+        return getattr(self.config, self.image_size_key, None) if self.image_size_key else None
 
     @property
     def num_channels(self):
@@ -223,6 +223,31 @@ class VideoBackbone:
             f"`pixel_values` has {num_frames} frames but the model was built for `config.num_frames`="
             f"{model_num_frames} (expected shape {expected_shape}); check the video processor's `num_frames`."
         )
+
+    # Whether the backbone runs at another frame size with the same weights (rotary or interpolated positions).
+    follows_image_size = False
+
+    @classmethod
+    def match_image_size(cls, config, image_size, source):
+        """
+        Make the backbone config `config` take frames of `image_size` pixels (those of the CLIP query encoder, which
+        sees the same frames): changed with a warning where the family can follow, else a clear error.
+        """
+        own_size = getattr(config, cls.image_size_key, None) if cls.image_size_key else None
+        if own_size in (None, image_size):
+            return config
+        if not cls.follows_image_size:
+            raise ValueError(
+                f"{source} takes {own_size}x{own_size} frames but the CLIP image encoder of the video query takes "
+                f"{image_size}x{image_size}, and both read the same frames: pick a CLIP checkpoint of {own_size} "
+                "pixels, or pass `use_video_query=False`."
+            )
+        logger.warning(
+            f"{source} was trained on {own_size}x{own_size} frames; it takes {image_size}x{image_size} frames here, "
+            "the size of the CLIP image encoder of the video query (its positions follow the frame size)."
+        )
+        setattr(config, cls.image_size_key, image_size)
+        return config
 
     def pretrained_state_dict(self, pretrained_model, num_frames):
         """
@@ -317,6 +342,7 @@ class VJEPA2Backbone(VideoBackbone):
     image_size_key = "crop_size"
     num_channels_key = "in_chans"
     dropped_prefixes = ("predictor.",)
+    follows_image_size = True
     frame_count_change = "its rotary time positions are extended (not interpolated: they are computed, not learned)"
 
     @property
@@ -393,10 +419,7 @@ class Dinov2Backbone(ImageBackbone):
 
     model_type = "dinov2"
     hub_ids = ("facebook/dinov2-small", "facebook/dinov2-base")
-
-    @property
-    def image_size(self):
-        return None
+    image_size_key = None  # its `image_size` (518) is the pretraining size; it interpolates to any frame size
 
 
 VIDEO_BACKBONES = {

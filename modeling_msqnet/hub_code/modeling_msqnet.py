@@ -903,9 +903,17 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         tokenizer = AutoTokenizer.from_pretrained(text_source)
 
         # The backbone's own classification labels (e.g. Kinetics-400) are not ours.
-        video_config = {
-            k: v for k, v in video_model.config.to_dict().items() if k not in ("id2label", "label2id", "architectures")
-        }
+        video_config = video_model.config.__class__.from_dict(
+            {
+                k: v
+                for k, v in video_model.config.to_dict().items()
+                if k not in ("id2label", "label2id", "architectures")
+            }
+        )
+        if config_kwargs.get("use_video_query", True):
+            video_config = video_backbone_class(video_config.model_type).match_image_size(
+                video_config, image_model.config.image_size, repr(str(video_model_name_or_path))
+            )
         config_kwargs.setdefault("hidden_size", text_model.config.hidden_size)
         config = MSQNetConfig(
             video_config=video_config,

@@ -99,6 +99,30 @@ class MSQNetVideoProcessor(BaseVideoProcessor):
     num_frames = 16
     model_input_names = ["pixel_values"]
 
+    @classmethod
+    def for_model(cls, config, backbone_processor=None, **kwargs):
+        """
+        A video processor for an MSQNet `config`: its `num_frames`, and a centre crop of the frames the model takes
+        (its video encoder's size, else the CLIP query encoder's). The resize and normalisation follow the video
+        encoder's own processor when there is one: `backbone_processor`, a processor or the Hub id / folder of the
+        backbone (its `preprocessor_config.json` or `video_preprocessor_config.json`); its `image_mean`, `image_std`
+        and `size` (scaled by the ratio of our crop to its crop) are taken. Without one, CLIP's statistics and a
+        shortest edge of 8/7 of the crop (256 for 224) are kept. `kwargs` override any of these.
+        """
+        from .backbones_msqnet import video_backbone
+
+        frame_size = video_backbone(config).image_size or config.vision_config.image_size
+        defaults = {
+            "num_frames": config.num_frames,
+            "crop_size": {"height": frame_size, "width": frame_size},
+            "size": {"shortest_edge": round(frame_size * 256 / 224)},
+        }
+        if isinstance(backbone_processor, (str, os.PathLike)):
+            backbone_processor = _load_backbone_processor(backbone_processor)
+        if backbone_processor is not None:
+            defaults.update(_normalisation_of(backbone_processor, frame_size))
+        return cls(**{**defaults, **kwargs})
+
     def sample_frames(self, metadata: VideoMetadata, num_frames: int | None = None, fps=None, **kwargs) -> np.ndarray:
         """
         Indices of the frames to keep: the middle frame of each of `num_frames` equal segments of the video (a video
@@ -175,6 +199,38 @@ class MSQNetVideoProcessor(BaseVideoProcessor):
         batch = super().preprocess(videos, **kwargs)
         batch["pixel_values"] = batch.pop("pixel_values_videos")
         return batch
+
+
+def _load_backbone_processor(name_or_path):
+    """The image or video processor saved with a backbone checkpoint, or `None` (with a log line) when it has none."""
+    from transformers import AutoImageProcessor, AutoVideoProcessor
+
+    for auto_class in (AutoVideoProcessor, AutoImageProcessor):
+        try:
+            return auto_class.from_pretrained(name_or_path)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    logger.info(f"{name_or_path} holds no image or video processor; keeping MSQNet's defaults (CLIP's statistics).")
+    return None
+
+
+def _normalisation_of(processor, frame_size):
+    """`image_mean`, `image_std` and `size` of a backbone's processor, its resize scaled to our crop of `frame_size`."""
+    taken = {}
+    for key in ("image_mean", "image_std"):
+        value = getattr(processor, key, None)
+        if value is not None:
+            taken[key] = [float(v) for v in np.atleast_1d(value)]
+    size = dict(getattr(processor, "size", None) or {})
+    crop = dict(getattr(processor, "crop_size", None) or {})
+    crop_edge = crop.get("height") or size.get("height") or size.get("shortest_edge")
+    if crop_edge:
+        scale = frame_size / crop_edge
+        if "shortest_edge" in size:
+            taken["size"] = {"shortest_edge": round(size["shortest_edge"] * scale)}
+        elif "height" in size and "width" in size:
+            taken["size"] = {"height": round(size["height"] * scale), "width": round(size["width"] * scale)}
+    return taken
 
 
 MSQNetVideoProcessor.register_for_auto_class("AutoVideoProcessor")

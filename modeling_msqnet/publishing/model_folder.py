@@ -177,12 +177,7 @@ def default_video_processor(config):
     """The paper's test-time processor scaled to the model's input size (resize to 256/224 of the crop, crop)."""
     from ..hub_code.video_processing_msqnet import MSQNetVideoProcessor
 
-    image_size = int(getattr(config.video_config, "image_size", 224))
-    return MSQNetVideoProcessor(
-        num_frames=config.num_frames,
-        size={"shortest_edge": round(image_size * 256 / 224)},
-        crop_size={"height": image_size, "width": image_size},
-    )
+    return MSQNetVideoProcessor.for_model(config)
 
 
 def load_model_folder(model_dir, argument: str = "--model"):

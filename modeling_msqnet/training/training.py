@@ -365,7 +365,9 @@ def compose_model_from_parts(args, label_names, problem_type, label_info) -> Mod
     base_models = [
         name for name in (args.video_model, args.clip_model, args.text_model) if name and not os.path.exists(name)
     ]
-    return ModelSetup(model, tokenizer, label_info=label_info, base_models=base_models)
+    # The frames are resized and normalised as the video encoder's own processor does, when it ships one.
+    video_processor = MSQNetVideoProcessor.for_model(model.config, backbone_processor=args.video_model)
+    return ModelSetup(model, tokenizer, video_processor, label_info=label_info, base_models=base_models)
 
 
 def new_model_from_config(config_file: Path, args, label_names, problem_type) -> ModelSetup:

@@ -202,27 +202,43 @@ class MSQNetVideoProcessor(BaseVideoProcessor):
 
 
 def _load_backbone_processor(name_or_path):
-    """The image or video processor saved with a backbone checkpoint, or `None` (with a log line) when it has none."""
-    from transformers import AutoImageProcessor, AutoVideoProcessor
+    """
+    The settings of the processor saved with a backbone checkpoint (its `video_preprocessor_config.json` or
+    `preprocessor_config.json`, as a dict), or `None` (with a log line) when it has none.
+    """
+    import json
 
-    for auto_class in (AutoVideoProcessor, AutoImageProcessor):
+    from transformers.utils import cached_file
+
+    for file_name in ("video_preprocessor_config.json", "preprocessor_config.json"):
         try:
-            return auto_class.from_pretrained(name_or_path)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
+            path = cached_file(
+                name_or_path,
+                file_name,
+                _raise_exceptions_for_missing_entries=False,
+                _raise_exceptions_for_connection_errors=False,
+            )
+        except OSError:
+            path = None
+        if path:
+            with open(path, encoding="utf-8") as file:
+                return json.load(file)
     logger.info(f"{name_or_path} holds no image or video processor; keeping MSQNet's defaults (CLIP's statistics).")
     return None
 
 
 def _normalisation_of(processor, frame_size):
-    """`image_mean`, `image_std` and `size` of a backbone's processor, its resize scaled to our crop of `frame_size`."""
+    """
+    `image_mean`, `image_std` and `size` of a backbone's processor (an object or its settings as a dict), the resize
+    scaled to our crop of `frame_size`.
+    """
+    settings = processor if isinstance(processor, dict) else vars(processor)
     taken = {}
     for key in ("image_mean", "image_std"):
-        value = getattr(processor, key, None)
-        if value is not None:
-            taken[key] = [float(v) for v in np.atleast_1d(value)]
-    size = dict(getattr(processor, "size", None) or {})
-    crop = dict(getattr(processor, "crop_size", None) or {})
+        if settings.get(key) is not None:
+            taken[key] = [float(v) for v in np.atleast_1d(settings[key])]
+    size = _as_size_dict(settings.get("size"))
+    crop = _as_size_dict(settings.get("crop_size"))
     crop_edge = crop.get("height") or size.get("height") or size.get("shortest_edge")
     if crop_edge:
         scale = frame_size / crop_edge
@@ -231,6 +247,13 @@ def _normalisation_of(processor, frame_size):
         elif "height" in size and "width" in size:
             taken["size"] = {"height": round(size["height"] * scale), "width": round(size["width"] * scale)}
     return taken
+
+
+def _as_size_dict(size):
+    """A processor's `size`/`crop_size` as a dict (older processors saved a bare int for a square)."""
+    if isinstance(size, int):
+        return {"height": size, "width": size}
+    return dict(size or {})
 
 
 MSQNetVideoProcessor.register_for_auto_class("AutoVideoProcessor")

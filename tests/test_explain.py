@@ -1,4 +1,4 @@
-"""Attention maps and embedding maps (`modeling_msqnet.explain`): known answers on tiny TimeSformer and VideoMAE models."""
+"""Attention maps and embedding maps (`modeling_msqnet.explain`): known answers on tiny models of every video encoder family."""
 
 import json
 

@@ -159,8 +159,9 @@ class MSQNetConfig(PretrainedConfig):
         video_attn_implementation (`str`, *optional*):
             Attention of the video encoder. For TimeSformer, `None` or `"eager"` keeps transformers' attention and
             `"sdpa"` computes the same divided space-time attention with `scaled_dot_product_attention` (same weights,
-            outputs equal within float rounding; attention weights, when asked for, are computed eagerly). For
-            VideoMAE it is passed on as the backbone's `attn_implementation` (`None`: transformers' default). Read when
+            outputs equal within float rounding; attention weights, when asked for, are computed eagerly). For the
+            other families it is passed on as the backbone's `attn_implementation` (`None`: transformers' default,
+            SDPA). Read when
             the model is built, e.g. `from_pretrained(path, video_attn_implementation="sdpa")`.
         max_position_embeddings (`int`, *optional*, defaults to 2000):
             Length of the sinusoidal position table added to the frame tokens.

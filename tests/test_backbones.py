@@ -57,26 +57,32 @@ def test_every_family_has_a_tiny_config_and_an_adapter():
     assert all(issubclass(backbone, VideoBackbone) and backbone.hub_ids for backbone in VIDEO_BACKBONES.values())
 
 
+# Tokens of one tiny 4-frame clip of 32x32 pixels (4x4 patches of 8 pixels; tubelets of 2 frames): the layouts.
+EXPECTED_TOKENS = {
+    "timesformer": 1 + 4 * 16,  # CLS, then patch-major patches of every frame
+    "videomae": 2 * 16,  # 2 tubelet slots, no CLS
+    "vivit": 1 + 2 * 16,  # CLS, then 2 tubelet slots
+    "vjepa2": 2 * 16,  # 2 tubelet slots, no CLS
+    "clip_vision_model": 4 * (1 + 16),  # each frame's CLS and patches
+    "siglip_vision_model": 4 * 16,  # each frame's patches
+    "dinov2": 4 * (1 + 16),
+}
+
+
 @pytest.mark.parametrize("model_type", FAMILIES)
 def test_forward_on_a_real_video_through_the_processor(model_type, bigbuckbunny):
     model = build(model_type)
     inputs = MSQNetVideoProcessor.for_model(model.config)(bigbuckbunny, return_tensors="pt")
     assert inputs["pixel_values"].shape == (1, 4, 3, 32, 32)
+    backbone = model.msqnet.video_backbone
     with torch.no_grad():
-        outputs = model(**inputs, output_hidden_states=True)
+        outputs = model(**inputs)
+        tokens = backbone.encode(model.msqnet.video_model, inputs["pixel_values"]).last_hidden_state
     assert outputs.logits.shape == (1, len(LABELS)) and torch.isfinite(outputs.logits).all()
-    num_time_slots = 4 // model.msqnet.video_backbone.time_slot_size
     assert outputs.encoder_last_hidden_state.shape[1] == 4  # "official" pooling: one token per frame
-    assert model.msqnet.video_backbone.pool_frame_tokens(
-        torch.zeros(1, _num_tokens(model), model.msqnet.video_backbone.hidden_size), 4, "per_frame"
-    ).shape == (1, num_time_slots, model.msqnet.video_backbone.hidden_size)
-
-
-def _num_tokens(model):
-    with torch.no_grad():
-        return model.msqnet.video_backbone.encode(
-            model.msqnet.video_model, tester.prepare_pixel_values(1)
-        ).last_hidden_state.shape[1]
+    assert tokens.shape == (1, EXPECTED_TOKENS[model_type], 32)
+    per_frame = backbone.pool_frame_tokens(tokens, 4, "per_frame")
+    assert per_frame.shape == (1, 4 // backbone.time_slot_size, 32)
 
 
 @pytest.mark.parametrize("frame_pooling", ["official", "per_frame"])
@@ -331,3 +337,31 @@ def test_frame_size_follows_the_clip_query_where_the_family_can(clip_folder, tmp
         tmp_path / "videomae", clip_folder, NAMES, num_frames=4, use_video_query=False
     )
     assert model.config.video_config.image_size == 48
+
+
+def test_training_from_parts_takes_the_backbones_own_processor(clip_folder, tmp_path):
+    """`--video_model` with a processor saved next to the backbone: the saved model's processor normalises as it does."""
+    from test_training import train_in_process
+    from transformers import BitImageProcessor
+
+    from modeling_msqnet.demo.synthetic_actions import generate_benchmark
+
+    bench = tmp_path / "bench"
+    generate_benchmark(bench, num_train=4, num_test=2, num_frames=4, size=32, seed=0, progress=False)
+    save_tiny_backbone(tmp_path / "dinov2", "dinov2")
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # DINOv2's (ImageNet's)
+    BitImageProcessor(
+        size={"shortest_edge": 256}, crop_size={"height": 224, "width": 224}, image_mean=mean, image_std=std
+    ).save_pretrained(tmp_path / "dinov2")
+    train_in_process(
+        [
+            "--video_model", str(tmp_path / "dinov2"), "--clip_model", str(clip_folder), "--num_frames", "4",
+            "--labels", str(bench / "labels.json"), "--train_manifest", str(bench / "train.jsonl"),
+            "--output_dir", str(tmp_path / "out"), "--max_train_steps", "1", "--per_device_train_batch_size", "2",
+        ]
+    )  # fmt: skip
+    processor = MSQNetVideoProcessor.from_pretrained(tmp_path / "out")
+    assert processor.image_mean == pytest.approx(mean) and processor.image_std == pytest.approx(std)
+    assert processor.crop_size == {"height": 32, "width": 32} and processor.size == {"shortest_edge": 37}
+    model = MSQNetForVideoClassification.from_pretrained(tmp_path / "out")
+    assert model.config.video_config.model_type == "dinov2"

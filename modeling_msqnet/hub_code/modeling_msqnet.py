@@ -447,9 +447,9 @@ class MSQNetModel(MSQNetPreTrainedModel):
     """
     MSQNet without a classification head: returns one decoder state per label, `(batch_size, num_labels, hidden_size)`.
 
-    Modules: `video_model` (a video encoder, or an image encoder run per frame; see `video_backbone`), `image_model` (the frozen CLIP image encoder of the video query),
-    `text_model` (optional, embeds label names), `frame_projection`, `label_embeddings`, `query_projection`, `encoder`
-    and `decoder`.
+    Modules: `video_model` (a video encoder, or an image encoder run per frame, run through its family's adapter
+    `video_backbone`), `image_model` (the frozen CLIP image encoder of the video query), `text_model` (optional, embeds
+    label names), `frame_projection`, `label_embeddings`, `query_projection`, `encoder` and `decoder`.
 
     The default configuration computes exactly what the published model computes. Faster options, each changing the
     outputs a little: `config.autocast_dtype="bfloat16"` (or a `torch.autocast` context) and bfloat16 weights
@@ -888,9 +888,9 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         BERT); set `label_text_pooling="mean"` for those. When `num_frames` differs from the backbone's, TimeSformer's
         pretrained temporal embeddings are linearly interpolated (not re-initialised) and V-JEPA 2's rotary positions
         extended, with a warning; ViViT's position table is sized by its frame count, so another count is an error.
-        `config_kwargs` go to
-        [`MSQNetConfig`] (e.g. `problem_type`, `classifier_head`, `hidden_size`); with `label_text_init=False` the
-        learned label embeddings are drawn at random instead of embedding the names.
+        `config_kwargs` go to [`MSQNetConfig`] (e.g. `problem_type`, `classifier_head`, `hidden_size`,
+        `image_frame_tokens`); with `label_text_init=False` the learned label embeddings are drawn at random instead of
+        embedding the names.
         """
         video_model_type = AutoConfig.from_pretrained(video_model_name_or_path).model_type
         video_model = load_pretrained_video_model(video_model_name_or_path, video_model_type)

@@ -336,7 +336,7 @@ class VJEPA2Backbone(VideoBackbone):
     """
 
     model_type = "vjepa2"
-    hub_ids = ("facebook/vjepa2-vitl-fpc64-256", "facebook/vjepa2-vitl-fpc16-256-ssv2")
+    hub_ids = ("facebook/vjepa2-vitl-fpc64-256", "facebook/vjepa2-vith-fpc64-256")
     follows_frame_count = True
     num_frames_key = "frames_per_clip"
     image_size_key = "crop_size"

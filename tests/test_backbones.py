@@ -151,7 +151,7 @@ def test_sdpa_and_gradient_checkpointing_follow_the_backbone(model_type):
             layer = model.msqnet.video_model.encoder.layer[0]
             assert type(layer.attention.attention).__name__ == "MSQNetTimesformerSdpaSelfAttention"
         if checkpointing:
-            model.gradient_checkpointing_enable()
+            getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
             assert any(getattr(m, "gradient_checkpointing", False) for m in model.msqnet.video_model.modules())
         loss = model(tester.prepare_pixel_values(), labels=tester.prepare_labels()).loss
         loss.backward()

@@ -175,12 +175,7 @@ def check_model_folder(model_dir, required_files=(), require_video_processor: bo
 
 def default_video_processor(config):
     """The paper's test-time processor scaled to the model's input size (resize to 256/224 of the crop, crop)."""
-    image_size = int(config.video_config.image_size)
-    return MSQNetVideoProcessor(
-        num_frames=config.num_frames,
-        size={"shortest_edge": round(image_size * 256 / 224)},
-        crop_size={"height": image_size, "width": image_size},
-    )
+    return MSQNetVideoProcessor.for_model(config)
 
 
 def load_model_folder(model_dir, argument: str = "--model", dtype=None):
@@ -284,7 +279,9 @@ def compose_model_from_parts(args, label_names, problem_type, label_info) -> Mod
     base_models = [
         name for name in (args.video_model, args.clip_model, args.text_model) if name and not os.path.exists(name)
     ]
-    return ModelSetup(model, tokenizer, label_info=label_info, base_models=base_models)
+    # The frames are resized and normalised as the video encoder's own processor does, when it ships one.
+    video_processor = MSQNetVideoProcessor.for_model(model.config, backbone_processor=args.video_model)
+    return ModelSetup(model, tokenizer, video_processor, label_info=label_info, base_models=base_models)
 
 
 def new_model_from_config(config_file: Path, args, label_names, problem_type) -> ModelSetup:

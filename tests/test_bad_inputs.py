@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tiny_models
 import torch
-from tiny_models import VIDEOMAE_CONFIG, tiny_config
+from tiny_models import BACKBONE_CONFIGS, VIDEOMAE_CONFIG, tiny_config, tiny_model
 from transformers.testing_utils import CaptureLogger
 from video_fixtures import (
     decode_frame_index,
@@ -27,7 +27,7 @@ from video_fixtures import (
 
 from modeling_msqnet import MSQNetVideoProcessor
 from modeling_msqnet.data import MSQNetVideoTransform
-from modeling_msqnet.hub_code import modeling_msqnet, video_decoding
+from modeling_msqnet.hub_code import backbones_msqnet, video_decoding
 from modeling_msqnet.hub_code.video_decoding import (
     VideoDecodingError,
     VideoReader,
@@ -358,8 +358,8 @@ def test_wrong_frame_size_names_the_expected_shape(tiny_model):
 
 
 def test_other_frame_count_warns_for_timesformer(tiny_model):
-    modeling_msqnet.logger.warning_once.cache_clear()
-    with CaptureLogger(modeling_msqnet.logger) as captured, torch.no_grad():
+    backbones_msqnet.logger.warning_once.cache_clear()
+    with CaptureLogger(backbones_msqnet.logger) as captured, torch.no_grad():
         logits = tiny_model(pixel_values=torch.zeros(1, 2, 3, 32, 32)).logits
     assert logits.shape == (1, 5)
     assert "`pixel_values` has 2 frames but the model was built for `config.num_frames`=4" in captured.out
@@ -372,14 +372,56 @@ def test_other_frame_count_is_an_error_for_videomae():
         model(pixel_values=torch.zeros(1, 8, 3, 32, 32))
 
 
+@pytest.mark.parametrize("model_type", ["vivit", "videomae"])
+def test_other_frame_count_is_an_error_for_fixed_position_tables(model_type):
+    model = tiny_model(video_config=dict(BACKBONE_CONFIGS[model_type]))
+    with pytest.raises(ValueError, match=rf"{model_type} takes exactly `config.num_frames`=4 frames, got 6"):
+        model(pixel_values=torch.zeros(1, 6, 3, 32, 32))
+
+
+@pytest.mark.parametrize("model_type", ["vjepa2", "dinov2"])
+def test_other_frame_count_warns_where_positions_follow(model_type):
+    model = tiny_model(video_config=dict(BACKBONE_CONFIGS[model_type]))
+    backbones_msqnet.logger.warning_once.cache_clear()
+    with CaptureLogger(backbones_msqnet.logger) as captured, torch.no_grad():
+        logits = model(pixel_values=torch.zeros(1, 8, 3, 32, 32)).logits
+    assert logits.shape == (1, 5)
+    assert "`pixel_values` has 8 frames but the model was built for `config.num_frames`=4" in captured.out
+
+
+def test_vjepa2_frame_count_must_fill_its_tubelets():
+    model = tiny_model(video_config=dict(BACKBONE_CONFIGS["vjepa2"]))
+    with pytest.raises(ValueError, match="tubelets of 2, so the frame count must be a multiple of 2, got 5"):
+        model(pixel_values=torch.zeros(1, 5, 3, 32, 32))
+
+
+@pytest.mark.parametrize("bad_value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_pixel_values_are_an_error_naming_count_and_clips(tiny_model, bad_value):
+    pixel_values = torch.zeros(3, 4, 3, 32, 32)
+    pixel_values[1, 0, 0, :2, 0] = bad_value
+    pixel_values[2, 3, 2, 5, 5] = bad_value
+    message = r"holds 3 non-finite values \(NaN or infinity\) in 2 of 3 clip\(s\) \(clip 1: 2, clip 2: 1\)"
+    with pytest.raises(ValueError, match=message):
+        tiny_model(pixel_values=pixel_values)
+    with pytest.raises(ValueError, match=message):
+        tiny_model.msqnet(pixel_values=pixel_values)
+
+
+def test_large_finite_pixel_values_are_not_taken_for_non_finite(tiny_model):
+    """The check's float32 sum may overflow on huge but finite values: the exact count then clears them."""
+    pixel_values = torch.full((1, 4, 3, 32, 32), 3e38)
+    with torch.no_grad():
+        assert tiny_model(pixel_values=pixel_values).logits.shape == (1, 5)
+
+
 def test_pipeline_with_another_frame_count_warns(tiny_model, tmp_path):
     from transformers import pipeline
 
     path = write_video(tmp_path / "clip.mp4", 12, width=32, height=32)
     processor = small_processor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     classifier = pipeline("video-classification", model=tiny_model, video_processor=processor)
-    modeling_msqnet.logger.warning_once.cache_clear()
-    with CaptureLogger(modeling_msqnet.logger) as captured:
+    backbones_msqnet.logger.warning_once.cache_clear()
+    with CaptureLogger(backbones_msqnet.logger) as captured:
         predictions = classifier(path, num_frames=8)
     assert len(predictions) == 5
     assert "`pixel_values` has 8 frames but the model was built for `config.num_frames`=4" in captured.out

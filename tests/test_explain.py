@@ -1,4 +1,4 @@
-"""Attention maps and embedding maps (`modeling_msqnet.explain`): known answers on tiny TimeSformer and VideoMAE models."""
+"""Attention maps and embedding maps (`modeling_msqnet.explain`): known answers on tiny models of every video encoder family."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tiny_models import IMAGE_SIZE, LABELS, tiny_config, tiny_model
+from tiny_models import BACKBONE_CONFIGS, IMAGE_SIZE, LABELS, tiny_config, tiny_model
 from video_fixtures import write_video
 
 from modeling_msqnet import MSQNetForVideoClassification, MSQNetVideoProcessor
@@ -40,12 +40,14 @@ VIDEOMAE_CONFIG = dict(
     intermediate_size=64,
     use_mean_pooling=False,
 )
-BACKBONES = ["timesformer", "videomae"]
+BACKBONES = list(BACKBONE_CONFIGS)
 
 
 def build_model(backbone="timesformer", seed=0, **overrides):
     if backbone == "videomae":
         overrides.setdefault("video_config", dict(VIDEOMAE_CONFIG))
+    elif backbone != "timesformer":
+        overrides.setdefault("video_config", dict(BACKBONE_CONFIGS[backbone]))
     return tiny_model(seed, **overrides)
 
 
@@ -150,6 +152,11 @@ def _force_video_attention(record, patch, frame):
     index = layout.patch_token_index()
     slot = frame // layout.tubelet_size
     for block in record.video_attentions:
+        if "frames" in block:  # per-frame image encoders: each frame's tokens attend to that frame's `patch`
+            forced = torch.zeros_like(block["frames"])
+            forced[..., layout.num_prefix_tokens_per_slot + patch] = 1.0
+            block["frames"] = forced
+            continue
         if "joint" in block:
             forced = torch.zeros_like(block["joint"])
             forced[..., index[patch, slot]] = 1.0
@@ -171,7 +178,12 @@ def test_attention_forced_to_one_patch_of_one_frame_peaks_there(backbone):
     size = (IMAGE_SIZE, IMAGE_SIZE)
     maps = relevance_to_maps(token_relevance(record, [0, 1], "rollout"), record.layout, size)
     maps = np.concatenate([maps, relevance_to_maps(backbone_relevance(record)[None], record.layout, size)])
-    frames_of_the_patch = {frame} if backbone == "timesformer" else {2, 3}
+    if backbone == "timesformer":
+        frames_of_the_patch = {frame}
+    elif record.layout.per_frame:
+        frames_of_the_patch = set(range(NUM_FRAMES))
+    else:
+        frames_of_the_patch = {2, 3}  # the tubelet of frames 2 and 3
     for label_map in maps:
         peak_frame, y, x = np.unravel_index(label_map.argmax(), label_map.shape)
         assert peak_frame in frames_of_the_patch
@@ -217,6 +229,12 @@ def test_gradient_maps_are_label_specific(backbone):
         assert label_map.min() == 0.0 and label_map.max() == 1.0
     assert np.abs(explanation.label_maps["walking"] - explanation.label_maps["eating"]).max() > 0.1
     assert all(parameter.grad is None for parameter in model.parameters())
+
+
+def test_per_frame_cls_tokens_have_no_patch_maps():
+    model = build_model("clip_vision_model", image_frame_tokens="cls")
+    with pytest.raises(ValueError, match="follow its patch tokens; this model uses `image_frame_tokens='cls'`"):
+        record_attentions(model, pixel_values())
 
 
 def test_unknown_labels_and_batches_are_rejected():

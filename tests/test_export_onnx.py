@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from test_timeline import load_example, long_video, random_frame, tiny_model, tiny_processor  # noqa: F401
+from tiny_models import BACKBONE_CONFIGS
 
 
 pytest.importorskip("onnxruntime")
@@ -76,3 +77,21 @@ def test_timeline_cli_runs_the_int8_model(exported, long_video, tmp_path):  # no
     assert len(windows) == 6 and all(0.0 <= score <= 1.0 for w in windows for score in w["scores"].values())
     with pytest.raises(SystemExit):
         load_example("timeline").main(["--video", long_video])  # neither --model nor --onnx
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_type", [name for name in BACKBONE_CONFIGS if name != "timesformer"])
+def test_every_backbone_family_exports_with_the_same_logits(model_type, tmp_path):
+    from modeling_msqnet.export import export_onnx
+
+    model = tiny_model(video_config=dict(BACKBONE_CONFIGS[model_type]))
+    model.save_pretrained(tmp_path / "model")
+    tiny_processor().save_pretrained(tmp_path / "model")
+    session = onnx_session(export_onnx(tmp_path / "model", tmp_path / "out"))
+    for batch_size in (1, 3):
+        pixel_values = torch.randn(batch_size, 4, 3, 32, 32)
+        with torch.no_grad():
+            expected = model(pixel_values=pixel_values).logits.numpy()
+        np.testing.assert_allclose(
+            session.run(["logits"], {"pixel_values": pixel_values.numpy()})[0], expected, atol=1e-4
+        )

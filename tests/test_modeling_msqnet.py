@@ -5,7 +5,15 @@ import contextlib
 
 import pytest
 import torch
-from tiny_models import BERT_TEXT_CONFIG, LABELS, TEXT_CONFIG, VIDEOMAE_CONFIG, MSQNetModelTester, tiny_config
+from tiny_models import (
+    BACKBONE_CONFIGS,
+    BERT_TEXT_CONFIG,
+    LABELS,
+    TEXT_CONFIG,
+    VIDEOMAE_CONFIG,
+    MSQNetModelTester,
+    tiny_config,
+)
 from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss
 from transformers import (
     AutoConfig,
@@ -96,8 +104,12 @@ def test_video_config_dict_without_model_type_is_timesformer():
         dict(video_config=dict(VIDEOMAE_CONFIG)),
         dict(text_config=dict(TEXT_CONFIG)),
         dict(text_config=dict(BERT_TEXT_CONFIG), classifier_head="shared"),
+        *(
+            dict(video_config=dict(BACKBONE_CONFIGS[name]))
+            for name in ("vivit", "vjepa2", "siglip_vision_model", "dinov2")
+        ),
     ],
-    ids=["timesformer-clip", "videomae", "clip-text", "bert-text"],
+    ids=["timesformer-clip", "videomae", "clip-text", "bert-text", "vivit", "vjepa2", "siglip", "dinov2"],
 )
 @pytest.mark.parametrize("model_class", [MSQNetModel, MSQNetForVideoClassification])
 def test_can_init_all_missing_weights(model_class, overrides):

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-from tiny_models import MSQNetModelTester, save_tiny_parts
-from transformers import AutoModel, AutoTokenizer, CLIPTextModel, CLIPVisionModel
+from tiny_models import BERT_TEXT_CONFIG, MSQNetModelTester, save_tiny_parts
+from transformers import AutoConfig, AutoModel, AutoTokenizer, CLIPTextModel, CLIPVisionModel
 
 from modeling_msqnet import MSQNetForVideoClassification
 from modeling_msqnet.hub_code.modeling_msqnet import interpolate_time_embeddings
@@ -64,8 +64,11 @@ def test_without_text_model_and_bad_backbone(parts, tmp_path):
     assert model.msqnet.video_model.embeddings.time_embeddings.equal(
         AutoModel.from_pretrained(parts / "timesformer").embeddings.time_embeddings
     )
-    with pytest.raises(ValueError, match="TimeSformer or VideoMAE"):
-        MSQNetForVideoClassification.from_pretrained_parts(parts / "clip", parts / "clip", NAMES)
+    bert = tmp_path / "bert"
+    AutoModel.from_config(AutoConfig.for_model(**BERT_TEXT_CONFIG)).save_pretrained(bert)
+    message = r"'bert', which MSQNet cannot use as its video encoder. Supported: timesformer, videomae, vivit, vjepa2"
+    with pytest.raises(ValueError, match=message):
+        MSQNetForVideoClassification.from_pretrained_parts(bert, parts / "clip", NAMES)
 
 
 def test_shared_head_scores_new_label_names_with_a_real_text_encoder(parts, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tiny_models import LABELS, tiny_model
+from tiny_models import BACKBONE_CONFIGS, LABELS, tiny_model
 from video_fixtures import write_video
 
 from modeling_msqnet import MSQNetVideoProcessor
@@ -68,8 +68,15 @@ def test_window_bounds():
 
 @pytest.mark.parametrize(
     "overrides",
-    [{}, {"query_num_frames": 2}, {"problem_type": "single_label_classification"}, {"use_video_query": False}],
-    ids=["query", "query-subset", "single-label", "no-query"],
+    [
+        {},
+        {"query_num_frames": 2},
+        {"problem_type": "single_label_classification"},
+        {"use_video_query": False},
+        {"video_config": dict(BACKBONE_CONFIGS["vjepa2"])},
+        {"video_config": dict(BACKBONE_CONFIGS["dinov2"])},
+    ],
+    ids=["query", "query-subset", "single-label", "no-query", "vjepa2", "dinov2-per-frame"],
 )
 def test_window_scores_equal_the_model_on_each_window_alone(long_video, overrides):
     model, processor = tiny_model(**overrides), tiny_processor()

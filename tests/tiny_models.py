@@ -7,7 +7,15 @@ transformers' `*ModelTester` classes; `tiny_config`, `LABELS`, `IMAGE_SIZE` and 
 from pathlib import Path
 
 import torch
-from transformers import CLIPConfig, CLIPModel, CLIPTokenizer, TimesformerConfig, TimesformerModel
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    CLIPConfig,
+    CLIPModel,
+    CLIPTokenizer,
+    TimesformerConfig,
+    TimesformerModel,
+)
 
 from modeling_msqnet import MSQNetConfig, MSQNetForVideoClassification, MSQNetProcessor, MSQNetVideoProcessor
 
@@ -36,6 +44,35 @@ TEXT_CONFIG = dict(
     pad_token_id=1,
 )
 VIDEOMAE_CONFIG = dict(VIDEO_CONFIG, model_type="videomae", tubelet_size=2)
+VIVIT_CONFIG = dict(VIDEO_CONFIG, model_type="vivit", tubelet_size=[2, 8, 8])
+VIVIT_CONFIG.pop("patch_size")
+VJEPA2_CONFIG = dict(
+    model_type="vjepa2",
+    crop_size=IMAGE_SIZE,
+    patch_size=8,
+    tubelet_size=2,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    mlp_ratio=2.0,
+    num_pooler_layers=1,
+    pred_hidden_size=16,
+    pred_num_attention_heads=4,
+    pred_num_hidden_layers=1,
+)
+SIGLIP_VISION_CONFIG = dict(VISION_CONFIG, model_type="siglip_vision_model")
+DINOV2_CONFIG = dict(VISION_CONFIG, model_type="dinov2", mlp_ratio=2)
+DINOV2_CONFIG.pop("intermediate_size")
+# One tiny config per video encoder family MSQNet supports (the keys are their `model_type`s).
+BACKBONE_CONFIGS = {
+    "timesformer": VIDEO_CONFIG,
+    "videomae": VIDEOMAE_CONFIG,
+    "vivit": VIVIT_CONFIG,
+    "vjepa2": VJEPA2_CONFIG,
+    "clip_vision_model": VISION_CONFIG,
+    "siglip_vision_model": SIGLIP_VISION_CONFIG,
+    "dinov2": DINOV2_CONFIG,
+}
 BERT_TEXT_CONFIG = dict(
     model_type="bert", vocab_size=99, hidden_size=16, num_hidden_layers=1, num_attention_heads=4, intermediate_size=32
 )
@@ -194,6 +231,23 @@ def save_tiny_parts(root, num_frames=4):
     save_tiny_timesformer(Path(root) / "timesformer", num_frames=num_frames)
     save_tiny_clip(Path(root) / "clip")
     return Path(root)
+
+
+def save_tiny_backbone(folder, model_type, num_frames=4, seed=0):
+    """A tiny pretrained-looking backbone checkpoint of family `model_type` (random weights; a video encoder's frame
+    count is `num_frames`), as `from_pretrained_parts` reads it."""
+    if model_type == "timesformer":
+        return save_tiny_timesformer(folder, num_frames=num_frames, seed=seed)
+    torch.manual_seed(seed)
+    kwargs = dict(BACKBONE_CONFIGS[model_type])
+    kwargs.pop("model_type")
+    if model_type == "vjepa2":
+        kwargs["frames_per_clip"] = num_frames
+    elif model_type in ("videomae", "vivit"):
+        kwargs["num_frames"] = num_frames
+    model = AutoModel.from_config(AutoConfig.for_model(model_type, **kwargs))
+    model.save_pretrained(folder)
+    return model
 
 
 def save_tiny_clip(folder, seed=0):

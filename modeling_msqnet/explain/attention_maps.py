@@ -21,8 +21,9 @@ A label's map follows the path its logit takes back to the pixels:
 3. the frame pooling, a fixed linear map over the video encoder's whole token sequence (its weights are read off
    `pool_frame_tokens` itself, so the "official" pooling's frame tokens, which mix CLS and neighbouring patch tokens of
    TimeSformer's patch-major order, are followed exactly);
-4. the video encoder's self-attention, block by block (TimeSformer: temporal then spatial attention; VideoMAE: joint
-   attention over tubelets).
+4. the video encoder's self-attention, block by block (TimeSformer: temporal then spatial attention; VideoMAE, ViViT
+   and V-JEPA 2: joint attention over tubelets; per-frame image encoders (CLIP, SigLIP, DINOv2): attention within each
+   frame, a block-diagonal matrix over the clip's tokens).
 
 Two ways to turn attention into relevance:
 
@@ -32,7 +33,8 @@ Two ways to turn attention into relevance:
   gradient of the explained label's logit, so the map is label-specific all the way to the pixels.
 
 The label-agnostic comparison (the paper's "bare backbone" row) is the video encoder's own rollout from its CLS token
-(TimeSformer), or from the mean of its tokens (VideoMAE, which has no CLS token).
+(TimeSformer, ViViT), from the frames' CLS tokens (CLIP, DINOv2), or from the mean of its tokens (VideoMAE, V-JEPA 2,
+SigLIP, which have no CLS token). Image encoders run per frame need `image_frame_tokens="patch"`.
 
 Layer norms, the feed-forward blocks and the linear maps applied to every token alike move no information between
 tokens and are not followed, as in both papers.
@@ -47,6 +49,7 @@ import torch
 from torch.nn import functional as F
 from transformers.utils import logging
 
+from ..hub_code.backbones_msqnet import video_backbone, video_backbone_class
 from ..hub_code.configuration_msqnet import ordered_label_names
 from ..hub_code.modeling_msqnet import scores_from_logits
 
@@ -59,8 +62,10 @@ METHODS = ("rollout", "gradient")
 @dataclass
 class VideoTokenLayout:
     """
-    Where the video encoder's tokens sit: TimeSformer is CLS then patch-major (`1 + patch * num_frames + frame`),
-    VideoMAE time-major over tubelets (`(time_slot * grid_height + row) * grid_width + column`), with no CLS.
+    Where the video encoder's tokens sit: TimeSformer is CLS then patch-major (`1 + patch * num_frames + frame`);
+    the others are time-major over time slots (tubelets, or frames), `prefix + slot * (slot_prefix + P) + slot_prefix +
+    patch` with a leading CLS (ViViT) or none (VideoMAE, V-JEPA 2), and per-frame image encoders repeat their CLS at
+    the start of each frame (`num_prefix_tokens_per_slot`: CLIP, DINOv2).
     """
 
     model_type: str
@@ -68,10 +73,23 @@ class VideoTokenLayout:
     grid_height: int
     grid_width: int
     tubelet_size: int = 1
+    num_prefix_tokens_per_slot: int = 0
+
+    @property
+    def num_prefix_tokens(self) -> int:
+        return video_backbone_class(self.model_type).num_prefix_tokens
 
     @property
     def has_cls_token(self) -> bool:
-        return self.model_type == "timesformer"
+        return self.num_prefix_tokens > 0
+
+    @property
+    def patch_major(self) -> bool:
+        return video_backbone_class(self.model_type).patch_major
+
+    @property
+    def per_frame(self) -> bool:
+        return video_backbone_class(self.model_type).per_frame
 
     @property
     def num_patches(self) -> int:
@@ -83,15 +101,25 @@ class VideoTokenLayout:
 
     @property
     def num_tokens(self) -> int:
-        return int(self.has_cls_token) + self.num_patches * self.num_time_slots
+        return self.num_prefix_tokens + (self.num_prefix_tokens_per_slot + self.num_patches) * self.num_time_slots
 
     def patch_token_index(self) -> torch.Tensor:
         """`(num_patches, num_time_slots)` index of each patch's token in each frame (or tubelet slot)."""
         patches = torch.arange(self.num_patches)
         slots = torch.arange(self.num_time_slots)
-        if self.has_cls_token:
-            return 1 + patches[:, None] * self.num_time_slots + slots[None, :]
-        return slots[None, :] * self.num_patches + patches[:, None]
+        if self.patch_major:
+            return self.num_prefix_tokens + patches[:, None] * self.num_time_slots + slots[None, :]
+        slot_length = self.num_prefix_tokens_per_slot + self.num_patches
+        return (
+            self.num_prefix_tokens + slots[None, :] * slot_length + self.num_prefix_tokens_per_slot + patches[:, None]
+        )
+
+    def slot_cls_token_index(self) -> torch.Tensor:
+        """Index of each time slot's own CLS token (per-frame image encoders with one), else empty."""
+        if not self.num_prefix_tokens_per_slot:
+            return torch.zeros(0, dtype=torch.long)
+        slot_length = self.num_prefix_tokens_per_slot + self.num_patches
+        return self.num_prefix_tokens + torch.arange(self.num_time_slots) * slot_length
 
     def to_frames(self, relevance: torch.Tensor) -> torch.Tensor:
         """Token relevance `(..., num_tokens)` as patch grids `(..., num_frames, grid_height, grid_width)`."""
@@ -107,7 +135,8 @@ class AttentionRecord:
     Everything one forward pass of one video gives the maps: the logits and every attention on the way.
 
     `video_attentions` holds one dict per video encoder block: TimeSformer `{"temporal": (P, heads, T, T),
-    "spatial": (T, heads, 1 + P, 1 + P)}`, VideoMAE `{"joint": (1, heads, N, N)}`. `encoder_attentions` are
+    "spatial": (T, heads, 1 + P, 1 + P)}`, VideoMAE, ViViT and V-JEPA 2 `{"joint": (1, heads, N, N)}`, per-frame image
+    encoders `{"frames": (T, heads, N / T, N / T)}`. `encoder_attentions` are
     `(1, heads, F, F)`, `decoder_attentions` `(1, heads, K, K)`, `cross_attentions` `(1, heads, K, F)`; `pooling` is
     the frame pooling's `(F, N)` matrix. They are the model's own output tensors (batch of one), so with
     `with_gradients=True` their autograd graph reaches the logits.
@@ -197,6 +226,9 @@ def pooling_matrix(model, num_tokens: int, num_frames: int) -> torch.Tensor:
     base = _base_model(model)
     config = base.config
     identity = torch.eye(num_tokens, dtype=torch.float64)[None]
+    backbone = getattr(base, "video_backbone", None)
+    if backbone is not None:  # the model's own adapter (also remote code's copy)
+        return backbone.pool_frame_tokens(identity, num_frames, config.frame_pooling)[0].float()
     pooled = _pool_frame_tokens_function(base)(
         identity,
         num_frames,
@@ -208,30 +240,46 @@ def pooling_matrix(model, num_tokens: int, num_frames: int) -> torch.Tensor:
 
 
 def token_layout(model, pixel_values: torch.Tensor) -> VideoTokenLayout:
-    config = _base_model(model).config.video_config
-    if config.model_type not in ("timesformer", "videomae"):
-        raise ValueError(f"Attention maps need a TimeSformer or VideoMAE video encoder, got {config.model_type!r}.")
+    msqnet_config = _base_model(model).config
+    backbone = video_backbone(msqnet_config)
+    if not backbone.exposes_attentions:
+        raise ValueError(
+            f"Attention maps need a video encoder that returns attention weights, not {backbone.model_type!r}."
+        )
+    if backbone.per_frame and getattr(msqnet_config, "image_frame_tokens", "patch") != "patch":
+        raise ValueError(
+            f"Attention maps of a per-frame image encoder ({backbone.model_type}) follow its patch tokens; this model "
+            f"uses `image_frame_tokens={msqnet_config.image_frame_tokens!r}` (one pooled token per frame)."
+        )
+    config = msqnet_config.video_config
     num_frames, _, height, width = pixel_values.shape[1:]
-    patch_size = config.patch_size
-    tubelet_size = getattr(config, "tubelet_size", 1) if config.model_type == "videomae" else 1
+    patch_size = config.tubelet_size[1] if backbone.model_type == "vivit" else config.patch_size
+    tubelet_size = backbone.time_slot_size
     if height % patch_size or width % patch_size or num_frames % tubelet_size:
         raise ValueError(
             f"`pixel_values` of {num_frames} frames of {height}x{width} do not tile into {patch_size}x{patch_size} "
             f"patches and tubelets of {tubelet_size} frames."
         )
-    return VideoTokenLayout(config.model_type, num_frames, height // patch_size, width // patch_size, tubelet_size)
+    return VideoTokenLayout(
+        backbone.model_type,
+        num_frames,
+        height // patch_size,
+        width // patch_size,
+        tubelet_size,
+        num_prefix_tokens_per_slot=backbone.num_prefix_tokens_per_slot,
+    )
 
 
 @contextlib.contextmanager
 def _attention_recording(base):
     """
-    Makes the video encoder return attention weights: VideoMAE switches to eager attention (SDPA returns none), and
-    TimeSformer's temporal attentions, which `output_attentions` does not return, are collected from their modules.
+    Makes the video encoder return attention weights: the transformers attention families switch to eager attention
+    (SDPA returns none), and TimeSformer's temporal attentions, which `output_attentions` does not return, are collected from their modules.
     Everything is restored on exit.
     """
     video_model = base.video_model
     temporal, handles, previous = [], [], None
-    if base.config.video_config.model_type == "videomae":
+    if base.config.video_config.model_type != "timesformer":
         previous = video_model.config._attn_implementation
         if previous != "eager":
             video_model.set_attn_implementation("eager")
@@ -304,17 +352,21 @@ def record_attentions(model, pixel_values: torch.Tensor, with_gradients: bool = 
     spatial = list(outputs.video_attentions or ())
     if not spatial or any(attention is None for attention in spatial):
         raise RuntimeError("The video encoder returned no attention weights, even with eager attention.")
-    if layout.has_cls_token:
+    if layout.model_type == "timesformer":
         if len(temporal) != len(spatial):
             raise RuntimeError(
                 f"Recorded {len(temporal)} temporal and {len(spatial)} spatial attentions; the TimeSformer must use "
                 "divided space-time attention."
             )
         video_attentions = [{"temporal": t, "spatial": s} for t, s in zip(temporal, spatial)]
+    elif layout.per_frame:
+        video_attentions = [{"frames": attention} for attention in spatial]
     else:
         video_attentions = [{"joint": attention} for attention in spatial]
     if not outputs.cross_attentions:
         raise RuntimeError(f"{type(model).__name__} returned no decoder cross-attention weights.")
+    if layout.per_frame:  # the image encoder's tokens of each frame, as the clip's frame-major sequence
+        captured["video"] = captured["video"].reshape(1, -1, captured["video"].shape[-1])
     num_tokens = captured["video"].shape[1]
     if num_tokens != layout.num_tokens:
         raise RuntimeError(f"The video encoder has {num_tokens} tokens, expected {layout.num_tokens} for {layout}.")
@@ -400,6 +452,10 @@ def video_matrices(record: AttentionRecord, method: str, gradients: AttentionRec
         if "joint" in block:
             matrices.append(residual_matrix(reduce_heads(block["joint"], grads.get("joint"))[0], method))
             continue
+        if "frames" in block:
+            reduced = reduce_heads(block["frames"], grads.get("frames"))
+            matrices.append(residual_matrix(torch.block_diag(*reduced), method))
+            continue
         temporal = timesformer_temporal_matrix(reduce_heads(block["temporal"], grads.get("temporal")), layout, method)
         spatial = timesformer_spatial_matrix(reduce_heads(block["spatial"], grads.get("spatial")), layout)
         matrices += [residual_matrix(temporal, method), residual_matrix(spatial, method)]
@@ -480,11 +536,18 @@ def token_relevance(record: AttentionRecord, label_indices: list[int], method: s
 
 
 def backbone_relevance(record: AttentionRecord) -> torch.Tensor:
-    """The bare video encoder's rollout `(N,)`: from its CLS token (TimeSformer) or the mean of its tokens (VideoMAE)."""
+    """
+    The bare video encoder's rollout `(N,)`: from its CLS token (TimeSformer, ViViT), the mean of the frames' CLS
+    tokens (CLIP, DINOv2 per frame), or the mean of its tokens (VideoMAE, V-JEPA 2, SigLIP).
+    """
     num_tokens = record.layout.num_tokens
+    slot_cls = record.layout.slot_cls_token_index()
     if record.layout.has_cls_token:
         start = torch.zeros(1, num_tokens)
         start[0, 0] = 1.0
+    elif len(slot_cls):
+        start = torch.zeros(1, num_tokens)
+        start[0, slot_cls] = 1.0 / len(slot_cls)
     else:
         start = torch.full((1, num_tokens), 1.0 / num_tokens)
     return roll_out(video_matrices(record, "rollout"), start)[0]
@@ -525,7 +588,7 @@ def explain_pixel_values(
     Per-label attention maps of one processed video.
 
     Args:
-        model: an MSQNet video classification model (TimeSformer or VideoMAE encoder; also loaded with
+        model: an MSQNet video classification model (any of its video encoders; also loaded with
             `trust_remote_code`).
         pixel_values (`torch.FloatTensor` of shape `(1, num_frames, 3, height, width)`):
             The video, as the model's video processor returns it.
@@ -551,7 +614,11 @@ def explain_pixel_values(
         backbone_map=backbone_map,
         probabilities={name: float(probabilities[i]) for name, i in zip(names, label_indices)},
         method=method,
-        backbone_name="backbone (CLS rollout)" if record.layout.has_cls_token else "backbone (mean-token rollout)",
+        backbone_name=(
+            "backbone (CLS rollout)"
+            if record.layout.has_cls_token or record.layout.num_prefix_tokens_per_slot
+            else "backbone (mean-token rollout)"
+        ),
     )
 
 

@@ -16,6 +16,8 @@
 from transformers import AutoConfig, CLIPVisionConfig, PretrainedConfig
 from transformers.utils import logging
 
+from .backbones_msqnet import IMAGE_FRAME_TOKENS, prepare_video_config
+
 
 logger = logging.get_logger(__name__)
 
@@ -24,6 +26,7 @@ logger = logging.get_logger(__name__)
 # `trust_remote_code=True` where this package is not installed.
 HUB_CODE_FILES = (
     "configuration_msqnet.py",
+    "backbones_msqnet.py",
     "modeling_msqnet.py",
     "video_processing_msqnet.py",
     "processing_msqnet.py",
@@ -33,7 +36,6 @@ HUB_CODE_FILES = (
 )
 HUB_CODE_IMPORTS = ("transformers", "torch", "av", "numpy")
 
-VIDEO_MODEL_TYPES = ("timesformer", "videomae")
 FRAME_POOLING_TYPES = ("official", "per_frame")
 CLASSIFIER_HEAD_TYPES = ("per_class", "shared")
 LABEL_TEXT_POOLING_TYPES = ("pooler", "mean")
@@ -92,19 +94,6 @@ def _to_config(value, name, default=None, default_model_type=None):
     if "model_type" not in value:
         raise ValueError(f"`{name}` needs a `model_type` key (for example 'clip_text_model' or 'bert').")
     return AutoConfig.for_model(**value)
-
-
-def _video_config(video_config, num_frames: int):
-    """The video encoder's config (TimeSformer or VideoMAE), its `num_frames` set to the model's."""
-    video_config = _to_config(video_config, "video_config", DEFAULT_VIDEO_CONFIG, default_model_type="timesformer")
-    if video_config.model_type not in VIDEO_MODEL_TYPES:
-        raise ValueError(
-            f"`video_config.model_type` must be one of {VIDEO_MODEL_TYPES}, got {video_config.model_type!r}."
-        )
-    if getattr(video_config, "num_frames", num_frames) != num_frames:
-        logger.info(f"Setting `video_config.num_frames` to `num_frames`={num_frames}.")
-    video_config.num_frames = num_frames
-    return video_config
 
 
 def _check_choices(allow_none: bool = False, **values):
@@ -177,8 +166,11 @@ class MSQNetConfig(PretrainedConfig):
 
     Args:
         video_config (`dict` or `PretrainedConfig`, *optional*):
-            Configuration of the video encoder. Its `model_type` selects the backbone: `"timesformer"` (default, also
-            for a dict without `model_type`) or `"videomae"`. Its `num_frames` is kept equal to `num_frames`.
+            Configuration of the video encoder. Its `model_type` selects the backbone: a video encoder
+            (`"timesformer"`, the default, also for a dict without `model_type`; `"videomae"`, `"vivit"`, `"vjepa2"`)
+            or an image encoder run on each frame (`"clip_vision_model"`, `"siglip_vision_model"`, `"dinov2"`; a full
+            `"clip"` or `"siglip"` config gives its vision tower). Its frame count (`num_frames`, V-JEPA 2's
+            `frames_per_clip`) is kept equal to `num_frames`.
         vision_config (`dict` or `CLIPVisionConfig`, *optional*):
             Configuration of the CLIP image encoder whose pooled output, averaged over frames, is the video query. A
             dict is read as a [`CLIPVisionConfig`] (`model_type` may be left out).
@@ -205,6 +197,11 @@ class MSQNetConfig(PretrainedConfig):
             How the video encoder's tokens become T frame tokens. `"official"`: the authors' code, 1-D adaptive average
             pooling over the whole token sequence (CLS included). `"per_frame"`: the paper's eq. (3), the mean of each
             frame's patch tokens.
+        image_frame_tokens (`str`, *optional*, defaults to `"patch"`):
+            What each frame gives when the video encoder is an image encoder run per frame (CLIP, SigLIP, DINOv2).
+            `"patch"`: all its tokens (CLS and patches), pooled per frame by `frame_pooling`; `"cls"`: one token per
+            frame, the encoder's pooled output (CLIP's and DINOv2's normed CLS, SigLIP's attention-pooling head). The
+            image encoder costs the same either way; `"patch"` keeps the spatial detail the paper's pooling averages.
         use_video_query (`bool`, *optional*, defaults to `True`):
             Whether label queries are fused with the CLIP image embedding of the video (the paper's multi-modal query).
         classifier_head (`str`, *optional*, defaults to `"per_class"`):
@@ -254,8 +251,9 @@ class MSQNetConfig(PretrainedConfig):
         video_attn_implementation (`str`, *optional*):
             Attention of the video encoder. For TimeSformer, `None` or `"eager"` keeps transformers' attention and
             `"sdpa"` computes the same divided space-time attention with `scaled_dot_product_attention` (same weights,
-            outputs equal within float rounding; attention weights, when asked for, are computed eagerly). For
-            VideoMAE it is passed on as the backbone's `attn_implementation` (`None`: transformers' default). Read when
+            outputs equal within float rounding; attention weights, when asked for, are computed eagerly). For the
+            other families it is passed on as the backbone's `attn_implementation` (`None`: transformers' default,
+            SDPA). Read when
             the model is built, e.g. `from_pretrained(path, video_attn_implementation="sdpa")`.
         video_token_merge_per_layer (`int`, *optional*):
             Fast path (TimeSformer only): after each layer from `video_token_merge_start_layer` on, merge this many
@@ -299,6 +297,7 @@ class MSQNetConfig(PretrainedConfig):
         dropout=0.1,
         num_frames=16,
         frame_pooling="official",
+        image_frame_tokens="patch",
         use_video_query=True,
         classifier_head="per_class",
         label_text_pooling="pooler",
@@ -316,7 +315,11 @@ class MSQNetConfig(PretrainedConfig):
         initializer_range=0.02,
         **kwargs,
     ):
-        video_config = _video_config(video_config, num_frames)
+        video_config = _to_config(video_config, "video_config", DEFAULT_VIDEO_CONFIG, default_model_type="timesformer")
+        video_config = prepare_video_config(video_config, num_frames)
+        if image_frame_tokens not in IMAGE_FRAME_TOKENS:
+            raise ValueError(f"`image_frame_tokens` must be one of {IMAGE_FRAME_TOKENS}, got {image_frame_tokens!r}.")
+
         vision_config = _to_config(
             vision_config, "vision_config", DEFAULT_VISION_CONFIG, default_model_type="clip_vision_model"
         )
@@ -357,6 +360,7 @@ class MSQNetConfig(PretrainedConfig):
         self.dropout = dropout
         self.num_frames = num_frames
         self.frame_pooling = frame_pooling
+        self.image_frame_tokens = image_frame_tokens
         self.use_video_query = use_video_query
         self.classifier_head = classifier_head
         self.label_text_pooling = label_text_pooling

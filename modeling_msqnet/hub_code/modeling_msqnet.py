@@ -21,11 +21,19 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import AutoModel, AutoTokenizer, CLIPTextModel, CLIPVisionModel
+from transformers import AutoConfig, AutoModel, AutoTokenizer, CLIPTextModel, CLIPVisionModel
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, PreTrainedModel
 from transformers.utils import ModelOutput, logging
 
+from .backbones_msqnet import (
+    MSQNetTimesformerSdpaSelfAttention,  # noqa: F401  (re-exported: its home was this module)
+    interpolate_time_embeddings,  # noqa: F401
+    load_pretrained_video_model,
+    pool_tokens,
+    video_backbone,
+    video_backbone_class,
+)
 from .configuration_msqnet import (
     HUB_CODE_FILES,
     MULTI_LABEL_CLASSIFICATION,
@@ -122,76 +130,39 @@ def sinusoidal_position_encoding(length, dim, device=None, dtype=None):
     return encoding.to(dtype) if dtype is not None else encoding
 
 
+def check_finite_pixel_values(pixel_values):
+    """
+    Refuse `pixel_values` holding NaN or infinity, saying how many and in which clips. One reduction over the frames
+    (a sum, whose result is finite exactly when every value is, barring float overflow) decides; the counts are
+    computed only for the error. Skipped while tracing or compiling, where a data-dependent check cannot run, and on
+    the meta device (shapes only).
+    """
+    if torch.jit.is_tracing() or torch.compiler.is_compiling() or pixel_values.device.type == "meta":
+        return
+    if torch.isfinite(pixel_values.sum(dtype=torch.float32)):
+        return
+    non_finite = (~torch.isfinite(pixel_values)).flatten(1).sum(dim=1)
+    if not non_finite.any():  # a float overflow of the sum, not a bad value
+        return
+    clips = non_finite.nonzero().flatten().tolist()
+    per_clip = ", ".join(f"clip {clip}: {int(non_finite[clip])}" for clip in clips[:10])
+    raise ValueError(
+        f"`pixel_values` holds {int(non_finite.sum())} non-finite values (NaN or infinity) in {len(clips)} of "
+        f"{pixel_values.shape[0]} clip(s) ({per_clip}{', ...' if len(clips) > 10 else ''}); the frames must be finite "
+        "(check the decoding and normalisation of those videos)."
+    )
+
+
 def pool_frame_tokens(last_hidden_state, num_frames, frame_pooling, video_model_type, tubelet_size=1):
     """
-    Turn the video encoder's last hidden state into frame tokens.
-
-    `"official"` pools the whole token sequence (CLS included) to `num_frames` tokens with 1-D adaptive average pooling,
-    as the authors' code does. `"per_frame"` averages the patch tokens of each frame (the paper's eq. 3); TimeSformer's
-    tokens are patch-major (CLS, then all frames of patch 0, ...), VideoMAE's are time-major with one slot per tubelet.
+    Turn the tokens of a video encoder of family `video_model_type` into frame tokens (see
+    [`VideoBackbone.pool_frame_tokens`]): `"official"` pools the whole sequence (CLS included) to `num_frames`
+    tokens, `"per_frame"` averages the patch tokens of each frame or tubelet (`tubelet_size` frames).
     """
-    if frame_pooling == "official":
-        return nn.functional.adaptive_avg_pool1d(last_hidden_state.transpose(1, 2), num_frames).transpose(1, 2)
-    batch_size, _, hidden_size = last_hidden_state.shape
-    if video_model_type == "timesformer":
-        patch_tokens = last_hidden_state[:, 1:]
-        return patch_tokens.reshape(batch_size, -1, num_frames, hidden_size).mean(dim=1)
-    num_time_slots = num_frames // tubelet_size
-    return last_hidden_state.reshape(batch_size, num_time_slots, -1, hidden_size).mean(dim=2)
-
-
-def interpolate_time_embeddings(time_embeddings, num_frames):
-    """Linearly resample TimeSformer's learned temporal embeddings `(1, T0, C)` to `num_frames` positions."""
-    if time_embeddings.shape[1] == num_frames:
-        return time_embeddings
-    resized = nn.functional.interpolate(
-        time_embeddings.transpose(1, 2).float(), size=num_frames, mode="linear", align_corners=False
+    backbone = video_backbone_class(video_model_type)
+    return pool_tokens(
+        last_hidden_state, num_frames, frame_pooling, backbone.num_prefix_tokens, backbone.patch_major, tubelet_size
     )
-    return resized.transpose(1, 2).to(time_embeddings.dtype)
-
-
-class MSQNetTimesformerSdpaSelfAttention(nn.Module):
-    """
-    TimeSformer's self-attention (transformers' `TimesformerSelfAttention`: one `qkv` map, softmax attention scaled by
-    `head_dim**-0.5`, dropout on the attention probabilities) computed with `scaled_dot_product_attention`. It takes
-    over the `qkv` layer of the module it replaces, so parameter names and checkpoints are unchanged. Attention weights,
-    when asked for, are computed the eager way.
-    """
-
-    def __init__(self, eager_attention: nn.Module):
-        super().__init__()
-        self.num_heads = eager_attention.num_heads
-        self.scale = eager_attention.scale
-        self.qkv = eager_attention.qkv
-        self.attn_drop = eager_attention.attn_drop
-
-    def forward(self, hidden_states, output_attentions: bool = False):
-        batch_size, sequence_length, hidden_size = hidden_states.shape
-        qkv = (
-            self.qkv(hidden_states)
-            .reshape(batch_size, sequence_length, 3, self.num_heads, hidden_size // self.num_heads)
-            .permute(2, 0, 3, 1, 4)
-        )
-        query, key, value = qkv[0], qkv[1], qkv[2]
-
-        if output_attentions:
-            attention_probs = self.attn_drop(((query @ key.transpose(-2, -1)) * self.scale).softmax(dim=-1))
-            context_layer = attention_probs @ value
-        else:
-            attention_probs = None
-            context_layer = nn.functional.scaled_dot_product_attention(
-                query, key, value, dropout_p=self.attn_drop.p if self.training else 0.0, scale=self.scale
-            )
-        context_layer = context_layer.transpose(1, 2).reshape(batch_size, sequence_length, hidden_size)
-        return (context_layer, attention_probs) if output_attentions else (context_layer,)
-
-
-def use_sdpa_timesformer_attention(video_model):
-    """Swap every spatial and temporal self-attention of a transformers `TimesformerModel` for the SDPA version."""
-    for layer in video_model.encoder.layer:
-        for attention in (layer.attention, getattr(layer, "temporal_attention", None)):
-            if attention is not None:
-                attention.attention = MSQNetTimesformerSdpaSelfAttention(attention.attention)
 
 
 def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
@@ -473,7 +444,17 @@ class MSQNetPreTrainedModel(PreTrainedModel):
     main_input_name = "pixel_values"
     supports_gradient_checkpointing = True
     _supports_sdpa = True
-    _no_split_modules = ["MSQNetEncoderLayer", "MSQNetDecoderLayer", "TimesformerLayer", "CLIPEncoderLayer"]
+    _no_split_modules = [
+        "MSQNetEncoderLayer",
+        "MSQNetDecoderLayer",
+        "TimesformerLayer",
+        "VideoMAELayer",
+        "VivitLayer",
+        "VJEPA2Layer",
+        "CLIPEncoderLayer",
+        "SiglipEncoderLayer",
+        "Dinov2Layer",
+    ]
 
     @classmethod
     def is_custom_code(cls) -> bool:
@@ -507,9 +488,7 @@ class MSQNetPreTrainedModel(PreTrainedModel):
                 nn.init.constant_(module.logit_scale, math.log(module.initial_logit_scale))
         elif isinstance(module, MSQNetModel) and module.label_embeddings is not None:
             nn.init.normal_(module.label_embeddings, std=std)
-            # TimeSformer's `_init_weights` leaves its temporal embeddings out; building the model gives zeros.
-            if module.config.video_config.model_type == "timesformer":
-                nn.init.zeros_(module.video_model.embeddings.time_embeddings)
+            module.video_backbone.init_weights(module.video_model)
 
     def _autocast_context(self, device_type):
         """`torch.autocast` to `config.autocast_dtype` (fast path), or no change at all in exact mode."""
@@ -552,9 +531,9 @@ class MSQNetModel(MSQNetPreTrainedModel):
     """
     MSQNet without a classification head: returns one decoder state per label, `(batch_size, num_labels, hidden_size)`.
 
-    Modules: `video_model` (TimeSformer or VideoMAE), `image_model` (the frozen CLIP image encoder of the video query),
-    `text_model` (optional, embeds label names), `frame_projection`, `label_embeddings`, `query_projection`, `encoder`
-    and `decoder`.
+    Modules: `video_model` (a video encoder, or an image encoder run per frame, run through its family's adapter
+    `video_backbone`), `image_model` (the frozen CLIP image encoder of the video query), `text_model` (optional, embeds
+    label names), `frame_projection`, `label_embeddings`, `query_projection`, `encoder` and `decoder`.
 
     The default configuration computes exactly what the published model computes. Faster options, each changing the
     outputs a little: `config.autocast_dtype="bfloat16"` (or a `torch.autocast` context) and bfloat16 weights
@@ -566,20 +545,13 @@ class MSQNetModel(MSQNetPreTrainedModel):
 
     def __init__(self, config: MSQNetConfig):
         super().__init__(config)
-        if config.video_config.model_type == "timesformer":
-            self.video_model = AutoModel.from_config(config.video_config)
-            if config.video_attn_implementation == "sdpa":
-                use_sdpa_timesformer_attention(self.video_model)
-            if config.video_token_merge_per_layer is not None:
-                use_timesformer_token_merging(
-                    self.video_model, config.video_token_merge_per_layer, config.video_token_merge_start_layer
-                )
-        elif config.video_attn_implementation is not None:
-            self.video_model = AutoModel.from_config(
-                config.video_config, attn_implementation=config.video_attn_implementation
+        # The adapter of the video encoder's family (no weights, no state): see `backbones_msqnet.py`.
+        self.video_backbone = video_backbone(config)
+        self.video_model = self.video_backbone.build(config.video_attn_implementation)
+        if config.video_token_merge_per_layer is not None:
+            use_timesformer_token_merging(
+                self.video_model, config.video_token_merge_per_layer, config.video_token_merge_start_layer
             )
-        else:
-            self.video_model = AutoModel.from_config(config.video_config)
         self.image_model = CLIPVisionModel(config.vision_config) if config.use_video_query else None
         self.text_model = AutoModel.from_config(config.text_config) if config.text_config is not None else None
 
@@ -785,9 +757,12 @@ class MSQNetModel(MSQNetPreTrainedModel):
                 f"`pixel_values` must be floating point frames normalised by the video processor, got "
                 f"{pixel_values.dtype} (raw frames?)."
             )
-        video_config = self.config.video_config
-        num_channels = getattr(video_config, "num_channels", 3)
-        image_size = getattr(video_config, "image_size", None)
+        backbone = self.video_backbone
+        num_channels = backbone.num_channels
+        sizes = {backbone.image_size} - {None}
+        if self.config.use_video_query:
+            sizes.add(self.config.vision_config.image_size)
+        image_size = min(sizes) if sizes else None
         num_frames = self.config.num_frames
         expected = f"(batch_size, {num_frames}, {num_channels}, {image_size}, {image_size})"
         shape = tuple(pixel_values.shape)
@@ -803,23 +778,13 @@ class MSQNetModel(MSQNetPreTrainedModel):
                 else ""
             )
             raise ValueError(f"`pixel_values` must have shape {expected} (channels on axis 2), got {shape}.{hint}")
-        sizes = {image_size} | ({self.config.vision_config.image_size} if self.config.use_video_query else set())
-        if image_size is not None and any(tuple(shape[3:]) != (size, size) for size in sizes):
+        if any(tuple(shape[3:]) != (size, size) for size in sizes):
             raise ValueError(
                 f"`pixel_values` must have shape {expected}: frames of {image_size}x{image_size} pixels, got "
                 f"{shape[4]}x{shape[3]}. Resize and crop them with the model's video processor (`crop_size`)."
             )
-        if shape[1] != num_frames:
-            if video_config.model_type != "timesformer":
-                raise ValueError(
-                    f"`pixel_values` must have shape {expected}: {video_config.model_type} takes exactly "
-                    f"`config.num_frames`={num_frames} frames, got {shape[1]}."
-                )
-            # TimeSformer interpolates its time embeddings, so the model runs, but not as it was trained.
-            logger.warning_once(
-                f"`pixel_values` has {shape[1]} frames but the model was built for `config.num_frames`={num_frames} "
-                f"(expected shape {expected}); check the video processor's `num_frames`."
-            )
+        backbone.check_num_frames(shape[1], num_frames, expected)
+        check_finite_pixel_values(pixel_values)
 
     def forward(
         self,
@@ -864,18 +829,14 @@ class MSQNetModel(MSQNetPreTrainedModel):
         pixel_values = pixel_values.to(self.video_model.dtype)
 
         with self._autocast_context(pixel_values.device.type):
-            video_outputs = self.video_model(
+            video_outputs = self.video_backbone.encode(
+                self.video_model,
                 pixel_values,
                 output_attentions=output_attentions,
                 output_hidden_states=output_hidden_states,
-                return_dict=True,
             )
-            frame_tokens = pool_frame_tokens(
-                video_outputs.last_hidden_state,
-                num_frames,
-                self.config.frame_pooling,
-                self.config.video_config.model_type,
-                getattr(self.config.video_config, "tubelet_size", 1),
+            frame_tokens = self.video_backbone.pool_frame_tokens(
+                video_outputs.last_hidden_state, num_frames, self.config.frame_pooling
             )
             frame_embeds = self.frame_projection(frame_tokens)
             if frame_embeds.shape[1] > self.config.max_position_embeddings:
@@ -1101,22 +1062,22 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         **config_kwargs,
     ):
         """
-        Compose a new MSQNet from a pretrained video backbone (e.g. `facebook/timesformer-base-finetuned-k400` or a
-        VideoMAE checkpoint), a CLIP checkpoint (e.g. `openai/clip-vit-base-patch16`; its image tower embeds the video
+        Compose a new MSQNet from a pretrained video backbone (e.g. `facebook/timesformer-base-finetuned-k400`,
+        `MCG-NJU/videomae-base-finetuned-kinetics`, `google/vivit-b-16x2-kinetics400`, `facebook/vjepa2-vitl-fpc64-256`,
+        or an image encoder run per frame: `openai/clip-vit-base-patch16`, `google/siglip-base-patch16-224`,
+        `facebook/dinov2-base`), a CLIP checkpoint (e.g. `openai/clip-vit-base-patch16`; its image tower embeds the video
         query, its text tower and tokenizer embed `label_names`) and a list of label names. Hub ids or local folders.
 
         `text_model_name_or_path` replaces CLIP's text tower with another text encoder (e.g. a sentence-transformers
         BERT); set `label_text_pooling="mean"` for those. When `num_frames` differs from the backbone's, TimeSformer's
-        pretrained temporal embeddings are linearly interpolated (not re-initialised). `config_kwargs` go to
-        [`MSQNetConfig`] (e.g. `problem_type`, `classifier_head`, `hidden_size`); with `label_text_init=False` the
-        learned label embeddings are drawn at random instead of embedding the names.
+        pretrained temporal embeddings are linearly interpolated (not re-initialised) and V-JEPA 2's rotary positions
+        extended, with a warning; ViViT's position table is sized by its frame count, so another count is an error.
+        `config_kwargs` go to [`MSQNetConfig`] (e.g. `problem_type`, `classifier_head`, `hidden_size`,
+        `image_frame_tokens`); with `label_text_init=False` the learned label embeddings are drawn at random instead of
+        embedding the names.
         """
-        video_model = AutoModel.from_pretrained(video_model_name_or_path)
-        if video_model.config.model_type not in ("timesformer", "videomae"):
-            raise ValueError(
-                f"{video_model_name_or_path!r} is a {video_model.config.model_type!r} model; MSQNet's video encoder must "
-                "be a TimeSformer or VideoMAE checkpoint."
-            )
+        video_model_type = AutoConfig.from_pretrained(video_model_name_or_path).model_type
+        video_model = load_pretrained_video_model(video_model_name_or_path, video_model_type)
         image_model = CLIPVisionModel.from_pretrained(clip_model_name_or_path)
         text_source = text_model_name_or_path or clip_model_name_or_path
         text_model = (
@@ -1127,9 +1088,17 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         tokenizer = AutoTokenizer.from_pretrained(text_source)
 
         # The backbone's own classification labels (e.g. Kinetics-400) are not ours.
-        video_config = {
-            k: v for k, v in video_model.config.to_dict().items() if k not in ("id2label", "label2id", "architectures")
-        }
+        video_config = video_model.config.__class__.from_dict(
+            {
+                k: v
+                for k, v in video_model.config.to_dict().items()
+                if k not in ("id2label", "label2id", "architectures")
+            }
+        )
+        if config_kwargs.get("use_video_query", True):
+            video_config = video_backbone_class(video_config.model_type).match_image_size(
+                video_config, image_model.config.image_size, repr(str(video_model_name_or_path))
+            )
         config_kwargs.setdefault("hidden_size", text_model.config.hidden_size)
         config = MSQNetConfig(
             video_config=video_config,
@@ -1140,10 +1109,7 @@ class MSQNetForVideoClassification(MSQNetPreTrainedModel):
         )
         model = cls(config)
 
-        video_state = video_model.state_dict()
-        time_key = "embeddings.time_embeddings"
-        if time_key in video_state:
-            video_state[time_key] = interpolate_time_embeddings(video_state[time_key], num_frames)
+        video_state = model.msqnet.video_backbone.pretrained_state_dict(video_model, num_frames)
         model.msqnet.video_model.load_state_dict(video_state)
         if model.msqnet.image_model is not None:
             model.msqnet.image_model.load_state_dict(image_model.state_dict())

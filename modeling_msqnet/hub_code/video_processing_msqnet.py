@@ -99,6 +99,30 @@ class MSQNetVideoProcessor(BaseVideoProcessor):
     num_frames = 16
     model_input_names = ["pixel_values"]
 
+    @classmethod
+    def for_model(cls, config, backbone_processor=None, **kwargs):
+        """
+        A video processor for an MSQNet `config`: its `num_frames`, and a centre crop of the frames the model takes
+        (its video encoder's size, else the CLIP query encoder's). The resize and normalisation follow the video
+        encoder's own processor when there is one: `backbone_processor`, a processor or the Hub id / folder of the
+        backbone (its `preprocessor_config.json` or `video_preprocessor_config.json`); its `image_mean`, `image_std`
+        and `size` (scaled by the ratio of our crop to its crop) are taken. Without one, CLIP's statistics and a
+        shortest edge of 8/7 of the crop (256 for 224) are kept. `kwargs` override any of these.
+        """
+        from .backbones_msqnet import video_backbone
+
+        frame_size = video_backbone(config).image_size or config.vision_config.image_size
+        defaults = {
+            "num_frames": config.num_frames,
+            "crop_size": {"height": frame_size, "width": frame_size},
+            "size": {"shortest_edge": round(frame_size * 256 / 224)},
+        }
+        if isinstance(backbone_processor, (str, os.PathLike)):
+            backbone_processor = _load_backbone_processor(backbone_processor)
+        if backbone_processor is not None:
+            defaults.update(_normalisation_of(backbone_processor, frame_size))
+        return cls(**{**defaults, **kwargs})
+
     def sample_frames(self, metadata: VideoMetadata, num_frames: int | None = None, fps=None, **kwargs) -> np.ndarray:
         """
         Indices of the frames to keep: the middle frame of each of `num_frames` equal segments of the video (a video
@@ -175,6 +199,61 @@ class MSQNetVideoProcessor(BaseVideoProcessor):
         batch = super().preprocess(videos, **kwargs)
         batch["pixel_values"] = batch.pop("pixel_values_videos")
         return batch
+
+
+def _load_backbone_processor(name_or_path):
+    """
+    The settings of the processor saved with a backbone checkpoint (its `video_preprocessor_config.json` or
+    `preprocessor_config.json`, as a dict), or `None` (with a log line) when it has none.
+    """
+    import json
+
+    from transformers.utils import cached_file
+
+    for file_name in ("video_preprocessor_config.json", "preprocessor_config.json"):
+        try:
+            path = cached_file(
+                name_or_path,
+                file_name,
+                _raise_exceptions_for_missing_entries=False,
+                _raise_exceptions_for_connection_errors=False,
+            )
+        except OSError:
+            path = None
+        if path:
+            with open(path, encoding="utf-8") as file:
+                return json.load(file)
+    logger.info(f"{name_or_path} holds no image or video processor; keeping MSQNet's defaults (CLIP's statistics).")
+    return None
+
+
+def _normalisation_of(processor, frame_size):
+    """
+    `image_mean`, `image_std` and `size` of a backbone's processor (an object or its settings as a dict), the resize
+    scaled to our crop of `frame_size`.
+    """
+    settings = processor if isinstance(processor, dict) else vars(processor)
+    taken = {}
+    for key in ("image_mean", "image_std"):
+        if settings.get(key) is not None:
+            taken[key] = [float(v) for v in np.atleast_1d(settings[key])]
+    size = _as_size_dict(settings.get("size"))
+    crop = _as_size_dict(settings.get("crop_size"))
+    crop_edge = crop.get("height") or size.get("height") or size.get("shortest_edge")
+    if crop_edge:
+        scale = frame_size / crop_edge
+        if "shortest_edge" in size:
+            taken["size"] = {"shortest_edge": round(size["shortest_edge"] * scale)}
+        elif "height" in size and "width" in size:
+            taken["size"] = {"height": round(size["height"] * scale), "width": round(size["width"] * scale)}
+    return taken
+
+
+def _as_size_dict(size):
+    """A processor's `size`/`crop_size` as a dict (older processors saved a bare int for a square)."""
+    if isinstance(size, int):
+        return {"height": size, "width": size}
+    return dict(size or {})
 
 
 MSQNetVideoProcessor.register_for_auto_class("AutoVideoProcessor")

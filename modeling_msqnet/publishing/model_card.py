@@ -34,6 +34,11 @@ logger = logging.get_logger(__name__)
 VIDEO_ENCODER_NAMES = {
     "timesformer": "TimeSformer (divided space-time attention)",
     "videomae": "VideoMAE (joint space-time attention over tubelets)",
+    "vivit": "ViViT (joint space-time attention over tubelets)",
+    "vjepa2": "V-JEPA 2 encoder (joint space-time attention over tubelets, rotary positions)",
+    "clip_vision_model": "CLIP image encoder run on each frame",
+    "siglip_vision_model": "SigLIP image encoder run on each frame",
+    "dinov2": "DINOv2 image encoder run on each frame",
 }
 DEFAULT_TEMPLATE_PATH = resource_path("hub_cards", "msqnet_model_card_template.md")
 TASK_TYPE = "video-classification"

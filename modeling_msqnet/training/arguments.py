@@ -75,7 +75,8 @@ def add_model_arguments(parser: argparse.ArgumentParser):
         "--video_model",
         default=None,
         help="With --clip_model: compose a new model from a pretrained "
-        "TimeSformer/VideoMAE (Hub id or folder), e.g. facebook/timesformer-base-finetuned-k400.",
+        "video encoder (Hub id or folder): TimeSformer, VideoMAE, ViViT, V-JEPA 2, or CLIP/SigLIP/DINOv2 run per frame, "
+        "e.g. facebook/timesformer-base-finetuned-k400; the frames follow its own processor's mean, std and resize.",
     )
     model.add_argument(
         "--clip_model",

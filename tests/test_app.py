@@ -174,7 +174,7 @@ def test_typed_label_names_are_scored_as_inputs_of_the_call(tmp_path, model_dir,
         label_query_mode="text_derived",
         label_text_embed_dim=16,
     )
-    app = VideoClassifierApp(folder, window_seconds=1.0, stride_seconds=0.5, explainer=False)
+    app = VideoClassifierApp(folder, window_seconds=1.0, stride_seconds=0.5, explainer=False, dtype="float32")
     assert app.scores_typed_labels
     typed = ["lower", "walking", "newer wider"]
     prediction = app.predict(clips["short"], typed)

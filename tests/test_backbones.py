@@ -271,8 +271,8 @@ def test_two_epochs_on_the_generated_benchmark_beat_the_label_prior(model_type, 
     from test_training import train_in_process
 
     from modeling_msqnet.data import read_manifest
+    from modeling_msqnet.data.synthetic_actions import generate_benchmark
     from modeling_msqnet.demo.demo import label_frequency_baseline
-    from modeling_msqnet.demo.synthetic_actions import generate_benchmark
 
     bench = tmp_path / "bench"
     generate_benchmark(bench, num_train=384, num_test=48, num_frames=8, size=32, seed=0, progress=False)
@@ -344,7 +344,7 @@ def test_training_from_parts_takes_the_backbones_own_processor(clip_folder, tmp_
     from test_training import train_in_process
     from transformers import BitImageProcessor
 
-    from modeling_msqnet.demo.synthetic_actions import generate_benchmark
+    from modeling_msqnet.data.synthetic_actions import generate_benchmark
 
     bench = tmp_path / "bench"
     generate_benchmark(bench, num_train=4, num_test=2, num_frames=4, size=32, seed=0, progress=False)

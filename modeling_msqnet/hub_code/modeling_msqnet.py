@@ -627,8 +627,8 @@ class MSQNetModel(MSQNetPreTrainedModel):
         if label_embeds is None:
             label_embeds = self.label_embeddings if self.label_embeddings is not None else self.label_text_embeds
         if self.label_embeddings is not None:
-            return label_embeds.to(self.frame_projection.weight.dtype)
-        return self.label_query_map(label_embeds.to(self.label_query_map.weight.dtype))
+            return label_embeds.to(self.dtype)
+        return self.label_query_map(label_embeds.to(self.dtype))
 
     def get_label_queries(self, batch_size, video_query_embeds=None, label_embeds=None):
         """
@@ -685,7 +685,7 @@ class MSQNetModel(MSQNetPreTrainedModel):
                 f"The text encoder's embeddings have width {embeddings.shape[-1]} but `{name}` is "
                 f"{self.label_input_dim}; build the model with `{name}={embeddings.shape[-1]}`."
             )
-        return embeddings.to(self.frame_projection.weight.dtype)
+        return embeddings.to(self.dtype)
 
     def embed_label_names(self, label_names, tokenizer):
         """

@@ -76,3 +76,20 @@ def test_timeline_cli_runs_the_int8_model(exported, long_video, tmp_path):  # no
     assert len(windows) == 6 and all(0.0 <= score <= 1.0 for w in windows for score in w["scores"].values())
     with pytest.raises(SystemExit):
         load_example("timeline").main(["--video", long_video])  # neither --model nor --onnx
+
+
+def test_archive_runs_the_exported_model_as_the_timeline_does(exported, long_video, tmp_path):  # noqa: F811
+    from modeling_msqnet.archive import read_summary, timeline_path
+    from modeling_msqnet.archive.cli import main as annotate
+
+    _, out = exported
+    flags = ["--onnx", str(out), "--int8", "--window_seconds", "2", "--stride_seconds", "1", "--no_progress"]
+    videos = tmp_path / "videos.txt"
+    videos.write_text(f"{long_video}\n")
+    assert annotate(["--videos", str(videos), "--output_dir", str(tmp_path / "archive"), *flags]) == 0
+    summary = read_summary(tmp_path / "archive")
+    assert summary["model"]["kind"] == "onnx-int8" and summary["input"]["kind"] == "list"
+    alone = tmp_path / "alone.json"
+    load_example("timeline").main(["--video", long_video, "--output", str(alone), *flags])
+    name = summary["videos"][0]["video"]
+    assert json.loads(timeline_path(tmp_path / "archive", name).read_text()) == json.loads(alone.read_text())

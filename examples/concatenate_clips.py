@@ -8,10 +8,9 @@ try the timeline on the demo's 1 s test clips. Prints each clip's time range, an
 import argparse
 import json
 import sys
-from fractions import Fraction
 from pathlib import Path
 
-import av
+from modeling_msqnet.timeline.concatenate import concatenate_clips
 
 
 def parse_args(argv=None):
@@ -33,29 +32,10 @@ def main(argv=None):
         clips += [(str(base / row["video"]), row.get("labels")) for row in rows]
     if not clips:
         sys.exit("Give clips, or --manifest.")
-    output = Path(args.output)
-    temporary = output.with_name(f".{output.name}.tmp{output.suffix}")
-    time, stream = 0.0, None
-    with av.open(str(temporary), "w") as container:
-        for path, labels in clips:
-            with av.open(path) as source:
-                frames = [frame.to_ndarray(format="rgb24") for frame in source.decode(video=0)]
-                rate = source.streams.video[0].average_rate or Fraction(25)
-            if stream is None:
-                stream = container.add_stream("libx264", rate=rate)
-                stream.height, stream.width = frames[0].shape[:2]
-                stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": "18"}
-            for array in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
-                    container.mux(packet)
-            duration = len(frames) / float(stream.codec_context.framerate or rate)
-            print(f"{time:7.2f}-{time + duration:7.2f} s  {Path(path).name}  {', '.join(labels or [])}")
-            time += duration
-        for packet in stream.encode():
-            container.mux(packet)
-    temporary.replace(output)
-    print(f"wrote {output} ({time:.2f} s)")
+    ranges = concatenate_clips([path for path, _ in clips], args.output)
+    for entry, (path, labels) in zip(ranges, clips):
+        print(f"{entry['start']:7.2f}-{entry['end']:7.2f} s  {Path(path).name}  {', '.join(labels or [])}")
+    print(f"wrote {args.output} ({ranges[-1]['end']:.2f} s)")
 
 
 if __name__ == "__main__":

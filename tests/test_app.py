@@ -57,6 +57,25 @@ def test_long_video_gets_a_timeline_and_peak_scores(model_dir, clips):
     assert Path(prediction.plot_path).read_bytes()[:4] == b"\x89PNG"
 
 
+def test_per_label_thresholds_from_a_file_or_the_model_folder(model_dir, clips, tmp_path):
+    from modeling_msqnet.archive import THRESHOLDS_FILE_NAME, write_thresholds
+
+    thresholds = {label: 0.1 * (i + 1) for i, label in enumerate(LABELS)}
+    per_label = {
+        label: {"threshold": t, "precision": None, "recall": None, "f1": None, "support": 0}
+        for label, t in thresholds.items()
+    }
+    path = write_thresholds(tmp_path / "t.json", per_label)
+    app = VideoClassifierApp(model_dir, window_seconds=1.0, stride_seconds=0.5, thresholds_file=path, explainer=False)
+    assert app.threshold == pytest.approx(thresholds)
+    assert app.predict(clips["long"]).timeline.settings["thresholds"] == pytest.approx(thresholds)
+    with_default = tmp_path / "model"
+    shutil.copytree(model_dir, with_default)
+    shutil.copy(path, with_default / THRESHOLDS_FILE_NAME)
+    assert VideoClassifierApp(with_default, explainer=False).threshold == pytest.approx(thresholds)
+    assert VideoClassifierApp(with_default, threshold=0.3, explainer=False).threshold == 0.3
+
+
 def test_attention_map_hook(model_dir, clips):
     calls = []
 

@@ -431,3 +431,27 @@ def test_two_processes_killed_and_relaunched_equal_one_process(model_dir, tmp_pa
     assert sorted(p.name for p in (interrupted / "plots").rglob("*.png")) == sorted(
         p.name for p in (reference / "plots").rglob("*.png")
     )
+
+
+def test_demo_archive_step_writes_review_ready_outputs(model_dir, tmp_path, monkeypatch):
+    from video_fixtures import write_video
+
+    from modeling_msqnet.demo import archive_run
+
+    monkeypatch.setattr(archive_run, "DEMO_RECORDINGS", (("camera_a/morning.mp4", 2), ("camera_b/day1.mp4", 3)))
+    records = [
+        {"video": write_video(tmp_path / f"clip{i}.mp4", 8, fps=8), "labels": [LABELS[i % len(LABELS)]]}
+        for i in range(5)
+    ]
+    result = archive_run.annotate_demo_archive(model_dir, records, tmp_path / "archive")
+    annotations = Path(result["annotations"])
+    summary = read_summary(annotations)
+    assert [video["video"] for video in summary["videos"]] == ["camera_a/morning.mp4", "camera_b/day1.mp4"]
+    assert [video["duration"] for video in summary["videos"]] == pytest.approx([2.0, 3.0])
+    truth = json.loads((tmp_path / "archive" / "recordings" / "clip_ranges.json").read_text())
+    assert [(t["video"], t["start"], t["labels"]) for t in truth][2:] == [
+        ("camera_b/day1.mp4", 0.0, [LABELS[2]]),
+        ("camera_b/day1.mp4", 1.0, [LABELS[3]]),
+        ("camera_b/day1.mp4", 2.0, [LABELS[4]]),
+    ]
+    assert (annotations / "segments.parquet").is_file() and ethogram_path(annotations, "camera_b/day1.mp4").is_file()

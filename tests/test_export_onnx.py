@@ -95,3 +95,20 @@ def test_every_backbone_family_exports_with_the_same_logits(model_type, tmp_path
         np.testing.assert_allclose(
             session.run(["logits"], {"pixel_values": pixel_values.numpy()})[0], expected, atol=1e-4
         )
+
+
+def test_archive_runs_the_exported_model_as_the_timeline_does(exported, long_video, tmp_path):  # noqa: F811
+    from modeling_msqnet.archive import read_summary, timeline_path
+    from modeling_msqnet.archive.cli import main as annotate
+
+    _, out = exported
+    flags = ["--onnx", str(out), "--int8", "--window_seconds", "2", "--stride_seconds", "1", "--no_progress"]
+    videos = tmp_path / "videos.txt"
+    videos.write_text(f"{long_video}\n")
+    assert annotate(["--videos", str(videos), "--output_dir", str(tmp_path / "archive"), *flags]) == 0
+    summary = read_summary(tmp_path / "archive")
+    assert summary["model"]["kind"] == "onnx-int8" and summary["input"]["kind"] == "list"
+    alone = tmp_path / "alone.json"
+    load_example("timeline").main(["--video", long_video, "--output", str(alone), *flags])
+    name = summary["videos"][0]["video"]
+    assert json.loads(timeline_path(tmp_path / "archive", name).read_text()) == json.loads(alone.read_text())

@@ -101,7 +101,8 @@ class VideoClassifierApp:
         top_k: int = 5,
         window_seconds: float = DEFAULT_WINDOW_SECONDS,
         stride_seconds: float = DEFAULT_STRIDE_SECONDS,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = None,
+        thresholds_file=None,
         explainer=None,
         dtype: str = "auto",
     ):
@@ -115,9 +116,21 @@ class VideoClassifierApp:
         self.top_k = top_k
         self.window_seconds = window_seconds
         self.stride_seconds = stride_seconds
-        self.threshold = threshold
+        self.threshold = self._segment_thresholds(model_dir, threshold, thresholds_file)
         self.explainer = default_explainer() if explainer is None else (explainer or None)
         self.output_dir = Path(tempfile.mkdtemp(prefix="msqnet-app-"))
+
+    def _segment_thresholds(self, model_dir, threshold, thresholds_file):
+        """`thresholds_file` (per label), else `threshold`, else the model folder's thresholds.json, else 0.5."""
+        from ..archive.thresholds import default_thresholds_file, read_thresholds
+
+        if thresholds_file is not None and threshold is not None:
+            raise ValueError("Give `threshold` (one for every label) or `thresholds_file` (one per label), not both.")
+        if thresholds_file is None and threshold is None:
+            thresholds_file = default_thresholds_file(model_dir)
+        if thresholds_file is not None:
+            return read_thresholds(thresholds_file, self.labels)
+        return DEFAULT_THRESHOLD if threshold is None else float(threshold)
 
     @property
     def labels(self):

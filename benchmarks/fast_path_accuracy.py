@@ -46,6 +46,7 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from modeling_msqnet import MSQNetForVideoClassification  # noqa: E402
 from modeling_msqnet.data.manifest import read_manifest  # noqa: E402
+from modeling_msqnet.hub_code.modeling_msqnet import scores_from_logits  # noqa: E402
 from modeling_msqnet.hub_code.video_decoding import read_frames  # noqa: E402
 from modeling_msqnet.hub_code.video_processing_msqnet import MSQNetVideoProcessor  # noqa: E402
 
@@ -188,9 +189,7 @@ def main():
                 query_num_frames = args.query_num_frames if use_query else num_frames
                 logits = runner(pixel_values, query_num_frames=query_num_frames).logits
                 seconds[option] += time.perf_counter() - tick
-                logits = logits.float()
-                probabilities = logits.softmax(-1) if single_label else logits.sigmoid()
-                scores[option].append(probabilities.numpy())
+                scores[option].append(scores_from_logits(logits.float(), config.problem_type).numpy())
     scores = {option: np.concatenate(batches) for option, batches in scores.items()}
 
     exact = scores["exact"]

@@ -232,16 +232,7 @@ def main():
         )
         rows.extend(model_rows)
 
-    columns = [
-        ("model", "model", None),
-        ("method", "method", None),
-        ("minutes", "video (min)", "{:g}"),
-        ("num_windows", "windows", "{}"),
-        ("seconds", "wall s", "{:.1f}"),
-        ("cpu_seconds", "CPU s", "{:.1f}"),
-        ("ms_per_window", "ms/window", "{:.0f}"),
-        ("peak_rss_mb", "peak RSS (MB)", "{:.0f}"),
-    ]
+    columns = ["model", "method", "minutes", "num_windows", "seconds", "cpu_seconds", "ms_per_window", "peak_rss_mb"]
     print(format_table(rows, columns))
     print("\n".join(summaries))
 

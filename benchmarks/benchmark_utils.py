@@ -338,6 +338,45 @@ def format_table(rows, keys):
     return "\n".join(lines)
 
 
+def write_synthetic_footage(
+    path, size, num_frames, camera, *, fps, gop_frames, options, texture_cell, square_periods, seed=0
+):
+    """
+    Write an h264 video of `size` (width, height) that decodes like camera footage: a smooth random texture (twice
+    the frame size, drawn from cells of `texture_cell` (height, width) pixels) seen through `camera(texture, index)`,
+    which returns frame `index`'s view, with three coloured squares moving over it (their sine periods, in frames, are
+    `square_periods[0] + square_periods[1] * square` across and `square_periods[2] + square_periods[3] * square`
+    down). `options` are libx264's.
+    """
+    import av
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    width, height = size
+    coarse = np.random.default_rng(seed).integers(
+        0, 256, (height // texture_cell[0], width // texture_cell[1], 3), dtype=np.uint8
+    )
+    texture = av.VideoFrame.from_ndarray(coarse, format="rgb24").to_ndarray(
+        format="rgb24", width=2 * width, height=2 * height, interpolation="BICUBIC"
+    )
+    across, across_step, down, down_step = square_periods
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.gop_size = gop_frames
+        stream.options = options
+        for index in tqdm(range(num_frames), desc=f"encoding {os.path.basename(path)}", unit="frame"):
+            view = camera(texture, index)
+            for square in range(3):
+                x = int((width - 120) * (0.5 + 0.5 * np.sin(index / (across + across_step * square) + square)))
+                y = int((height - 120) * (0.5 + 0.5 * np.cos(index / (down + down_step * square) + 2 * square)))
+                view[y : y + 120, x : x + 120] = (255 - 60 * square, 80 * square, (index * 3) % 256)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(view, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
 def machine_summary():
     return {
         "torch": torch.__version__,

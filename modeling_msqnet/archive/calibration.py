@@ -174,23 +174,14 @@ def score_manifest(args):
     Returns:
         `(scores (n, K), multi-hot targets (n, K), labels, skipped videos, accelerator)`.
     """
-    from accelerate import Accelerator
-
-    from ..data import check_videos_exist, load_manifest_dataset, multi_hot
+    from ..data import multi_hot
     from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, SINGLE_LABEL_CLASSIFICATION
     from ..hub_code.modeling_msqnet import scores_from_logits
-    from ..models import load_model_folder
-    from ..training.dataloaders import build_eval_dataloader
-    from ..training.evaluation import check_evaluation_skips, predict_dataset
+    from ..training.evaluation import check_evaluation_skips, predict_dataset, prepare_evaluation
 
-    accelerator = Accelerator(mixed_precision=args.mixed_precision)
-    model, video_processor, _ = load_model_folder(args.model)
+    model, dataloader, dataset, accelerator = prepare_evaluation(args, args.batch_size)
     config = model.config
     problem_type = config.problem_type or MULTI_LABEL_CLASSIFICATION
-    dataset = load_manifest_dataset(args.manifest, config.label2id, problem_type=problem_type)
-    check_videos_exist(dataset, args.manifest, args.max_skipped_fraction)
-    dataloader = build_eval_dataloader(dataset, video_processor, config, args.batch_size, num_workers=args.num_workers)
-    model, dataloader = accelerator.prepare(model, dataloader)
     predictions = predict_dataset(model, dataloader, accelerator, dataset=dataset, desc="Scoring clips")
     skipped = predictions["skipped"]
     report = {"num_videos": len(predictions["logits"]), "skipped": {"count": len(skipped), "videos": skipped}}

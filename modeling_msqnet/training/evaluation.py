@@ -260,8 +260,13 @@ def parse_args(argv=None):
     return args
 
 
-def run_evaluation(args) -> dict:
-    """Evaluate `args.model` on `args.manifest` (see [`parse_args`]); writes the report on the main process."""
+def prepare_evaluation(args, batch_size: int):
+    """
+    Load the saved model and the labelled manifest of an evaluating command's `args` (`model`, `manifest`,
+    `num_workers`, `mixed_precision`, `max_skipped_fraction`: the manifest's labels are checked against the model's,
+    its videos against `max_skipped_fraction`) and prepare both with Accelerate, `batch_size` clips a batch. Returns
+    `(model, dataloader, dataset, accelerator)`.
+    """
     from accelerate import Accelerator
 
     accelerator = Accelerator(mixed_precision=args.mixed_precision)
@@ -270,10 +275,16 @@ def run_evaluation(args) -> dict:
     problem_type = config.problem_type or MULTI_LABEL_CLASSIFICATION
     dataset = load_manifest_dataset(args.manifest, config.label2id, problem_type=problem_type)
     check_videos_exist(dataset, args.manifest, args.max_skipped_fraction)
-    dataloader = build_eval_dataloader(
-        dataset, video_processor, config, args.per_device_eval_batch_size, num_workers=args.num_workers
-    )
+    dataloader = build_eval_dataloader(dataset, video_processor, config, batch_size, num_workers=args.num_workers)
     model, dataloader = accelerator.prepare(model, dataloader)
+    return model, dataloader, dataset, accelerator
+
+
+def run_evaluation(args) -> dict:
+    """Evaluate `args.model` on `args.manifest` (see [`parse_args`]); writes the report on the main process."""
+    model, dataloader, dataset, accelerator = prepare_evaluation(args, args.per_device_eval_batch_size)
+    config = model.config
+    problem_type = config.problem_type or MULTI_LABEL_CLASSIFICATION
     report = evaluate_model(
         model, dataloader, accelerator, problem_type=problem_type, id2label=config.id2label, dataset=dataset
     )

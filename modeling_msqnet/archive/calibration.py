@@ -196,8 +196,8 @@ def score_manifest(args):
 
 
 def parse_args(argv=None):
-    from ..command_line import bounded_number, check_output_file, fraction, non_negative_int, positive_int
-    from ..data import DEFAULT_MAX_SKIPPED_FRACTION
+    from ..command_line import bounded_number, check_output_file, positive_int
+    from ..training.evaluation import add_evaluation_arguments
 
     parser = argparse.ArgumentParser(
         description="Choose per-label score thresholds on labelled clips and write them as a thresholds file.",
@@ -221,14 +221,7 @@ def parse_args(argv=None):
         "1.0 (the label practically never fires). Both are recorded and reported.",
     )
     parser.add_argument("--batch_size", type=positive_int, default=8, help="Clips per model call and process.")
-    parser.add_argument("--num_workers", type=non_negative_int, default=0, help="DataLoader worker processes.")
-    parser.add_argument(
-        "--max_skipped_fraction",
-        type=fraction,
-        default=DEFAULT_MAX_SKIPPED_FRACTION,
-        help="Fail when a larger share of the manifest's videos is missing or unreadable.",
-    )
-    parser.add_argument("--mixed_precision", choices=("no", "fp16", "bf16"), default=None)
+    add_evaluation_arguments(parser)
     args = parser.parse_args(argv)
     check_output_file(parser, "--output", args.output, suffixes=(".json",))
     return args

@@ -234,15 +234,8 @@ def write_per_class_table(report: dict, path) -> Path:
     return path
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Evaluate a saved MSQNet model on a manifest (JSON Lines).")
-    parser.add_argument("--model", required=True, help="Saved MSQNet folder (config.json, weights, video processor).")
-    parser.add_argument(
-        "--manifest", required=True, help="Evaluation manifest (.jsonl); labels are model label names."
-    )
-    parser.add_argument("--output", required=True, help="Report to write (.json).")
-    parser.add_argument("--per_device_eval_batch_size", type=positive_int, default=8, help="Batch size per process.")
-    parser.add_argument("--per_class_table", default=None, help="Also write the per-class AP as .md or .csv.")
+def add_evaluation_arguments(parser: argparse.ArgumentParser):
+    """The flags [`prepare_evaluation`] reads besides `--model` and `--manifest`, shared by the evaluating commands."""
     parser.add_argument("--num_workers", type=non_negative_int, default=0, help="DataLoader worker processes.")
     parser.add_argument(
         "--max_skipped_fraction",
@@ -253,6 +246,18 @@ def parse_args(argv=None):
     parser.add_argument(
         "--mixed_precision", choices=("no", "fp16", "bf16"), default=None, help="Defaults to the accelerate config."
     )
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Evaluate a saved MSQNet model on a manifest (JSON Lines).")
+    parser.add_argument("--model", required=True, help="Saved MSQNet folder (config.json, weights, video processor).")
+    parser.add_argument(
+        "--manifest", required=True, help="Evaluation manifest (.jsonl); labels are model label names."
+    )
+    parser.add_argument("--output", required=True, help="Report to write (.json).")
+    parser.add_argument("--per_device_eval_batch_size", type=positive_int, default=8, help="Batch size per process.")
+    parser.add_argument("--per_class_table", default=None, help="Also write the per-class AP as .md or .csv.")
+    add_evaluation_arguments(parser)
     args = parser.parse_args(argv)
     check_output_file(parser, "--output", args.output)
     if args.per_class_table:

@@ -103,6 +103,18 @@ def tiny_model(seed=0, **overrides):
     return MSQNetForVideoClassification(tiny_config(**overrides)).eval()
 
 
+def tiny_processor():
+    """The video processor of [`tiny_model`]: 4 frames of 32x32 pixels."""
+    return MSQNetVideoProcessor(num_frames=4, size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+
+
+def save_tiny_model_folder(folder, seed=0, **overrides):
+    """Save [`tiny_model`] (`seed`, `overrides`) with [`tiny_processor`] in `folder`, as training does; returns it."""
+    tiny_model(seed, **overrides).save_pretrained(folder)
+    tiny_processor().save_pretrained(folder)
+    return folder
+
+
 class MSQNetModelTester:
     """
     Builds the tiny models of [`tiny_config`] and their inputs: `batch_size` clips of `num_frames` frames of

@@ -176,21 +176,21 @@ def main():
                     "share_per_cpu_hour": result["hours"]
                     / (sum(p["share_cpu_seconds"] for p in result["processes"]) / 3600),
                     "per_wall_hour": result["hours"] / (result["wall"] / 3600),
-                    "peak_mb": " / ".join(f"{p['peak_rss_mb']:.0f}" for p in result["processes"]),
+                    "peak_mb_per_process": " / ".join(f"{p['peak_rss_mb']:.0f}" for p in result["processes"]),
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
     columns = [
-        ("model", "model", None),
-        ("processes", "processes", None),
-        ("dtype", "dtype", None),
-        ("footage_s", "footage (s)", "{:.1f}"),
-        ("wall_s", "wall (s)", "{:.1f}"),
-        ("cpu_s", "CPU (s)", "{:.1f}"),
-        ("per_cpu_hour", "footage h / CPU h", "{:.2f}"),
-        ("share_per_cpu_hour", "(annotating only)", "{:.2f}"),
-        ("per_wall_hour", "footage h / wall h", "{:.2f}"),
-        ("peak_mb", "peak RSS per process (MB)", None),
+        "model",
+        "processes",
+        "dtype",
+        "footage_s",
+        "wall_s",
+        "cpu_s",
+        "per_cpu_hour",
+        "share_per_cpu_hour",
+        "per_wall_hour",
+        "peak_mb_per_process",
     ]
     print(format_table(rows, columns))
 

@@ -138,21 +138,16 @@ def main():
         row = {
             "family": family,
             "checkpoint": BASE_CONFIGS[family][0],
-            "backbone GFLOP": results["gflop"][family]["backbone"],
-            "model GFLOP": results["gflop"][family]["model"],
+            "backbone_gflop": results["gflop"][family]["backbone"],
+            "model_gflop": results["gflop"][family]["model"],
         }
         if "time" in results:
-            row["wall s"] = results["time"][family]["median_s"]
-            row["CPU s"] = results["time"][family]["cpu_s"]
+            row["wall_s_per_clip"] = results["time"][family]["median_s"]
+            row["cpu_s_per_clip"] = results["time"][family]["cpu_s"]
         rows.append(row)
-    columns = [
-        ("family", "family", "{}"),
-        ("checkpoint", "checkpoint (base size)", "{}"),
-        ("backbone GFLOP", "backbone GFLOP", "{:.0f}"),
-        ("model GFLOP", "MSQNet GFLOP", "{:.0f}"),
-    ]
+    columns = ["family", "checkpoint", "backbone_gflop", "model_gflop"]
     if "time" in results:
-        columns += [("wall s", "wall s / clip", "{:.2f}"), ("CPU s", "CPU s / clip", "{:.2f}")]
+        columns += ["wall_s_per_clip", "cpu_s_per_clip"]
     print(f"{results['cpu']}, {results['threads']} threads, {args.frames} frames, batch 1, float32")
     print(format_table(rows, columns))
     if "time" in results and "timesformer" in results["time"]:

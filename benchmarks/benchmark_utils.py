@@ -245,22 +245,136 @@ def run_worker(script, payload, extra_args=(), timeout=1800):
     raise RuntimeError(f"Worker {payload} printed no result:\n{completed.stdout[-2000:]}")
 
 
-def format_table(rows, columns):
-    """A plain-text table of `rows` (dicts) with `columns` [(key, header, format)]; missing values print as '-'."""
-    cells = [[header for _, header, _ in columns]]
+# Every figure a benchmark table shows, by its key in the benchmarks' result rows: the column header and its format, or
+# the header alone for a value printed as it is; in the order: what was measured, time, speed-ups and rates, memory, agreement and accuracy. One place,
+# so that a figure reads the same in every table and each benchmark names only its keys.
+COLUMNS = {
+    "model": "model",
+    "family": "family",
+    "checkpoint": "checkpoint (base size)",
+    "config": "config",
+    "variant": "variant",
+    "option": "option",
+    "runtime": "runtime",
+    "method": "method",
+    "dtype": "dtype",
+    "frames": "T",
+    "processes": "processes",
+    "minutes": ("video (min)", "{:g}"),
+    "num_windows": "windows",
+    "median_ms": ("median ms", "{:.0f}"),
+    "min_ms": ("min ms", "{:.0f}"),
+    "cpu_ms": ("CPU ms", "{:.0f}"),
+    "median_s": ("median s/step", "{:.2f}"),
+    "min_s": ("min s", "{:.2f}"),
+    "cpu_s": ("CPU s", "{:.2f}"),
+    "wall_s": ("wall (s)", "{:.1f}"),
+    "seconds": ("wall s", "{:.1f}"),
+    "cpu_seconds": ("CPU s", "{:.1f}"),
+    "wall_s_per_clip": ("wall s / clip", "{:.2f}"),
+    "cpu_s_per_clip": ("CPU s / clip", "{:.2f}"),
+    "seconds_per_clip": ("s/clip", "{:.3f}"),
+    "ms_per_clip": ("ms/clip", "{:.2f}"),
+    "ms_per_window": ("ms/window", "{:.0f}"),
+    "compile_s": ("compile s", "{:.0f}"),
+    "footage_s": ("footage (s)", "{:.1f}"),
+    "per_cpu_hour": ("footage h / CPU h", "{:.2f}"),
+    "share_per_cpu_hour": ("(annotating only)", "{:.2f}"),
+    "per_wall_hour": ("footage h / wall h", "{:.2f}"),
+    "speedup": ("speed-up", "{:.2f}x"),
+    "speedup_vs_ref_fp32": ("x ref fp32", "{:.2f}"),
+    "cpu_speedup_vs_ref_fp32": ("x ref fp32 (CPU)", "{:.2f}"),
+    "ratio_to_ref_same_dtype": ("t / ref same dtype", "{:.3f}"),
+    "gflop": ("GFLOP", "{:.0f}"),
+    "backbone_gflop": ("backbone GFLOP", "{:.0f}"),
+    "model_gflop": ("MSQNet GFLOP", "{:.0f}"),
+    "gflops": ("GFLOP/s", "{:.0f}"),
+    "pct_of_dtype_peak": ("% dtype mm", "{:.0f}"),
+    "pct_of_fp32_peak": ("% fp32 mm", "{:.0f}"),
+    "peak_mb": ("peak MB", "{:.0f}"),
+    "delta_mb": ("delta MB", "{:.0f}"),
+    "peak_rss_mb": ("peak RSS (MB)", "{:.0f}"),
+    "peak_mb_per_process": "peak RSS per process (MB)",
+    "checkpointing_saves_mb": ("ckpt saves MB", "{:.0f}"),
+    "checkpointing_time_cost": ("ckpt time x", "{:.2f}"),
+    "max_abs_logit_diff_vs_ref_fp32": ("max|dlogit| vs ref fp32", "{:.1e}"),
+    "max_logit_diff": ("max |logit diff|", "{:.1e}"),
+    "max_abs_score_change": ("max |score change|", "{:.4f}"),
+    "top1_unchanged": ("top-1 unchanged", "{:.3f}"),
+    "first_loss": ("first loss", "{:.3f}"),
+    "mAP": ("mAP (test)", "{:.4f}"),
+    "mAP_drop": ("mAP drop", "{:+.4f}"),
+    "mAP_macro": ("mAP_macro", "{:.4f}"),
+    "mAP_macro_drop": ("drop vs exact", "{:+.4f}"),
+    "top1_accuracy": ("top1_accuracy", "{:.4f}"),
+    "top1_accuracy_drop": ("drop vs exact", "{:+.4f}"),
+    "AP_micro": ("AP_micro", "{:.4f}"),
+    "AP_micro_drop": ("drop vs exact", "{:+.4f}"),
+}
+
+
+def format_table(rows, keys):
+    """
+    A plain-text table of `rows` (dicts) with the columns `keys` (their headers and formats in `COLUMNS`); missing
+    values print as '-'.
+    """
+    unknown = [key for key in keys if key not in COLUMNS]
+    if unknown:
+        raise KeyError(f"Add the columns {unknown} to `benchmark_utils.COLUMNS` (their header and format).")
+    headers_and_formats = [(COLUMNS[key], None) if isinstance(COLUMNS[key], str) else COLUMNS[key] for key in keys]
+    cells = [[header for header, _ in headers_and_formats]]
     for row in rows:
         line = []
-        for key, _, fmt in columns:
+        for key, (_, fmt) in zip(keys, headers_and_formats):
             value = row.get(key)
             line.append("-" if value is None else (fmt.format(value) if fmt else str(value)))
         cells.append(line)
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(keys))]
     lines = [
         "  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths)))
         for row in cells
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def write_synthetic_footage(
+    path, size, num_frames, camera, *, fps, gop_frames, options, texture_cell, square_periods, seed=0
+):
+    """
+    Write an h264 video of `size` (width, height) that decodes like camera footage: a smooth random texture (twice
+    the frame size, drawn from cells of `texture_cell` (height, width) pixels) seen through `camera(texture, index)`,
+    which returns frame `index`'s view, with three coloured squares moving over it (their sine periods, in frames, are
+    `square_periods[0] + square_periods[1] * square` across and `square_periods[2] + square_periods[3] * square`
+    down). `options` are libx264's.
+    """
+    import av
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    width, height = size
+    coarse = np.random.default_rng(seed).integers(
+        0, 256, (height // texture_cell[0], width // texture_cell[1], 3), dtype=np.uint8
+    )
+    texture = av.VideoFrame.from_ndarray(coarse, format="rgb24").to_ndarray(
+        format="rgb24", width=2 * width, height=2 * height, interpolation="BICUBIC"
+    )
+    across, across_step, down, down_step = square_periods
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.gop_size = gop_frames
+        stream.options = options
+        for index in tqdm(range(num_frames), desc=f"encoding {os.path.basename(path)}", unit="frame"):
+            view = camera(texture, index)
+            for square in range(3):
+                x = int((width - 120) * (0.5 + 0.5 * np.sin(index / (across + across_step * square) + square)))
+                y = int((height - 120) * (0.5 + 0.5 * np.cos(index / (down + down_step * square) + 2 * square)))
+                view[y : y + 120, x : x + 120] = (255 - 60 * square, 80 * square, (index * 3) % 256)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(view, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 def machine_summary():

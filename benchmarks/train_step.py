@@ -212,19 +212,19 @@ def main():
         rows.append(row)
 
     columns = [
-        ("config", "config", None),
-        ("variant", "variant", None),
-        ("dtype", "dtype", None),
-        ("median_s", "median s/step", "{:.2f}"),
-        ("min_s", "min s", "{:.2f}"),
-        ("cpu_s", "CPU s", "{:.2f}"),
-        ("speedup_vs_ref_fp32", "x ref fp32", "{:.2f}"),
-        ("cpu_speedup_vs_ref_fp32", "x ref fp32 (CPU)", "{:.2f}"),
-        ("peak_mb", "peak MB", "{:.0f}"),
-        ("delta_mb", "delta MB", "{:.0f}"),
-        ("checkpointing_saves_mb", "ckpt saves MB", "{:.0f}"),
-        ("checkpointing_time_cost", "ckpt time x", "{:.2f}"),
-        ("first_loss", "first loss", "{:.3f}"),
+        "config",
+        "variant",
+        "dtype",
+        "median_s",
+        "min_s",
+        "cpu_s",
+        "speedup_vs_ref_fp32",
+        "cpu_speedup_vs_ref_fp32",
+        "peak_mb",
+        "delta_mb",
+        "checkpointing_saves_mb",
+        "checkpointing_time_cost",
+        "first_loss",
     ]
     print()
     print(format_table(rows, columns))

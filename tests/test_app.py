@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_timeline import random_frame, tiny_model, tiny_processor
-from tiny_models import LABELS
+from test_timeline import random_frame
+from tiny_models import LABELS, save_tiny_model_folder, tiny_processor
 from video_fixtures import write_video
 
 
@@ -23,10 +23,7 @@ from modeling_msqnet.hub_code.modeling_msqnet import scores_from_logits  # noqa:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("app_model")
-    tiny_model().save_pretrained(folder)
-    tiny_processor().save_pretrained(folder)
-    return folder
+    return save_tiny_model_folder(tmp_path_factory.mktemp("app_model"))
 
 
 @pytest.fixture(scope="module")

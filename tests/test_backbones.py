@@ -3,13 +3,11 @@ build: a real video through the processor, training reaching the backbone, remot
 saved pretrained parts, frame-count rules, SDPA and gradient checkpointing."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from remote_code import run_without_package
 from safetensors.torch import save_file
 from tiny_models import (
     BACKBONE_CONFIGS,
@@ -242,18 +240,12 @@ def test_remote_code_round_trip_for_every_family(tmp_path):
         with torch.no_grad():
             expected[str(tmp_path / model_type)] = model(pixel_values).logits
         assert (tmp_path / model_type / "backbones_msqnet.py").is_file()
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"), OMP_NUM_THREADS="1")
-    script = Path(__file__).with_name("remote_backbones_check.py")
-    completed = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "inputs.safetensors"), str(tmp_path / "out.json"), *expected],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
+    run_without_package(
+        "remote_backbones_check.py",
+        [tmp_path / "inputs.safetensors", tmp_path / "out.json", *expected],
+        tmp_path,
         timeout=600,
     )
-    assert completed.returncode == 0, completed.stderr[-4000:]
     result = json.loads((tmp_path / "out.json").read_text())
     for folder, logits in expected.items():
         assert result[folder]["module"].startswith("transformers_modules.")

@@ -114,17 +114,23 @@ def test_playlists_are_not_videos(tmp_path):
             probe_video(tmp_path / name)
 
 
+def mux_silence(container, stream, samples_per_frame, num_frames=20, rate=16000):
+    """Encode `num_frames` frames of mono silence into the audio `stream` of `container`."""
+    for index in range(num_frames):
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, samples_per_frame), dtype=np.float32), format="fltp", layout="mono"
+        )
+        frame.sample_rate, frame.pts = rate, index * samples_per_frame
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+
+
 def test_audio_files_are_not_videos(tmp_path):
     path = str(tmp_path / "call.m4a")
     with av.open(path, "w") as container:
-        stream = container.add_stream("aac", rate=16000)
-        for index in range(20):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 16000, index * 1024
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        mux_silence(container, container.add_stream("aac", rate=16000), samples_per_frame=1024)
     with pytest.raises(VideoDecodingError, match="call.m4a has no video stream"):
         probe_video(path)
 
@@ -139,13 +145,7 @@ def test_cover_art_of_an_audio_file_is_not_a_video(tmp_path):
         cover = av.VideoFrame.from_ndarray(index_frame(3, 48, 64), format="rgb24").reformat(format="yuvj420p")
         for packet in list(picture.encode(cover)) + list(picture.encode()):
             container.mux(packet)
-        for index in range(20):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1152), dtype=np.float32), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 16000, index * 1152
-            for packet in audio.encode(frame):
-                container.mux(packet)
-        for packet in audio.encode():
-            container.mux(packet)
+        mux_silence(container, audio, samples_per_frame=1152)
     with pytest.raises(VideoDecodingError, match="song.mp3 has only a cover picture, no video stream"):
         probe_video(path)
 

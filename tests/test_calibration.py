@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
-from test_timeline import random_frame, reference_scores, tiny_model, tiny_processor
-from tiny_models import LABELS
+from test_timeline import random_frame, reference_scores
+from tiny_models import LABELS, save_tiny_model_folder, tiny_model, tiny_processor
 from video_fixtures import write_video
 
 from modeling_msqnet.archive.calibration import calibrate_thresholds, choose_threshold, main
@@ -73,9 +73,7 @@ def test_labels_without_positives_keep_the_default_threshold():
 @pytest.fixture(scope="module")
 def labelled_clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("calibration")
-    model_dir = folder / "model"
-    tiny_model().save_pretrained(model_dir)
-    tiny_processor().save_pretrained(model_dir)
+    model_dir = save_tiny_model_folder(folder / "model")
     video = write_video(folder / "noise.mp4", 200, fps=25, make_frame=random_frame)
     rng = np.random.default_rng(0)
     rows = []

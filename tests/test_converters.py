@@ -80,19 +80,39 @@ def test_animal_kingdom_light_csv_gives_the_same_clips(tmp_path):
     assert by_id(light)["AAAUILHH"]["labels"] == ["Walking"]  # the light file keeps the first frame's labels only
 
 
-def test_animal_kingdom_errors_name_file_and_line(tmp_path):
-    bad_id = tmp_path / "bad_id.csv"
-    bad_id.write_text("original_vido_id video_id frame_id path labels\nAAAA 1 1 AAAA/AAAA_t000001.jpg 140\n")
-    with pytest.raises(ValueError, match=r"bad_id.csv:2: class id 140 is out of range"):
-        convert_animal_kingdom(bad_id, tmp_path, check_media=False, media_format="frames")
-    bad_fields = tmp_path / "bad_fields.csv"
-    bad_fields.write_text("original_vido_id video_id frame_id path labels\nAAAA 1 1 2,3\n")
-    with pytest.raises(ValueError, match=r"bad_fields.csv:2: expected 5 space-separated fields"):
-        convert_animal_kingdom(bad_fields, tmp_path)
-    bad_header = tmp_path / "bad_header.csv"
-    bad_header.write_text("clip,labels\n")
-    with pytest.raises(ValueError, match="unknown header"):
-        convert_animal_kingdom(bad_header, tmp_path)
+NO_MEDIA = dict(check_media=False, media_format="frames")
+# (converter, annotation file, its text, converter options, the error it must raise)
+BAD_ANNOTATIONS = [
+    (
+        convert_animal_kingdom,
+        "bad_id.csv",
+        "original_vido_id video_id frame_id path labels\nAAAA 1 1 AAAA/AAAA_t000001.jpg 140\n",
+        NO_MEDIA,
+        r"bad_id.csv:2: class id 140 is out of range",
+    ),
+    (
+        convert_animal_kingdom,
+        "bad_fields.csv",
+        "original_vido_id video_id frame_id path labels\nAAAA 1 1 2,3\n",
+        {},
+        r"bad_fields.csv:2: expected 5 space-separated fields",
+    ),
+    (convert_animal_kingdom, "bad_header.csv", "clip,labels\n", {}, "unknown header"),
+    (
+        convert_charades,
+        "bad.csv",
+        "id,actions,length\nAAAA,c15 1.0 2.0,3.0\n",
+        NO_MEDIA,
+        r"bad.csv:2: expected actions like 'c092 11.90 21.20'",
+    ),
+]
+
+
+@pytest.mark.parametrize("converter, name, text, options, message", BAD_ANNOTATIONS)
+def test_annotation_errors_name_file_and_line(tmp_path, converter, name, text, options, message):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=message):
+        converter(tmp_path / name, tmp_path, **options)
 
 
 # ---------------------------------------------------------------- Charades
@@ -133,11 +153,7 @@ def test_charades_with_video_files_without_checking(tmp_path):
     assert by_id(result)["KRF68"]["labels"] == ["Holding some clothes", "Someone is eating something"]
 
 
-def test_charades_errors(tmp_path):
-    bad = tmp_path / "bad.csv"
-    bad.write_text("id,actions,length\nAAAA,c15 1.0 2.0,3.0\n")
-    with pytest.raises(ValueError, match=r"bad.csv:2: expected actions like 'c092 11.90 21.20'"):
-        convert_charades(bad, tmp_path, check_media=False, media_format="frames")
+def test_charades_classes_file_errors(tmp_path):
     classes = tmp_path / "classes.txt"
     classes.write_text("c000 Holding some clothes\nc001 Something else\n")
     with pytest.raises(ValueError, match=r"classes.txt:2: class c001"):

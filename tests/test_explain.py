@@ -5,12 +5,14 @@ import json
 import numpy as np
 import pytest
 import torch
+from drawn_figures import record_saved_figures
 from PIL import Image
 from tiny_models import BACKBONE_CONFIGS, IMAGE_SIZE, LABELS, tiny_config, tiny_model
 from video_fixtures import write_video
 
 from modeling_msqnet import MSQNetForVideoClassification, MSQNetVideoProcessor
 from modeling_msqnet.explain import explain_pixel_values, record_attentions, roll_out, token_relevance
+from modeling_msqnet.explain import figures as explain_figures
 from modeling_msqnet.explain.attention_maps import (
     VideoTokenLayout,
     backbone_relevance,
@@ -274,7 +276,13 @@ def saved(tmp_path_factory):
     return {"root": root, "model": model, "video_processor": video_processor, "videos": videos}
 
 
-def test_cli_writes_what_it_promises(saved, tmp_path):
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the explain commands save, in order (they are still written to their files)."""
+    return record_saved_figures(monkeypatch, explain_figures)
+
+
+def test_cli_writes_what_it_promises(saved, tmp_path, drawn):
     output_dir = tmp_path / "out"
     explain_main(
         ["--model", str(saved["root"] / "model"), "--video", saved["videos"][0], "--output_dir", str(output_dir)]
@@ -296,6 +304,13 @@ def test_cli_writes_what_it_promises(saved, tmp_path):
             assert gif.format == "GIF" and gif.n_frames == NUM_FRAMES and min(gif.size) >= 160
     with Image.open(output_dir / "attention_grid.png") as grid:
         assert grid.format == "PNG" and grid.size[1] > grid.size[0] / 2  # 7 rows of 4 frames
+    # The grid: a column per frame; rows: the frames, the backbone's rollout, then each label with its score.
+    grid_axes = np.array(drawn[0].axes).reshape(2 + len(top_5), NUM_FRAMES)
+    assert [ax.get_title() for ax in grid_axes[0]] == [f"frame {i + 1}" for i in range(NUM_FRAMES)]
+    label_rows = [f"{name} ({float(probabilities[LABELS.index(name)]):.2f})" for name in top_5]
+    assert [ax.get_ylabel() for ax in grid_axes[:, 0]] == ["frames", "backbone (CLS rollout)", *label_rows]
+    assert all(len(ax.images) == 1 for ax in grid_axes.flat)  # every cell shows one frame (with its overlay)
+    assert all(ax.get_ylabel() == "" for ax in grid_axes[:, 1:].flat)
     assert np.load(output_dir / "backbone_rollout.npy").shape == (NUM_FRAMES, IMAGE_SIZE, IMAGE_SIZE)
 
     chosen = tmp_path / "chosen"
@@ -311,7 +326,7 @@ def test_cli_writes_what_it_promises(saved, tmp_path):
         explain_main(["--model", model_dir, "--video", str(tmp_path / "missing.mp4"), "--output_dir", str(chosen)])
 
 
-def test_tsne_command_scores_before_and_after_the_decoder(saved, tmp_path):
+def test_tsne_command_scores_before_and_after_the_decoder(saved, tmp_path, drawn):
     manifest = tmp_path / "clips.jsonl"
     labels = [["walking"], ["eating"], ["walking", "running"], ["eating"], ["sleeping"], ["walking"]]
     lines = [json.dumps({"video": video, "labels": names}) for video, names in zip(saved["videos"], labels)]
@@ -327,6 +342,17 @@ def test_tsne_command_scores_before_and_after_the_decoder(saved, tmp_path):
         assert -1.0 <= written[stage]["silhouette"] <= 1.0
     with Image.open(output_dir / "embedding_tsne.png") as figure:
         assert figure.format == "PNG"
+    # Two panels, before and after the decoder, titled with their scores; each shows every point, coloured by label.
+    (figure,) = drawn
+    assert len(figure.axes) == 2
+    for ax, stage, name in zip(figure.axes, ("before", "after"), ("before the decoder", "after the decoder")):
+        score = written[stage]
+        assert ax.get_title().startswith(name)
+        assert f"k-NN accuracy {score['knn_accuracy']:.3f}, silhouette {score['silhouette']:.3f}" in ax.get_title()
+        assert sum(len(points.get_offsets()) for points in ax.collections) == report["num_points"]
+        assert sorted(points.get_label() for points in ax.collections) == ["eating", "running", "sleeping", "walking"]
+    legend = figure.legends[0]
+    assert sorted(text.get_text() for text in legend.get_texts()) == ["eating", "running", "sleeping", "walking"]
 
 
 def test_knn_label_accuracy_known_answers():
@@ -361,7 +387,7 @@ def test_models_loaded_with_trust_remote_code(saved):
             np.testing.assert_allclose(theirs.label_maps[name], ours.label_maps[name], atol=1e-5)
 
 
-def test_demo_step_writes_grids_and_embedding_maps(tmp_path):
+def test_demo_step_writes_grids_and_embedding_maps(tmp_path, drawn):
     from modeling_msqnet.data.synthetic_actions import ACTIONS, generate_benchmark
     from modeling_msqnet.demo.explanations import write_demo_explanations
 
@@ -384,4 +410,10 @@ def test_demo_step_writes_grids_and_embedding_maps(tmp_path):
     ]
     assert result["embedding"]["num_videos"] == 8
     assert (tmp_path / "explain" / "embedding_tsne.png").is_file()
+    *grids, embedding_maps = drawn  # a grid per clip and method (frames, backbone, top labels), then the t-SNE panels
+    assert len(grids) == 4 and all(len(grid.axes) % NUM_FRAMES == 0 and len(grid.axes) > NUM_FRAMES for grid in grids)
+    assert [ax.get_title().split("\n")[0] for ax in embedding_maps.axes] == [
+        "before the decoder (pooled frame tokens)",
+        "after the decoder (label-wise states)",
+    ]
     assert json.loads((tmp_path / "explain" / "embedding_scores.json").read_text())["num_videos"] == 8

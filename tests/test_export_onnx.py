@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_timeline import load_example, long_video, random_frame, tiny_model, tiny_processor  # noqa: F401
-from tiny_models import BACKBONE_CONFIGS
+from test_timeline import load_example, long_video, random_frame  # noqa: F401
+from tiny_models import BACKBONE_CONFIGS, tiny_model, tiny_processor
 
 
 pytest.importorskip("onnxruntime")

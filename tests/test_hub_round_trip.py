@@ -2,13 +2,12 @@
 is not importable, and `pipeline("video-classification")` classifies a real video with it."""
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from remote_code import run_without_package
 from safetensors.torch import save_file
 from tiny_models import IMAGE_SIZE, LABELS, MSQNetModelTester
 from transformers import (
@@ -46,25 +45,11 @@ def remote_run(request, tmp_path_factory, bigbuckbunny):
     pixel_values = tester.prepare_pixel_values()
     save_file({"pixel_values": pixel_values}, root / "inputs.safetensors")
 
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(root / "modules"), OMP_NUM_THREADS="1")
-    script = Path(__file__).with_name("remote_code_check.py")
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            str(model_dir),
-            bigbuckbunny,
-            str(root / "inputs.safetensors"),
-            str(root / "out.json"),
-        ],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    run_without_package(
+        "remote_code_check.py",
+        [model_dir, bigbuckbunny, root / "inputs.safetensors", root / "out.json"],
+        root,
     )
-    assert completed.returncode == 0, completed.stderr[-4000:]
     with torch.no_grad():
         expected_logits = model(pixel_values).logits
         video_logits = model(**video_processor(bigbuckbunny, return_tensors="pt")).logits[0]

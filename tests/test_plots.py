@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from drawn_figures import record_saved_figures
 from PIL import Image
 
 from modeling_msqnet.publishing import plots
@@ -34,18 +35,7 @@ def assert_png(path, min_width=400, min_height=250):
 @pytest.fixture
 def drawn(monkeypatch):
     """The figures the plot functions save, in order (they are still written to their files)."""
-    figures = []
-
-    def recording_save(save):
-        def save_figure(figure, path):
-            figures.append(figure)
-            return save(figure, path)
-
-        return save_figure
-
-    monkeypatch.setattr(plots, "save_figure", recording_save(plots.save_figure))
-    monkeypatch.setattr(timeline_plot, "save_figure", recording_save(timeline_plot.save_figure))
-    return figures
+    return record_saved_figures(monkeypatch, plots, timeline_plot)
 
 
 def tick_labels(axes):

@@ -7,7 +7,8 @@ import json
 
 import pytest
 import torch
-from test_timeline import load_example, random_frame, tiny_model, tiny_processor
+from test_timeline import load_example, random_frame
+from tiny_models import save_tiny_model_folder, tiny_model
 from video_fixtures import write_video
 
 from modeling_msqnet import precision
@@ -100,10 +101,7 @@ def test_int8_weights_logits_close_to_float32():
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("precision_model")
-    tiny_model().save_pretrained(folder)
-    tiny_processor().save_pretrained(folder)
-    return folder
+    return save_tiny_model_folder(tmp_path_factory.mktemp("precision_model"))
 
 
 def test_model_folder_loads_in_the_given_dtype(model_dir):

@@ -227,13 +227,11 @@ def test_review_tab_in_a_headless_browser(out_dir, tmp_path):
 
 
 def test_app_with_annotations_and_thresholds(out_dir, tmp_path):
-    from test_timeline import tiny_model, tiny_processor
+    from tiny_models import save_tiny_model_folder
 
     from modeling_msqnet.app import build_app
 
-    model_dir = tmp_path / "model"
-    tiny_model().save_pretrained(model_dir)
-    tiny_processor().save_pretrained(model_dir)
+    model_dir = save_tiny_model_folder(tmp_path / "model")
     thresholds = tmp_path / "thresholds.json"
     per_label = {
         label: dict(threshold=0.1 * (i + 1), precision=1, recall=1, f1=1, support=1) for i, label in enumerate(LABELS)

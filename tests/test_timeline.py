@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tiny_models import BACKBONE_CONFIGS, LABELS, tiny_model
+from tiny_models import BACKBONE_CONFIGS, LABELS, save_tiny_model_folder, tiny_model, tiny_processor
 from video_fixtures import write_video
 
-from modeling_msqnet import MSQNetVideoProcessor
 from modeling_msqnet.hub_code.video_decoding import read_frames
 from modeling_msqnet.timeline import StreamingVideoReader, compute_timeline, find_segments, window_bounds
 from modeling_msqnet.timeline import timeline as timeline_module
@@ -27,10 +26,6 @@ def load_example(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def tiny_processor():
-    return MSQNetVideoProcessor(num_frames=4, size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
 
 
 def random_frame(index, height, width):
@@ -215,9 +210,7 @@ def test_undecodable_stretch_is_reported_with_its_time_range(tmp_path):
 
 
 def test_cli_writes_json_csv_and_plot(long_video, tmp_path):
-    model_dir = tmp_path / "model"
-    tiny_model().save_pretrained(model_dir)
-    tiny_processor().save_pretrained(model_dir)
+    model_dir = save_tiny_model_folder(tmp_path / "model")
     output, csv_path, plot = tmp_path / "timeline.json", tmp_path / "timeline.csv", tmp_path / "timeline.png"
     load_example("timeline").main(
         [

@@ -2,14 +2,11 @@
 per-class-head model, and the Hub round trip in a process where `modeling_msqnet` is not importable."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from remote_code import run_without_package
 from tiny_models import IMAGE_SIZE, save_tiny_parts
 from transformers import AutoTokenizer, pipeline
 
@@ -120,18 +117,9 @@ def test_folder_loads_the_pipeline_locally_and_per_class_models_say_what_to_use(
 def test_remote_code_pipeline_runs_without_the_package(parts, tmp_path):
     model, video_processor, tokenizer = build(parts, tmp_path / "model")
     video = str(parts / "clip.mp4")
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"), OMP_NUM_THREADS="1")
-    script = Path(__file__).with_name("zero_shot_pipeline_check.py")
-    completed = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "model"), video, str(tmp_path / "out.json"), *CANDIDATES],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    run_without_package(
+        "zero_shot_pipeline_check.py", [tmp_path / "model", video, tmp_path / "out.json", *CANDIDATES], tmp_path
     )
-    assert completed.returncode == 0, completed.stderr[-4000:]
     result = json.loads((tmp_path / "out.json").read_text())
     assert result["package_importable"] is False
     for key, name in (

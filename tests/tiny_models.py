@@ -46,20 +46,10 @@ TEXT_CONFIG = dict(
 VIDEOMAE_CONFIG = dict(VIDEO_CONFIG, model_type="videomae", tubelet_size=2)
 VIVIT_CONFIG = dict(VIDEO_CONFIG, model_type="vivit", tubelet_size=[2, 8, 8])
 VIVIT_CONFIG.pop("patch_size")
-VJEPA2_CONFIG = dict(
-    model_type="vjepa2",
-    crop_size=IMAGE_SIZE,
-    patch_size=8,
-    tubelet_size=2,
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    mlp_ratio=2.0,
-    num_pooler_layers=1,
-    pred_hidden_size=16,
-    pred_num_attention_heads=4,
-    pred_num_hidden_layers=1,
-)
+VJEPA2_CONFIG = dict(VIDEO_CONFIG, model_type="vjepa2", crop_size=IMAGE_SIZE, tubelet_size=2, mlp_ratio=2.0)
+VJEPA2_CONFIG.update(num_pooler_layers=1, pred_hidden_size=16, pred_num_attention_heads=4, pred_num_hidden_layers=1)
+for key in ("image_size", "intermediate_size"):  # V-JEPA 2 names them `crop_size` and `mlp_ratio`
+    VJEPA2_CONFIG.pop(key)
 SIGLIP_VISION_CONFIG = dict(VISION_CONFIG, model_type="siglip_vision_model")
 DINOV2_CONFIG = dict(VISION_CONFIG, model_type="dinov2", mlp_ratio=2)
 DINOV2_CONFIG.pop("intermediate_size")
@@ -101,6 +91,18 @@ def tiny_model(seed=0, **overrides):
     """A new tiny `MSQNetForVideoClassification` of [`tiny_config`] (`overrides`), in eval mode, seeded by `seed`."""
     torch.manual_seed(seed)
     return MSQNetForVideoClassification(tiny_config(**overrides)).eval()
+
+
+def tiny_processor():
+    """The video processor of [`tiny_model`]: 4 frames of 32x32 pixels."""
+    return MSQNetVideoProcessor(num_frames=4, size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+
+
+def save_tiny_model_folder(folder, seed=0, **overrides):
+    """Save [`tiny_model`] (`seed`, `overrides`) with [`tiny_processor`] in `folder`, as training does; returns it."""
+    tiny_model(seed, **overrides).save_pretrained(folder)
+    tiny_processor().save_pretrained(folder)
+    return folder
 
 
 class MSQNetModelTester:

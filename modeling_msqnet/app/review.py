@@ -239,8 +239,34 @@ def cut_clip(video, start: float, end: float, output, shortest_edge: int = CLIP_
     return output
 
 
-def build_review_tab(session: ReviewSession, demo):
-    """The review tab's components and events; call inside the `gr.Blocks` `demo` (and a `gr.Tab`)."""
+@dataclass
+class ReviewTabComponents:
+    """The review tab's components, as [`build_review_tab`] lays them out."""
+
+    filters: object
+    current: object
+    label_filter: object
+    video_filter: object
+    min_score: object
+    max_score: object
+    undecided: object
+    table: object
+    player: object
+    current_text: object
+    accept: object
+    reject: object
+    new_label: object
+    relabel: object
+    add_video: object
+    add_label: object
+    add_start: object
+    add_end: object
+    add: object
+    status: object
+
+
+def lay_out_review_tab(session: ReviewSession) -> ReviewTabComponents:
+    """Create the review tab's components (filters, table, player, decision buttons); call inside a `gr.Blocks`."""
     import gradio as gr
 
     filters = gr.State({"label": ALL, "video": ALL, "min_score": 0.0, "max_score": 1.0, "undecided": False})
@@ -276,9 +302,41 @@ def build_review_tab(session: ReviewSession, demo):
                 add_end = gr.Number(value=None, label="End (s)", elem_id="review_add_end")
             add = gr.Button("Add segment", elem_id="review_add")
             status = gr.Markdown("", elem_id="review_status")
+    return ReviewTabComponents(
+        filters,
+        current,
+        label_filter,
+        video_filter,
+        min_score,
+        max_score,
+        undecided,
+        table,
+        player,
+        current_text,
+        accept,
+        reject,
+        new_label,
+        relabel,
+        add_video,
+        add_label,
+        add_start,
+        add_end,
+        add,
+        status,
+    )
 
-    def rows(state):
-        items = session.filtered(
+
+class ReviewTabHandlers:
+    """The review tab's event handlers over one [`ReviewSession`]; each browser tab's state comes in as arguments."""
+
+    def __init__(self, session: ReviewSession):
+        self.session = session
+
+    def rows(self, state):
+        """The table's rows for the filters in `state`, and the filtered items."""
+        import gradio as gr
+
+        items = self.session.filtered(
             state["label"], state["video"], state["min_score"], state["max_score"], state["undecided"]
         )
         shown = items[:MAX_TABLE_ROWS]
@@ -288,12 +346,15 @@ def build_review_tab(session: ReviewSession, demo):
         table_rows = [item.row() for item in shown] or [[""] * len(TABLE_HEADERS)]
         return gr.update(value=table_rows, label=label), items
 
-    def show(item_id):
+    def show(self, item_id):
+        """The player's clip and the text for the item `item_id` (`None`: nothing picked)."""
+        import gradio as gr
+
         if item_id is None:
             return gr.update(value=None), "No segment picked."
-        item = session.item(item_id)
+        item = self.session.item(item_id)
         try:
-            clip, offset = session.clip(item)
+            clip, offset = self.session.clip(item)
         except (VideoDecodingError, OSError, ValueError) as error:
             return gr.update(value=None), f"#{item.id}: the clip could not be cut: {error}"
         score = "added by a reviewer" if item.score is None else f"score {item.score:.3f}"
@@ -301,21 +362,21 @@ def build_review_tab(session: ReviewSession, demo):
         text = f"#{item.id} **{item.label}** in `{item.video}` [{item.start:.2f}, {item.end:.2f}) s, {score}{decided}"
         return gr.update(value=clip, playback_position=offset), text
 
-    def refilter(label, video, low, high, only_undecided, item_id):
+    def refilter(self, label, video, low, high, only_undecided, item_id):
         state = {"label": label, "video": video, "min_score": low, "max_score": high, "undecided": only_undecided}
-        table_rows, items = rows(state)
+        table_rows, items = self.rows(state)
         if item_id is None or item_id not in {item.id for item in items}:
             item_id = items[0].id if items else None
-        return (state, table_rows, item_id, *show(item_id))
+        return (state, table_rows, item_id, *self.show(item_id))
 
-    def pick(state, event: gr.SelectData):
-        value = (event.row_value or [None])[0]
+    def pick(self, event_row_value):
+        value = (event_row_value or [None])[0]
         item_id = int(value) if value not in (None, "") else None
-        return (item_id, *show(item_id))
+        return (item_id, *self.show(item_id))
 
-    def after_decision(state, item_id, review):
+    def after_decision(self, state, item_id, review):
         """Refresh the table and move to the next undecided segment in the table's order."""
-        table_rows, items = rows(state)
+        table_rows, items = self.rows(state)
         order = [item.id for item in items]
         position = order.index(item_id) if item_id in order else -1
         following = [item for item in items[position + 1 :] + items[: position + 1] if item.decision is None]
@@ -323,39 +384,61 @@ def build_review_tab(session: ReviewSession, demo):
         saved = f"Saved: {review['decision']} {review['label']} in {review['video']}"
         if review.get("new_label"):
             saved += f" -> {review['new_label']}"
-        return (table_rows, next_id, *show(next_id), saved + f" [{review['start']:.2f}, {review['end']:.2f}) s.")
+        return (table_rows, next_id, *self.show(next_id), saved + f" [{review['start']:.2f}, {review['end']:.2f}) s.")
 
-    def decide(decision):
+    def decide(self, decision):
+        """The handler of the `decision` button ("accept", "reject" or "relabel")."""
+
         def handler(state, item_id, relabel_to):
-            try:
-                review = session.decide(item_id, decision, relabel_to if decision == "relabel" else None)
-            except ReviewsError as error:
-                raise gr.Error(str(error))
-            return after_decision(state, item_id, review)
+            review = self._saved(self.session.decide, item_id, decision, relabel_to if decision == "relabel" else None)
+            return self.after_decision(state, item_id, review)
 
         return handler
 
-    def add_segment(state, item_id, video, label, start, end):
+    def add_segment(self, state, item_id, video, label, start, end):
+        review = self._saved(self.session.add, video, label, start, end)
+        return self.after_decision(state, item_id, review)
+
+    @staticmethod
+    def _saved(append, *args):
+        import gradio as gr
+
         try:
-            review = session.add(video, label, start, end)
+            return append(*args)
         except ReviewsError as error:
             raise gr.Error(str(error))
-        return after_decision(state, item_id, review)
 
-    filter_inputs = [label_filter, video_filter, min_score, max_score, undecided, current]
-    filter_outputs = [filters, table, current, player, current_text]
-    for control in (label_filter, video_filter, undecided):
-        control.change(refilter, filter_inputs, filter_outputs)
-    for control in (min_score, max_score):
-        control.submit(refilter, filter_inputs, filter_outputs)
-        control.blur(refilter, filter_inputs, filter_outputs)
-    table.select(pick, [filters], [current, player, current_text])
-    decision_outputs = [table, current, player, current_text, status]
-    accept.click(decide("accept"), [filters, current, new_label], decision_outputs)
-    reject.click(decide("reject"), [filters, current, new_label], decision_outputs)
-    relabel.click(decide("relabel"), [filters, current, new_label], decision_outputs)
-    add.click(add_segment, [filters, current, add_video, add_label, add_start, add_end], decision_outputs)
-    demo.load(refilter, filter_inputs, filter_outputs)
+
+def connect_review_events(parts: ReviewTabComponents, handlers: ReviewTabHandlers, demo):
+    """Wire the filters, the table, the decision buttons and the page load to `handlers`."""
+    import gradio as gr
+
+    def pick(state, event: gr.SelectData):
+        return handlers.pick(event.row_value)
+
+    filter_inputs = [parts.label_filter, parts.video_filter, parts.min_score, parts.max_score, parts.undecided]
+    filter_inputs.append(parts.current)
+    filter_outputs = [parts.filters, parts.table, parts.current, parts.player, parts.current_text]
+    for control in (parts.label_filter, parts.video_filter, parts.undecided):
+        control.change(handlers.refilter, filter_inputs, filter_outputs)
+    for control in (parts.min_score, parts.max_score):
+        control.submit(handlers.refilter, filter_inputs, filter_outputs)
+        control.blur(handlers.refilter, filter_inputs, filter_outputs)
+    parts.table.select(pick, [parts.filters], [parts.current, parts.player, parts.current_text])
+    decision_inputs = [parts.filters, parts.current, parts.new_label]
+    decision_outputs = [parts.table, parts.current, parts.player, parts.current_text, parts.status]
+    for button, decision in ((parts.accept, "accept"), (parts.reject, "reject"), (parts.relabel, "relabel")):
+        button.click(handlers.decide(decision), decision_inputs, decision_outputs)
+    add_inputs = [parts.filters, parts.current, parts.add_video, parts.add_label, parts.add_start, parts.add_end]
+    parts.add.click(handlers.add_segment, add_inputs, decision_outputs)
+    demo.load(handlers.refilter, filter_inputs, filter_outputs)
+
+
+def build_review_tab(session: ReviewSession, demo):
+    """The review tab's components and events; call inside the `gr.Blocks` `demo` (and a `gr.Tab`)."""
+    parts = lay_out_review_tab(session)
+    connect_review_events(parts, ReviewTabHandlers(session), demo)
+    return parts
 
 
 def build_demo_with_review(session: ReviewSession, recognise=None):

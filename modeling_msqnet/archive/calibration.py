@@ -174,23 +174,14 @@ def score_manifest(args):
     Returns:
         `(scores (n, K), multi-hot targets (n, K), labels, skipped videos, accelerator)`.
     """
-    from accelerate import Accelerator
-
-    from ..data import check_videos_exist, load_manifest_dataset, multi_hot
+    from ..data import multi_hot
     from ..hub_code.configuration_msqnet import MULTI_LABEL_CLASSIFICATION, SINGLE_LABEL_CLASSIFICATION
     from ..hub_code.modeling_msqnet import scores_from_logits
-    from ..models import load_model_folder
-    from ..training.dataloaders import build_eval_dataloader
-    from ..training.evaluation import check_evaluation_skips, predict_dataset
+    from ..training.evaluation import check_evaluation_skips, predict_dataset, prepare_evaluation
 
-    accelerator = Accelerator(mixed_precision=args.mixed_precision)
-    model, video_processor, _ = load_model_folder(args.model)
+    model, dataloader, dataset, accelerator = prepare_evaluation(args, args.batch_size)
     config = model.config
     problem_type = config.problem_type or MULTI_LABEL_CLASSIFICATION
-    dataset = load_manifest_dataset(args.manifest, config.label2id, problem_type=problem_type)
-    check_videos_exist(dataset, args.manifest, args.max_skipped_fraction)
-    dataloader = build_eval_dataloader(dataset, video_processor, config, args.batch_size, num_workers=args.num_workers)
-    model, dataloader = accelerator.prepare(model, dataloader)
     predictions = predict_dataset(model, dataloader, accelerator, dataset=dataset, desc="Scoring clips")
     skipped = predictions["skipped"]
     report = {"num_videos": len(predictions["logits"]), "skipped": {"count": len(skipped), "videos": skipped}}
@@ -205,8 +196,8 @@ def score_manifest(args):
 
 
 def parse_args(argv=None):
-    from ..command_line import bounded_number, check_output_file, fraction, non_negative_int, positive_int
-    from ..data import DEFAULT_MAX_SKIPPED_FRACTION
+    from ..command_line import bounded_number, check_output_file, positive_int
+    from ..training.evaluation import add_evaluation_arguments
 
     parser = argparse.ArgumentParser(
         description="Choose per-label score thresholds on labelled clips and write them as a thresholds file.",
@@ -230,14 +221,7 @@ def parse_args(argv=None):
         "1.0 (the label practically never fires). Both are recorded and reported.",
     )
     parser.add_argument("--batch_size", type=positive_int, default=8, help="Clips per model call and process.")
-    parser.add_argument("--num_workers", type=non_negative_int, default=0, help="DataLoader worker processes.")
-    parser.add_argument(
-        "--max_skipped_fraction",
-        type=fraction,
-        default=DEFAULT_MAX_SKIPPED_FRACTION,
-        help="Fail when a larger share of the manifest's videos is missing or unreadable.",
-    )
-    parser.add_argument("--mixed_precision", choices=("no", "fp16", "bf16"), default=None)
+    add_evaluation_arguments(parser)
     args = parser.parse_args(argv)
     check_output_file(parser, "--output", args.output, suffixes=(".json",))
     return args

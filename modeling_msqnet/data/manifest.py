@@ -360,17 +360,8 @@ def load_manifest_dataset(
     check_files: bool = False,
 ):
     """
-    Read a manifest into a Hugging Face `datasets.Dataset` (in memory, nothing written to a cache).
-
-    Args:
-        path (`str` or `os.PathLike`):
-            The JSON Lines manifest.
-        label2id (`dict[str, int]` or `list[str]`):
-            The model's class names and indices (`model.config.label2id`), or the class names in index order.
-        problem_type (`str`, *optional*):
-            `"single_label_classification"` checks that every line has exactly one label.
-        check_files (`bool`, *optional*, defaults to `False`):
-            Whether to check that every video exists while reading the manifest.
+    Read a manifest into a Hugging Face `datasets.Dataset` (in memory, nothing written to a cache). The arguments are
+    those of [`read_manifest`], which reads and checks the lines.
 
     Returns:
         `datasets.Dataset`: columns `video` (absolute path), `labels` (names), `label_ids`, `start`, `end`, `fps`

@@ -23,12 +23,12 @@ from PIL import Image
 from transformers.utils import logging
 
 from ..file_utils import atomic_output
+from ..publishing.plots import DPI, save_figure
 from .attention_maps import VideoExplanation
 
 
 logger = logging.get_logger(__name__)
 
-DPI = 120
 OVERLAY_ALPHA = 0.5
 COLORMAP = "jet"
 
@@ -83,8 +83,7 @@ def plot_attention_grid(explanation: VideoExplanation, path, title: str | None =
                 ax.set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
     if title:
         figure.suptitle(title, fontsize=9)
-    with atomic_output(path, ".png") as temporary:
-        figure.savefig(temporary, format="png")
+    save_figure(figure, path)
     return Path(path)
 
 
@@ -173,8 +172,7 @@ def plot_embedding_maps(points_before, points_after, labels, label_names, scores
     figure.legend(handles, names, loc="outside right center", fontsize=7, markerscale=2, frameon=False)
     if title:
         figure.suptitle(title, fontsize=10)
-    with atomic_output(path, ".png") as temporary:
-        figure.savefig(temporary, format="png")
+    save_figure(figure, path)
     return Path(path)
 
 

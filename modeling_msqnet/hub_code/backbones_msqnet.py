@@ -125,6 +125,8 @@ class VideoBackbone:
     # Whether pretrained weights are sized by the frame count (ViViT's position table), and what a change does.
     frame_count_sized_weights = False
     frame_count_change = ""
+    # Extra keyword arguments of every backbone call (read only; V-JEPA 2 skips its predictor).
+    call_kwargs = {}
 
     def __init__(self, config, image_frame_tokens="patch"):
         self.config = config
@@ -176,6 +178,7 @@ class VideoBackbone:
     def call_backbone(self, video_model, pixel_values, output_attentions, output_hidden_states):
         return video_model(
             pixel_values,
+            **self.call_kwargs,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
@@ -344,6 +347,7 @@ class VJEPA2Backbone(VideoBackbone):
     dropped_prefixes = ("predictor.",)
     follows_image_size = True
     frame_count_change = "its rotary time positions are extended (not interpolated: they are computed, not learned)"
+    call_kwargs = {"skip_predictor": True}
 
     @property
     def time_slot_size(self):
@@ -353,15 +357,6 @@ class VJEPA2Backbone(VideoBackbone):
         video_model = super().build(attn_implementation)
         video_model.predictor = None  # MSQNet uses the encoder only
         return video_model
-
-    def call_backbone(self, video_model, pixel_values, output_attentions, output_hidden_states):
-        return video_model(
-            pixel_values,
-            skip_predictor=True,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
 
 
 class ImageBackbone(VideoBackbone):

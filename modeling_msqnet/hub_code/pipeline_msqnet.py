@@ -20,12 +20,15 @@ from typing import Any
 from transformers.pipelines import Pipeline
 from transformers.utils import logging
 
-from .configuration_msqnet import SINGLE_LABEL_CLASSIFICATION
+from .configuration_msqnet import MULTI_LABEL_CLASSIFICATION, SINGLE_LABEL_CLASSIFICATION
+from .modeling_msqnet import scores_from_logits
 
 
 logger = logging.get_logger(__name__)
 
 FUNCTIONS_TO_APPLY = ("sigmoid", "softmax", "none")
+# `function_to_apply` as the problem type whose scores it gives (`scores_from_logits`); "none" keeps the logits.
+FUNCTION_PROBLEM_TYPES = {"sigmoid": MULTI_LABEL_CLASSIFICATION, "softmax": SINGLE_LABEL_CLASSIFICATION}
 
 
 class MSQNetZeroShotVideoClassificationPipeline(Pipeline):
@@ -173,12 +176,9 @@ class MSQNetZeroShotVideoClassificationPipeline(Pipeline):
     def postprocess(self, model_outputs, candidate_labels=None, function_to_apply=None):
         logits = model_outputs["logits"][0].float()
         if function_to_apply is None:
-            single_label = self.model.config.problem_type == SINGLE_LABEL_CLASSIFICATION
-            function_to_apply = "softmax" if single_label else "sigmoid"
-        if function_to_apply == "softmax":
-            scores = logits.softmax(dim=-1)
-        elif function_to_apply == "sigmoid":
-            scores = logits.sigmoid()
+            scores = scores_from_logits(logits, self.model.config.problem_type)
+        elif function_to_apply in FUNCTION_PROBLEM_TYPES:
+            scores = scores_from_logits(logits, FUNCTION_PROBLEM_TYPES[function_to_apply])
         else:
             scores = logits
         ranked = sorted(zip(scores.tolist(), candidate_labels), key=lambda pair: -pair[0])

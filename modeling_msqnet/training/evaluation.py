@@ -234,15 +234,8 @@ def write_per_class_table(report: dict, path) -> Path:
     return path
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Evaluate a saved MSQNet model on a manifest (JSON Lines).")
-    parser.add_argument("--model", required=True, help="Saved MSQNet folder (config.json, weights, video processor).")
-    parser.add_argument(
-        "--manifest", required=True, help="Evaluation manifest (.jsonl); labels are model label names."
-    )
-    parser.add_argument("--output", required=True, help="Report to write (.json).")
-    parser.add_argument("--per_device_eval_batch_size", type=positive_int, default=8, help="Batch size per process.")
-    parser.add_argument("--per_class_table", default=None, help="Also write the per-class AP as .md or .csv.")
+def add_evaluation_arguments(parser: argparse.ArgumentParser):
+    """The flags [`prepare_evaluation`] reads besides `--model` and `--manifest`, shared by the evaluating commands."""
     parser.add_argument("--num_workers", type=non_negative_int, default=0, help="DataLoader worker processes.")
     parser.add_argument(
         "--max_skipped_fraction",
@@ -253,6 +246,18 @@ def parse_args(argv=None):
     parser.add_argument(
         "--mixed_precision", choices=("no", "fp16", "bf16"), default=None, help="Defaults to the accelerate config."
     )
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Evaluate a saved MSQNet model on a manifest (JSON Lines).")
+    parser.add_argument("--model", required=True, help="Saved MSQNet folder (config.json, weights, video processor).")
+    parser.add_argument(
+        "--manifest", required=True, help="Evaluation manifest (.jsonl); labels are model label names."
+    )
+    parser.add_argument("--output", required=True, help="Report to write (.json).")
+    parser.add_argument("--per_device_eval_batch_size", type=positive_int, default=8, help="Batch size per process.")
+    parser.add_argument("--per_class_table", default=None, help="Also write the per-class AP as .md or .csv.")
+    add_evaluation_arguments(parser)
     args = parser.parse_args(argv)
     check_output_file(parser, "--output", args.output)
     if args.per_class_table:
@@ -260,8 +265,13 @@ def parse_args(argv=None):
     return args
 
 
-def run_evaluation(args) -> dict:
-    """Evaluate `args.model` on `args.manifest` (see [`parse_args`]); writes the report on the main process."""
+def prepare_evaluation(args, batch_size: int):
+    """
+    Load the saved model and the labelled manifest of an evaluating command's `args` (`model`, `manifest`,
+    `num_workers`, `mixed_precision`, `max_skipped_fraction`: the manifest's labels are checked against the model's,
+    its videos against `max_skipped_fraction`) and prepare both with Accelerate, `batch_size` clips a batch. Returns
+    `(model, dataloader, dataset, accelerator)`.
+    """
     from accelerate import Accelerator
 
     accelerator = Accelerator(mixed_precision=args.mixed_precision)
@@ -270,10 +280,16 @@ def run_evaluation(args) -> dict:
     problem_type = config.problem_type or MULTI_LABEL_CLASSIFICATION
     dataset = load_manifest_dataset(args.manifest, config.label2id, problem_type=problem_type)
     check_videos_exist(dataset, args.manifest, args.max_skipped_fraction)
-    dataloader = build_eval_dataloader(
-        dataset, video_processor, config, args.per_device_eval_batch_size, num_workers=args.num_workers
-    )
+    dataloader = build_eval_dataloader(dataset, video_processor, config, batch_size, num_workers=args.num_workers)
     model, dataloader = accelerator.prepare(model, dataloader)
+    return model, dataloader, dataset, accelerator
+
+
+def run_evaluation(args) -> dict:
+    """Evaluate `args.model` on `args.manifest` (see [`parse_args`]); writes the report on the main process."""
+    model, dataloader, dataset, accelerator = prepare_evaluation(args, args.per_device_eval_batch_size)
+    config = model.config
+    problem_type = config.problem_type or MULTI_LABEL_CLASSIFICATION
     report = evaluate_model(
         model, dataloader, accelerator, problem_type=problem_type, id2label=config.id2label, dataset=dataset
     )

@@ -130,6 +130,44 @@ def sinusoidal_position_encoding(length, dim, device=None, dtype=None):
     return encoding.to(dtype) if dtype is not None else encoding
 
 
+def check_pixel_values(pixel_values, config, video_backbone):
+    """Refuse `pixel_values` the encoders cannot take, naming the expected shape, before any encoder runs."""
+    if not isinstance(pixel_values, torch.Tensor):
+        raise ValueError(f"`pixel_values` must be a tensor, got {type(pixel_values).__name__}.")
+    if not pixel_values.is_floating_point():
+        raise ValueError(
+            f"`pixel_values` must be floating point frames normalised by the video processor, got "
+            f"{pixel_values.dtype} (raw frames?)."
+        )
+    num_channels = video_backbone.num_channels
+    sizes = {video_backbone.image_size} - {None}
+    if config.use_video_query:
+        sizes.add(config.vision_config.image_size)
+    image_size = min(sizes) if sizes else None
+    num_frames = config.num_frames
+    expected = f"(batch_size, {num_frames}, {num_channels}, {image_size}, {image_size})"
+    shape = tuple(pixel_values.shape)
+    if pixel_values.dim() != 5:
+        raise ValueError(
+            f"`pixel_values` must have shape (batch_size, num_frames, num_channels, height, width) = {expected}, "
+            f"got {shape}."
+        )
+    if shape[2] != num_channels:
+        hint = (
+            " It looks channels-last: permute it with `pixel_values.permute(0, 1, 4, 2, 3)`."
+            if shape[-1] == num_channels
+            else ""
+        )
+        raise ValueError(f"`pixel_values` must have shape {expected} (channels on axis 2), got {shape}.{hint}")
+    if any(tuple(shape[3:]) != (size, size) for size in sizes):
+        raise ValueError(
+            f"`pixel_values` must have shape {expected}: frames of {image_size}x{image_size} pixels, got "
+            f"{shape[4]}x{shape[3]}. Resize and crop them with the model's video processor (`crop_size`)."
+        )
+    video_backbone.check_num_frames(shape[1], num_frames, expected)
+    check_finite_pixel_values(pixel_values)
+
+
 def check_finite_pixel_values(pixel_values):
     """
     Refuse `pixel_values` holding NaN or infinity, saying how many and in which clips. One reduction over the frames
@@ -748,44 +786,6 @@ class MSQNetModel(MSQNetPreTrainedModel):
             )
         return label_embeds
 
-    def _check_pixel_values(self, pixel_values: torch.Tensor):
-        """Refuse `pixel_values` the encoders cannot take, naming the expected shape, before any encoder runs."""
-        if not isinstance(pixel_values, torch.Tensor):
-            raise ValueError(f"`pixel_values` must be a tensor, got {type(pixel_values).__name__}.")
-        if not pixel_values.is_floating_point():
-            raise ValueError(
-                f"`pixel_values` must be floating point frames normalised by the video processor, got "
-                f"{pixel_values.dtype} (raw frames?)."
-            )
-        backbone = self.video_backbone
-        num_channels = backbone.num_channels
-        sizes = {backbone.image_size} - {None}
-        if self.config.use_video_query:
-            sizes.add(self.config.vision_config.image_size)
-        image_size = min(sizes) if sizes else None
-        num_frames = self.config.num_frames
-        expected = f"(batch_size, {num_frames}, {num_channels}, {image_size}, {image_size})"
-        shape = tuple(pixel_values.shape)
-        if pixel_values.dim() != 5:
-            raise ValueError(
-                f"`pixel_values` must have shape (batch_size, num_frames, num_channels, height, width) = {expected}, "
-                f"got {shape}."
-            )
-        if shape[2] != num_channels:
-            hint = (
-                " It looks channels-last: permute it with `pixel_values.permute(0, 1, 4, 2, 3)`."
-                if shape[-1] == num_channels
-                else ""
-            )
-            raise ValueError(f"`pixel_values` must have shape {expected} (channels on axis 2), got {shape}.{hint}")
-        if any(tuple(shape[3:]) != (size, size) for size in sizes):
-            raise ValueError(
-                f"`pixel_values` must have shape {expected}: frames of {image_size}x{image_size} pixels, got "
-                f"{shape[4]}x{shape[3]}. Resize and crop them with the model's video processor (`crop_size`)."
-            )
-        backbone.check_num_frames(shape[1], num_frames, expected)
-        check_finite_pixel_values(pixel_values)
-
     def forward(
         self,
         pixel_values: torch.FloatTensor,
@@ -822,7 +822,7 @@ class MSQNetModel(MSQNetPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        self._check_pixel_values(pixel_values)
+        check_pixel_values(pixel_values, self.config, self.video_backbone)
         label_embeds = self.resolve_label_embeds(input_ids, attention_mask, label_embeds)
         batch_size, num_frames = pixel_values.shape[:2]
         # Lets a model loaded in half precision (`dtype=torch.bfloat16`) take float32 frames; a no-op otherwise.

@@ -10,11 +10,15 @@ Every clip of the manifest is decoded once (with the model folder's `MSQNetVideo
 - `fast`: bf16-autocast + sdpa-video + query-Q;
 - `fast-float32`: sdpa-video + query-Q in float32 (the fast path of CPUs without native bfloat16);
 - `fast-bf16-weights`: bf16-weights + sdpa-video + query-Q;
+- `fast-static-float32`: fast-float32 + `static` (fixed cameras, no merging);
 - `merge`: TimeSformer token merging (`video_token_merge_per_layer`/`_start_layer`, `--merge-per-layer`,
   `--merge-start-layer`);
+- `static`: static TimeSformer patch positions left out (`video_static_patch_threshold`, `--static-threshold`; the
+  share of positions left out, averaged over clips, is reported with the option);
 - `int8`: `nn.Linear` weights in int8 (`precision.quantize_linear_int8`, dynamic quantisation);
 - `preset`: what `configuration/models/msqnet-paper-fast.json` turns on, at this model's scale: bf16-weights +
   sdpa-video + query-Q + merge; `preset-float32`: the same in float32 (CPUs without native bfloat16);
+  `preset-static-float32`: `preset-float32` + `static` (fixed cameras);
 - `compiled` (with `--compile`): `torch.compile` of the exact model.
 
 For multi-label models it reports macro mAP (average precision per class over the whole set, classes without a
@@ -35,6 +39,7 @@ import json
 import os
 import sys
 import time
+from typing import NamedTuple
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -47,25 +52,46 @@ from tqdm.auto import tqdm  # noqa: E402
 from modeling_msqnet import MSQNetForVideoClassification  # noqa: E402
 from modeling_msqnet.data.manifest import read_manifest  # noqa: E402
 from modeling_msqnet.hub_code.modeling_msqnet import scores_from_logits  # noqa: E402
+from modeling_msqnet.hub_code.token_merging import num_static_positions_to_drop, patch_position_change  # noqa: E402
 from modeling_msqnet.hub_code.video_decoding import read_frames  # noqa: E402
 from modeling_msqnet.hub_code.video_processing_msqnet import MSQNetVideoProcessor  # noqa: E402
 
 
-# option -> (weights: float32, bfloat16 or int8; video attention; autocast dtype; query subset; token merging; compiled)
+class Option(NamedTuple):
+    """What an option turns on: weights (float32, bfloat16 or int8), video attention, autocast dtype, the query over
+    fewer frames, token merging, static patch positions left out, `torch.compile`."""
+
+    weights: str = "float32"
+    video_attention: str | None = None
+    autocast_dtype: str | None = None
+    query: bool = False
+    merge: bool = False
+    static: bool = False
+    compiled: bool = False
+
+    @property
+    def model_key(self):
+        """Options that share a loaded model (autocast and the query are per call)."""
+        return (self.weights, self.video_attention, self.merge, self.static)
+
+
 OPTIONS = {
-    "exact": ("float32", None, None, False, False, False),
-    "bf16-autocast": ("float32", None, "bfloat16", False, False, False),
-    "bf16-weights": ("bfloat16", None, None, False, False, False),
-    "sdpa-video": ("float32", "sdpa", None, False, False, False),
-    "query": ("float32", None, None, True, False, False),
-    "merge": ("float32", None, None, False, True, False),
-    "int8": ("int8", None, None, False, False, False),
-    "fast": ("float32", "sdpa", "bfloat16", True, False, False),
-    "fast-float32": ("float32", "sdpa", None, True, False, False),
-    "fast-bf16-weights": ("bfloat16", "sdpa", None, True, False, False),
-    "preset": ("bfloat16", "sdpa", None, True, True, False),
-    "preset-float32": ("float32", "sdpa", None, True, True, False),
-    "compiled": ("float32", None, None, False, False, True),
+    "exact": Option(),
+    "bf16-autocast": Option(autocast_dtype="bfloat16"),
+    "bf16-weights": Option(weights="bfloat16"),
+    "sdpa-video": Option(video_attention="sdpa"),
+    "query": Option(query=True),
+    "merge": Option(merge=True),
+    "static": Option(static=True),
+    "int8": Option(weights="int8"),
+    "fast": Option(video_attention="sdpa", autocast_dtype="bfloat16", query=True),
+    "fast-float32": Option(video_attention="sdpa", query=True),
+    "fast-bf16-weights": Option(weights="bfloat16", video_attention="sdpa", query=True),
+    "fast-static-float32": Option(video_attention="sdpa", query=True, static=True),
+    "preset": Option(weights="bfloat16", video_attention="sdpa", query=True, merge=True),
+    "preset-float32": Option(video_attention="sdpa", query=True, merge=True),
+    "preset-static-float32": Option(video_attention="sdpa", query=True, merge=True, static=True),
+    "compiled": Option(compiled=True),
 }
 
 
@@ -84,30 +110,43 @@ def macro_and_micro_ap(scores, targets):
     return {key: result[key] for key in ("mAP_macro", "AP_micro", "num_classes_evaluated")}
 
 
-def load_option_models(model_dir, options, merge_per_layer, merge_start_layer):
-    """One loaded model per (weights, video attention, token merging) that the options need."""
+def load_option_models(model_dir, options, merge_per_layer, merge_start_layer, static_threshold):
+    """One loaded model per `Option.model_key` that the options need, and the compiled exact model if asked for."""
     from modeling_msqnet.precision import apply_dtype, quantize_linear_int8
 
     models = {}
     for option in options:
-        weights, video_attention, _, _, merge, _ = OPTIONS[option]
-        key = (weights, video_attention, merge)
-        if key not in models:
-            model = MSQNetForVideoClassification.from_pretrained(
-                model_dir,
-                video_attn_implementation=video_attention,
-                autocast_dtype=None,
-                query_num_frames=None,
-                video_token_merge_per_layer=merge_per_layer if merge else None,
-                video_token_merge_start_layer=merge_start_layer if merge else 0,
-            ).eval()
-            if weights == "int8":
-                model = quantize_linear_int8(model)
-            models[key] = apply_dtype(model, getattr(torch, weights)) if weights != "int8" else model
+        settings = OPTIONS[option]
+        if settings.model_key in models:
+            continue
+        model = MSQNetForVideoClassification.from_pretrained(
+            model_dir,
+            video_attn_implementation=settings.video_attention,
+            autocast_dtype=None,
+            query_num_frames=None,
+            video_token_merge_per_layer=merge_per_layer if settings.merge else None,
+            video_token_merge_start_layer=merge_start_layer if settings.merge else 0,
+            video_static_patch_threshold=static_threshold if settings.static else None,
+        ).eval()
+        if settings.weights == "int8":
+            model = quantize_linear_int8(model)
+        else:
+            model = apply_dtype(model, getattr(torch, settings.weights))
+        models[settings.model_key] = model
     compiled_models = {}
-    if any(OPTIONS[option][5] for option in options):
-        compiled_models[("float32", None, False)] = torch.compile(models[("float32", None, False)])
+    if any(OPTIONS[option].compiled for option in options):
+        compiled_models[Option().model_key] = torch.compile(models[Option().model_key])
     return models, compiled_models
+
+
+def static_fraction(model, pixel_values):
+    """The share of the patch positions the model's static-patch fast path leaves out of this batch."""
+    encoder = model.msqnet.video_model.encoder
+    change = patch_position_change(pixel_values, encoder.config.patch_size)
+    dropped = num_static_positions_to_drop(
+        change, encoder.static_patch_threshold, encoder.grid_width, encoder.min_kept_positions
+    )
+    return dropped / change.shape[1]
 
 
 def clip_pixel_values(processor, entries, num_frames):
@@ -129,12 +168,15 @@ def main():
         "--options",
         nargs="+",
         choices=list(OPTIONS),
-        default=[o for o in OPTIONS if o not in ("compiled", "merge", "preset", "preset-float32")],
+        default=[o for o in OPTIONS if not (OPTIONS[o].compiled or OPTIONS[o].merge or OPTIONS[o].static)],
     )
     parser.add_argument("--compile", action="store_true", help="also evaluate the `compiled` option")
     parser.add_argument("--query-num-frames", type=int, default=4)
     parser.add_argument("--merge-per-layer", type=int, default=None, help="`merge`/`preset`: positions per layer")
     parser.add_argument("--merge-start-layer", type=int, default=0, help="`merge`/`preset`: first merging layer")
+    parser.add_argument(
+        "--static-threshold", type=float, default=None, help="`static`/`preset-static-float32`: the patch threshold"
+    )
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N clips")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
@@ -152,11 +194,15 @@ def main():
         )
 
     options = list(dict.fromkeys(["exact", *args.options, *(["compiled"] if args.compile else [])]))
-    if any(OPTIONS[option][4] for option in options) and args.merge_per_layer is None:
+    if any(OPTIONS[option].merge for option in options) and args.merge_per_layer is None:
         parser.error("the `merge` and `preset` options need --merge-per-layer")
-    models, compiled_models = load_option_models(args.model, options, args.merge_per_layer, args.merge_start_layer)
+    if any(OPTIONS[option].static for option in options) and args.static_threshold is None:
+        parser.error("the `static` options need --static-threshold")
+    models, compiled_models = load_option_models(
+        args.model, options, args.merge_per_layer, args.merge_start_layer, args.static_threshold
+    )
     processor = MSQNetVideoProcessor.from_pretrained(args.model)
-    config = models[("float32", None, False)].config
+    config = models[Option().model_key].config
     num_frames = config.num_frames
     if not 1 <= args.query_num_frames <= num_frames:
         parser.error(f"--query-num-frames must be between 1 and the model's num_frames ({num_frames})")
@@ -177,27 +223,32 @@ def main():
 
     scores = {option: [] for option in options}
     seconds = dict.fromkeys(options, 0.0)
+    left_out = {option: [] for option in options if OPTIONS[option].static}
     with torch.inference_mode():
         for start in tqdm(range(0, len(entries), args.batch_size), desc="clips", unit="batch"):
             pixel_values = clip_pixel_values(processor, entries[start : start + args.batch_size], num_frames)
             for option in options:
-                weights, video_attention, autocast_dtype, use_query, merge, compiled = OPTIONS[option]
-                model = models[(weights, video_attention, merge)]
-                runner = compiled_models[(weights, video_attention, merge)] if compiled else model
-                model.config.autocast_dtype = autocast_dtype
+                settings = OPTIONS[option]
+                model = models[settings.model_key]
+                runner = compiled_models[settings.model_key] if settings.compiled else model
+                model.config.autocast_dtype = settings.autocast_dtype
                 tick = time.perf_counter()
-                query_num_frames = args.query_num_frames if use_query else num_frames
+                query_num_frames = args.query_num_frames if settings.query else num_frames
                 logits = runner(pixel_values, query_num_frames=query_num_frames).logits
                 seconds[option] += time.perf_counter() - tick
                 scores[option].append(scores_from_logits(logits.float(), config.problem_type).numpy())
+                if settings.static:
+                    left_out[option] += [static_fraction(model, pixel_values)] * len(pixel_values)
     scores = {option: np.concatenate(batches) for option, batches in scores.items()}
 
     exact = scores["exact"]
     rows = []
     for option in options:
         name = option.replace("query", f"query-{args.query_num_frames}")
-        if OPTIONS[option][4]:
+        if OPTIONS[option].merge:
             name += f" (merge {args.merge_per_layer}/layer from layer {args.merge_start_layer})"
+        if OPTIONS[option].static:
+            name += f" (static <= {args.static_threshold}: {np.mean(left_out[option]):.0%} of positions left out)"
         row = {
             "option": name,
             "max_abs_score_change": float(np.abs(scores[option] - exact).max()),

@@ -12,6 +12,10 @@ default `MSQNetConfig()`, 140 labels like Animal Kingdom, batch 1, 224 px):
 - `ours fast`: both of the above;
 - `ours preset`: the options `configuration/models/msqnet-paper-fast.json` sets (SDPA, its `query_num_frames`,
   TimeSformer token merging);
+- `ours fixed-camera preset`: `configuration/models/msqnet-paper-fast-fixed-camera.json` (SDPA, its
+  `query_num_frames`, static patch positions left out, no merging); its cost depends on the clip, so
+  `--static-fraction F` makes the top F of the timed clip's patch rows a still background (the same pixels in every
+  frame; the rest random per frame, as in every other run);
 - with `--compile` (or `--compile-only`): `torch.compile` (inductor) of `ours exact`, `ours fast` and `ours preset`;
   the first call's time (compilation) is reported.
 
@@ -67,16 +71,20 @@ from benchmark_utils import (  # noqa: E402
     parse_args_or_run_worker,
     run_worker,
 )
+from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 
 DTYPES = ("float32", "bfloat16", "int8")
 PRESET = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configuration", "models")
-PRESET_FILE = os.path.join(PRESET, "msqnet-paper-fast.json")
-# The config options of the fast preset that change the computation (its architecture is the paper's).
+PRESET_FILES = {
+    "ours_preset": os.path.join(PRESET, "msqnet-paper-fast.json"),
+    "ours_fixed_camera": os.path.join(PRESET, "msqnet-paper-fast-fixed-camera.json"),
+}
+# The config options of the fast presets that change the computation (their architecture is the paper's).
 PRESET_OPTIONS = ("video_attn_implementation", "query_num_frames", "video_token_merge_per_layer",
-                  "video_token_merge_start_layer")  # fmt: skip
+                  "video_token_merge_start_layer", "video_static_patch_threshold")  # fmt: skip
 # name -> model kind it runs on, whether the CLIP query uses `--query-num-frames` frames, compiled, dtypes it runs in.
 VARIANTS = {
     "reference": dict(model="reference", dtypes=("float32", "bfloat16")),
@@ -86,20 +94,22 @@ VARIANTS = {
     "ours query": dict(model="ours", query=True),
     "ours fast": dict(model="ours_sdpa", query=True),
     "ours preset": dict(model="ours_preset"),
+    "ours fixed-camera preset": dict(model="ours_fixed_camera"),
     "ours exact compiled": dict(model="ours", compiled=True, dtypes=("float32", "bfloat16")),
     "ours fast compiled": dict(model="ours_sdpa", query=True, compiled=True, dtypes=("float32", "bfloat16")),
     "ours preset compiled": dict(model="ours_preset", compiled=True, dtypes=("float32", "bfloat16")),
 }
 EAGER_VARIANTS = [name for name, spec in VARIANTS.items() if not spec.get("compiled")]
 COMPILED_VARIANTS = [name for name, spec in VARIANTS.items() if spec.get("compiled")]
-MODEL_KINDS = ("reference", "ours", "ours_sdpa", "ours_preset")
+MODEL_KINDS = ("reference", "ours", "ours_sdpa", "ours_preset", "ours_fixed_camera")
 # Where the timed forwards run (`--device`); the FLOP count runs on the meta device, the memory workers on the CPU.
 DEVICE = torch.device("cpu")
 BATCH_SIZE = 1  # clips per timed forward (`--batch-size`)
+STILL_FRACTION = 0.0  # share of the timed clip's patch rows that are a still background (`--static-fraction`)
 
 
-def preset_options(path=PRESET_FILE):
-    """The fast options `configuration/models/msqnet-paper-fast.json` sets (see `PRESET_OPTIONS`)."""
+def preset_options(path):
+    """The fast options a preset of `configuration/models/` sets (see `PRESET_OPTIONS`)."""
     with open(path, encoding="utf-8") as handle:
         preset = json.load(handle)
     return {name: preset[name] for name in PRESET_OPTIONS if preset.get(name) is not None}
@@ -158,7 +168,7 @@ def build_model(kind, num_frames, num_labels, reference=None, ours=None):
         if reference is not None:
             return build_ours_from_reference(full_config(num_frames, num_labels), reference).eval()
         return MSQNetForVideoClassification(full_config(num_frames, num_labels)).eval()
-    options = preset_options() if kind == "ours_preset" else {"video_attn_implementation": "sdpa"}
+    options = preset_options(PRESET_FILES[kind]) if kind in PRESET_FILES else {"video_attn_implementation": "sdpa"}
     model = MSQNetForVideoClassification(full_config(num_frames, num_labels, **options))
     if ours is not None:
         # `assign=True` shares the parameter tensors with `ours` (no second copy of the weights).
@@ -201,27 +211,47 @@ def build_models(num_frames, num_labels, kinds, dtypes=("float32",), seed=0):
     models = {"reference": reference, "timesformer": reference.backbone}
     if kinds - {"reference", "timesformer"}:
         models["ours"] = build_model("ours", num_frames, num_labels, reference=reference)
-    for kind in ("ours_sdpa", "ours_preset"):
+    for kind in ("ours_sdpa", *PRESET_FILES):
         if kind in kinds:
             models[kind] = build_model(kind, num_frames, num_labels, ours=models["ours"])
     return add_dtype_copies(models, kinds, dtypes)
 
 
+def timed_clip(num_frames):
+    """
+    The clip every variant is timed on: random frames (seed 1), the top `STILL_FRACTION` of their 16-pixel patch rows a
+    still background (frame 0's pixels in every frame).
+    """
+    pixel_values = torch.randn(BATCH_SIZE, num_frames, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    still_rows = round(STILL_FRACTION * 224 / 16) * 16
+    pixel_values[:, :, :, :still_rows] = pixel_values[:, :1, :, :still_rows]
+    return pixel_values
+
+
 def count_gflops(num_frames, num_labels, keys, query_num_frames):
     """
     FLOPs (GFLOP) of one forward of each (variant, dtype), counted on meta tensors: no compute, no memory. Autocast does
-    not change the operations (and has no meta device), so each variant is counted without it.
+    not change the operations (and has no meta device), so each variant is counted without it. Leaving static patches
+    out depends on the pixels, so that variant is counted on the CPU, on the timed clip, with the math attention kernel
+    (the counter does not see the CPU's fused attention kernel).
     """
-    kinds = {VARIANTS[variant]["model"] for variant, _ in keys}
-    with torch.device("meta"):
-        models = build_models(num_frames, num_labels, kinds)
-        pixel_values = torch.empty(BATCH_SIZE, num_frames, 3, 224, 224)
-        gflop = {}
-        for variant, dtype in keys:
-            call = make_call(models, variant, "float32", query_num_frames)
-            with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-                call(pixel_values)
-            gflop[f"{variant.replace(' compiled', '')}|{dtype}"] = counter.get_total_flops() / 1e9
+    gflop = {}
+    for device in ("meta", "cpu"):
+        device_keys = [key for key in keys if (VARIANTS[key[0]]["model"] == "ours_fixed_camera") == (device == "cpu")]
+        if not device_keys:
+            continue
+        math_attention = sdpa_kernel([SDPBackend.MATH]) if device == "cpu" else contextlib.nullcontext()
+        with torch.device(device), math_attention:
+            models = build_models(num_frames, num_labels, {VARIANTS[variant]["model"] for variant, _ in device_keys})
+            pixel_values = (
+                timed_clip(num_frames) if device == "cpu" else torch.empty(BATCH_SIZE, num_frames, 3, 224, 224)
+            )
+            for variant, dtype in device_keys:
+                call = make_call(models, variant, "float32", query_num_frames)
+                with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+                    call(pixel_values)
+                gflop[f"{variant.replace(' compiled', '')}|{dtype}"] = counter.get_total_flops() / 1e9
+        del models
     return gflop
 
 
@@ -231,6 +261,8 @@ def memory_worker(payload):
 
     torch.manual_seed(0)
     num_frames = payload["frames"]
+    global STILL_FRACTION
+    STILL_FRACTION = payload["still_fraction"]
     rss_before_build = current_rss_mb()
     model = build_model(payload["kind"], num_frames, payload["num_labels"])
     models = {payload["kind"]: model}
@@ -238,7 +270,7 @@ def memory_worker(payload):
         models["timesformer"] = model.backbone
     add_dtype_copies(models, {payload["kind"]}, {dtype for _, dtype in payload["variants"]})
     weights_mb = current_rss_mb() - rss_before_build
-    pixel_values = torch.randn(1, num_frames, 3, 224, 224)
+    pixel_values = timed_clip(num_frames)
 
     results = {}
     for variant, dtype in payload["variants"]:
@@ -262,9 +294,7 @@ def time_variants(models, keys, query_num_frames, num_frames, warmup, repeats):
         if VARIANTS[variant].get("compiled"):
             key = VARIANTS[variant]["model"] if dtype == "float32" else (VARIANTS[variant]["model"], dtype)
             compiled_models[key] = compiled_models.get(key) or torch.compile(models[key])
-    pixel_values = torch.randn(BATCH_SIZE, num_frames, 3, 224, 224, generator=torch.Generator().manual_seed(1)).to(
-        DEVICE
-    )
+    pixel_values = timed_clip(num_frames).to(DEVICE)
     calls = {key: make_call(models, *key, query_num_frames, compiled_models) for key in keys}
     wall = {key: [] for key in calls}
     cpu = {key: [] for key in calls}
@@ -317,6 +347,12 @@ def main():
     parser.add_argument("--no-memory", action="store_true", help="skip the peak memory subprocesses")
     parser.add_argument("--batch-size", type=int, default=1, help="clips per forward (times and GFLOP per batch)")
     parser.add_argument("--device", default="cpu", help="where the timed forwards run: cpu or cuda (GPU rows)")
+    parser.add_argument(
+        "--static-fraction",
+        type=float,
+        default=0.0,
+        help="share of the timed clip's patch rows that are a still background",
+    )
     args = parse_args_or_run_worker(parser, memory_worker, "torch.set_num_threads (default: torch's own)")
     if args is None:
         return
@@ -331,8 +367,11 @@ def main():
         variants.insert(0, "reference")
 
     print("machine:", machine_summary())
-    global DEVICE, BATCH_SIZE
+    global DEVICE, BATCH_SIZE, STILL_FRACTION
     DEVICE, BATCH_SIZE = torch.device(args.device), args.batch_size
+    if not 0 <= args.static_fraction <= 1:
+        parser.error(f"--static-fraction must be between 0 and 1, got {args.static_fraction}")
+    STILL_FRACTION = args.static_fraction
     if DEVICE.type != "cpu" and "int8" in args.dtypes:
         parser.error("--dtypes int8 (PyTorch dynamic quantisation) runs on the CPU only")
     if DEVICE.type != "cpu" and not args.no_memory:
@@ -373,6 +412,7 @@ def main():
                     "frames": num_frames,
                     "num_labels": args.num_labels,
                     "query_num_frames": args.query_num_frames,
+                    "still_fraction": STILL_FRACTION,
                     "variants": kind_keys,
                 }
                 extra = ["--threads", str(args.threads)] if args.threads else []

@@ -112,3 +112,18 @@ def test_archive_runs_the_exported_model_as_the_timeline_does(exported, long_vid
     load_example("timeline").main(["--video", long_video, "--output", str(alone), *flags])
     name = summary["videos"][0]["video"]
     assert json.loads(timeline_path(tmp_path / "archive", name).read_text()) == json.loads(alone.read_text())
+
+
+def test_export_keeps_every_patch_position_of_a_fixed_camera_model(tmp_path):
+    model = tiny_model(video_static_patch_threshold=0.1)
+    model.save_pretrained(tmp_path / "model")
+    tiny_processor().save_pretrained(tmp_path / "model")
+    load_example("export_onnx").main(["--model", str(tmp_path / "model"), "--output", str(tmp_path / "out")])
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["video_static_patch_threshold"] is None
+    still = torch.randn(2, 1, 3, 32, 32).repeat(1, 4, 1, 1, 1)  # every position static
+    exact = tiny_model()
+    exact.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        expected = exact(pixel_values=still).logits.numpy()
+    logits = onnx_session(tmp_path / "out" / "model.onnx").run(["logits"], {"pixel_values": still.numpy()})[0]
+    np.testing.assert_allclose(logits, expected, atol=1e-4)

@@ -209,3 +209,14 @@ def test_gradient_checkpointing_gives_same_gradients_everywhere():
         assert grad is not None and torch.allclose(grad, checkpointed_grads[name], atol=1e-6), name
     # The comparison is not between zeros: every trainable parameter receives a gradient.
     assert not [name for name, grad in grads.items() if not grad.abs().sum() > 0]
+
+
+def test_every_model_preset_is_a_valid_config_and_the_fast_presets_differ_as_documented():
+    from modeling_msqnet.resources import available_presets, preset_path
+
+    configs = {name: MSQNetConfig.from_json_file(preset_path(name, "models")) for name in available_presets("models")}
+    fast, fixed_camera = configs["msqnet-paper-fast"], configs["msqnet-paper-fast-fixed-camera"]
+    assert fast.video_static_patch_threshold is None and fast.video_token_merge_per_layer == 14
+    assert fixed_camera.video_static_patch_threshold == 0.1 and fixed_camera.video_token_merge_per_layer is None
+    same = ("video_attn_implementation", "query_num_frames", "num_frames", "hidden_size", "freeze_vision_model")
+    assert all(getattr(fast, name) == getattr(fixed_camera, name) for name in same)

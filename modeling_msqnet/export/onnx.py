@@ -83,6 +83,11 @@ def export_onnx(
     if model.config.autocast_dtype is not None:
         logger.warning("Exporting in float32: `autocast_dtype` is ignored by the ONNX graph.")
         model.config.autocast_dtype = None
+    if model.config.video_static_patch_threshold is not None:
+        # How many positions are static depends on each clip's pixels; the graph has fixed shapes.
+        logger.warning("Exporting every patch position: `video_static_patch_threshold` is ignored by the ONNX graph.")
+        model.config.video_static_patch_threshold = None
+        model.msqnet.video_model.encoder.static_patch_threshold = None
     num_frames = model.config.num_frames
     crop = video_processor.crop_size
     # Batch 2: torch.export specialises dimensions of size 1.

@@ -44,6 +44,8 @@ from torch import nn
 from transformers import AutoModel, CLIPVisionModel, SiglipVisionModel
 from transformers.utils import ModelOutput, logging
 
+from .token_merging import encode_without_static_patches
+
 
 logger = logging.get_logger(__name__)
 
@@ -297,6 +299,11 @@ class TimesformerBackbone(VideoBackbone):
         if attn_implementation == "sdpa":
             use_sdpa_timesformer_attention(video_model)
         return video_model
+
+    def call_backbone(self, video_model, pixel_values, output_attentions, output_hidden_states):
+        if getattr(video_model.encoder, "static_patch_threshold", None) is None or output_attentions:
+            return super().call_backbone(video_model, pixel_values, output_attentions, output_hidden_states)
+        return encode_without_static_patches(video_model, pixel_values, output_hidden_states)
 
     def init_weights(self, video_model):
         # TimeSformer's `_init_weights` leaves its temporal embeddings out; building the model gives zeros.

@@ -264,6 +264,14 @@ class MSQNetConfig(PretrainedConfig):
             attention weights are asked for (the maps need every token).
         video_token_merge_start_layer (`int`, *optional*, defaults to 0):
             The first TimeSformer layer after which positions are merged.
+        video_static_patch_threshold (`float`, *optional*):
+            Fast path (TimeSformer only), for fixed cameras: the patch positions whose pixels change by at most this
+            much over a clip (the largest, over frames, mean absolute difference from the first frame, in normalised
+            pixel units) are left out of every TimeSformer layer, and each takes the output token of the most similar
+            kept position (see `token_merging.py`). Every clip of a batch leaves out as many positions as its least
+            static clip allows, in whole rows of the patch grid. The saving depends on the video: none when the camera
+            moves. `None` (default): every position is kept, the exact mode. Read when the model is built; not applied
+            when attention weights are asked for.
         max_position_embeddings (`int`, *optional*, defaults to 2000):
             Length of the sinusoidal position table added to the frame tokens.
         layer_norm_eps (`float`, *optional*, defaults to 1e-05):
@@ -310,6 +318,7 @@ class MSQNetConfig(PretrainedConfig):
         video_attn_implementation=None,
         video_token_merge_per_layer=None,
         video_token_merge_start_layer=0,
+        video_static_patch_threshold=None,
         max_position_embeddings=2000,
         layer_norm_eps=1e-5,
         initializer_range=0.02,
@@ -343,6 +352,15 @@ class MSQNetConfig(PretrainedConfig):
                 "`video_token_merge_per_layer` merges TimeSformer patch positions; the video encoder is "
                 f"{video_config.model_type!r}."
             )
+        if video_static_patch_threshold is not None and (
+            video_config.model_type != "timesformer"
+            or not isinstance(video_static_patch_threshold, (int, float))
+            or video_static_patch_threshold < 0
+        ):
+            raise ValueError(
+                "`video_static_patch_threshold` leaves static TimeSformer patch positions out and must be a number >= 0;"
+                f" got {video_static_patch_threshold!r} with a {video_config.model_type!r} video encoder."
+            )
         if not 0 <= video_token_merge_start_layer < video_config.num_hidden_layers:
             raise ValueError(
                 f"`video_token_merge_start_layer` must be a layer index of the video encoder (0 to "
@@ -373,6 +391,7 @@ class MSQNetConfig(PretrainedConfig):
         self.video_attn_implementation = video_attn_implementation
         self.video_token_merge_per_layer = video_token_merge_per_layer
         self.video_token_merge_start_layer = video_token_merge_start_layer
+        self.video_static_patch_threshold = video_static_patch_threshold
         self.max_position_embeddings = max_position_embeddings
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range

@@ -577,7 +577,8 @@ class MSQNetModel(MSQNetPreTrainedModel):
     outputs a little: `config.autocast_dtype="bfloat16"` (or a `torch.autocast` context) and bfloat16 weights
     (`from_pretrained(..., dtype=torch.bfloat16)`), on GPUs and CPUs with bfloat16 instructions; `query_num_frames`
     (CLIP query over fewer frames); `video_attn_implementation="sdpa"` (inference; on CPU its attention backward is
-    slower than the eager one) and `torch.compile(model)`. `gradient_checkpointing_enable()` trades training time for
+    slower than the eager one); TimeSformer token merging and, for fixed cameras, static patch positions left out
+    (`video_token_merge_per_layer`, `video_static_patch_threshold`); `torch.compile(model)`. `gradient_checkpointing_enable()` trades training time for
     memory.
     """
 
@@ -586,9 +587,12 @@ class MSQNetModel(MSQNetPreTrainedModel):
         # The adapter of the video encoder's family (no weights, no state): see `backbones_msqnet.py`.
         self.video_backbone = video_backbone(config)
         self.video_model = self.video_backbone.build(config.video_attn_implementation)
-        if config.video_token_merge_per_layer is not None:
+        if config.video_token_merge_per_layer is not None or config.video_static_patch_threshold is not None:
             use_timesformer_token_merging(
-                self.video_model, config.video_token_merge_per_layer, config.video_token_merge_start_layer
+                self.video_model,
+                config.video_token_merge_per_layer,
+                config.video_token_merge_start_layer,
+                config.video_static_patch_threshold,
             )
         self.image_model = CLIPVisionModel(config.vision_config) if config.use_video_query else None
         self.text_model = AutoModel.from_config(config.text_config) if config.text_config is not None else None

@@ -139,14 +139,17 @@ def load_option_models(model_dir, options, merge_per_layer, merge_start_layer, s
     return models, compiled_models
 
 
-def static_fraction(model, pixel_values):
-    """The share of the patch positions the model's static-patch fast path leaves out of this batch."""
+def static_fractions(model, pixel_values):
+    """Per clip, the share of the patch positions the model's static-patch fast path leaves out (each clip its own)."""
     encoder = model.msqnet.video_model.encoder
-    change = patch_position_change(pixel_values, encoder.config.patch_size)
-    dropped = num_static_positions_to_drop(
-        change, encoder.static_patch_threshold, encoder.grid_width, encoder.min_kept_positions
-    )
-    return dropped / change.shape[1]
+    changes = patch_position_change(pixel_values, encoder.config.patch_size)
+    return [
+        num_static_positions_to_drop(
+            change[None], encoder.static_patch_threshold, encoder.grid_width, encoder.min_kept_positions
+        )
+        / changes.shape[1]
+        for change in changes
+    ]
 
 
 def clip_pixel_values(processor, entries, num_frames):
@@ -238,7 +241,7 @@ def main():
                 seconds[option] += time.perf_counter() - tick
                 scores[option].append(scores_from_logits(logits.float(), config.problem_type).numpy())
                 if settings.static:
-                    left_out[option] += [static_fraction(model, pixel_values)] * len(pixel_values)
+                    left_out[option] += static_fractions(model, pixel_values)
     scores = {option: np.concatenate(batches) for option, batches in scores.items()}
 
     exact = scores["exact"]

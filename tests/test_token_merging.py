@@ -1,9 +1,9 @@
 """Fewer TimeSformer tokens. Token merging (`video_token_merge_per_layer`): one merging step is a size-weighted average
 that loses nothing when positions repeat, the model keeps its parameter names and output shapes, runs fewer FLOPs,
 falls back to every token when attention maps are asked for, and bad settings are clear errors. Static positions
-(`video_static_patch_threshold`): the change measure, whole rows left out per batch, left-out positions take their
-most similar kept position's token, moving clips computed exactly, a still background skips the layers, round trip and
-errors."""
+(`video_static_patch_threshold`): the change measure, whole rows left out, left-out positions take their most similar
+kept position's token, moving clips computed exactly, a still background skips the layers, each clip independent of
+its batch, round trip and errors."""
 
 import pytest
 import torch
@@ -180,13 +180,16 @@ def test_static_background_is_left_out_with_the_same_output_shapes(static_models
         torch.testing.assert_close(maps.logits, exact(clip, output_attentions=True).logits, atol=1e-6, rtol=0)
 
 
-def test_a_batch_leaves_out_what_its_least_static_clip_allows(static_models):
+def test_each_clip_leaves_out_its_own_static_positions_whatever_its_batch(static_models):
     _, dropping = static_models
-    batch = torch.cat([moving_square_clip(rows=(0,)), moving_square_clip(rows=(0, 2))])
+    batch = torch.cat([moving_square_clip(rows=(0,)), moving_square_clip(rows=(0, 2)), torch.randn(1, 4, 3, 32, 32)])
     with torch.no_grad():
-        together = dropping(batch).logits
-        second_alone = dropping(batch[1:]).logits
-    torch.testing.assert_close(together[1:], second_alone, atol=1e-5, rtol=0)
+        together = dropping(batch, output_hidden_states=True)
+        alone = [dropping(clip[None], output_hidden_states=True) for clip in batch]
+    torch.testing.assert_close(together.logits, torch.cat([output.logits for output in alone]), atol=1e-5, rtol=0)
+    for layer, states in enumerate(together.video_hidden_states):
+        expected = torch.cat([output.video_hidden_states[layer] for output in alone])
+        torch.testing.assert_close(states, expected, atol=1e-5, rtol=0)
 
 
 def test_static_patch_threshold_round_trips_and_turns_on_at_load(tmp_path, static_models):

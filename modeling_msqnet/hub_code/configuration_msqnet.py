@@ -268,9 +268,8 @@ class MSQNetConfig(PretrainedConfig):
             Fast path (TimeSformer only), for fixed cameras: the patch positions whose pixels change by at most this
             much over a clip (the largest, over frames, mean absolute difference from the first frame, in normalised
             pixel units) are left out of every TimeSformer layer, and each takes the output token of the most similar
-            kept position (see `token_merging.py`). Every clip of a batch leaves out as many positions as its least
-            static clip allows, in whole rows of the patch grid. The saving depends on the video: none when the camera
-            moves. `None` (default): every position is kept, the exact mode. Read when the model is built; not applied
+            kept position (see `token_merging.py`), in whole rows of the patch grid. Each clip of a batch runs on its
+            own, leaving out its own static positions. The saving depends on the video: none when the camera moves. `None` (default): every position is kept, the exact mode. Read when the model is built; not applied
             when attention weights are asked for.
         max_position_embeddings (`int`, *optional*, defaults to 2000):
             Length of the sinusoidal position table added to the frame tokens.

@@ -12,8 +12,9 @@ is unchanged.
 Static positions (a fixed camera's background): before the first layer, the positions whose pixels change by at most a
 threshold over the clip are left out of every layer, and each takes, at the end, the output token of the kept position
 most similar to it (the same cosine similarity of its embedded tokens over all frames); it is merged, without
-averaging, into that position. The same number of positions is left out of every clip of a batch (the smallest number
-of static positions among them, rounded down to whole rows of the patch grid), so the batch keeps one shape.
+averaging, into that position. The number left out is rounded down to whole rows of the patch grid (TimeSformer's
+layers reshape the positions into rows). Each clip of a batch runs on its own, so it leaves out its own static
+positions and its outputs do not depend on the other clips of the batch.
 """
 
 import torch
@@ -217,8 +218,23 @@ def use_timesformer_token_merging(video_model, merge_per_layer=None, start_layer
 def encode_without_static_patches(video_model, pixel_values, output_hidden_states=False):
     """
     Run a `TimesformerModel` whose encoder is [`MSQNetTokenMergingTimesformerEncoder`] as its own forward does
-    (embeddings, encoder, final layer norm), giving the encoder how much each patch position changes over each clip.
+    (embeddings, encoder, final layer norm), giving the encoder how much each patch position changes. Each clip runs
+    on its own: it leaves out its own static positions, whatever the other clips of the batch.
     """
+    outputs = [
+        _encode_clip_without_static_patches(video_model, clip[None], output_hidden_states) for clip in pixel_values
+    ]
+    hidden_states = None
+    if output_hidden_states:
+        hidden_states = tuple(
+            torch.cat(layer_states) for layer_states in zip(*(output.hidden_states for output in outputs))
+        )
+    return BaseModelOutput(
+        last_hidden_state=torch.cat([output.last_hidden_state for output in outputs]), hidden_states=hidden_states
+    )
+
+
+def _encode_clip_without_static_patches(video_model, pixel_values, output_hidden_states):
     embedding_output = video_model.embeddings(pixel_values)
     encoder_outputs = video_model.encoder(
         embedding_output,

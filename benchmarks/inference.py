@@ -230,10 +230,10 @@ def timed_clip(num_frames):
 
 def count_gflops(num_frames, num_labels, keys, query_num_frames):
     """
-    FLOPs (GFLOP) of one forward of each (variant, dtype), counted on meta tensors: no compute, no memory. Autocast does
-    not change the operations (and has no meta device), so each variant is counted without it. Leaving static patches
-    out depends on the pixels, so that variant is counted on the CPU, on the timed clip, with the math attention kernel
-    (the counter does not see the CPU's fused attention kernel).
+    FLOPs (GFLOP) of one forward of each (variant, dtype), counted on meta tensors: no compute, no memory. Autocast
+    does not change the operations (and has no meta device), so each variant is counted without it. Leaving static
+    patches out depends on the pixels, so that variant is counted on the CPU, on the timed clip, with the math attention
+    kernel (the counter does not see the CPU's fused attention kernel).
     """
     gflop = {}
     for device in ("meta", "cpu"):

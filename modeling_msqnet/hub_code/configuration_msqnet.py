@@ -267,10 +267,11 @@ class MSQNetConfig(PretrainedConfig):
         video_static_patch_threshold (`float`, *optional*):
             Fast path (TimeSformer only), for fixed cameras: the patch positions whose pixels change by at most this
             much over a clip (the largest, over frames, mean absolute difference from the first frame, in normalised
-            pixel units) are left out of every TimeSformer layer, and each takes the output token of the most similar
-            kept position (see `token_merging.py`), in whole rows of the patch grid. Each clip of a batch runs on its
-            own, leaving out its own static positions. The saving depends on the video: none when the camera moves. `None` (default): every position is kept, the exact mode. Read when the model is built; not applied
-            when attention weights are asked for.
+            pixel units) are left out of every TimeSformer layer, in whole rows of the patch grid, and each takes the
+            output token of the most similar kept position (see `token_merging.py`). Each clip of a batch runs on its
+            own, leaving out its own static positions. The saving depends on the video: none when the camera moves.
+            `None` (default): every position is kept, the exact mode. Read when the model is built; not applied when
+            attention weights are asked for.
         max_position_embeddings (`int`, *optional*, defaults to 2000):
             Length of the sinusoidal position table added to the frame tokens.
         layer_norm_eps (`float`, *optional*, defaults to 1e-05):
@@ -357,8 +358,8 @@ class MSQNetConfig(PretrainedConfig):
             or video_static_patch_threshold < 0
         ):
             raise ValueError(
-                "`video_static_patch_threshold` leaves static TimeSformer patch positions out and must be a number >= 0;"
-                f" got {video_static_patch_threshold!r} with a {video_config.model_type!r} video encoder."
+                "`video_static_patch_threshold` leaves static TimeSformer patch positions out and must be a number "
+                f">= 0; got {video_static_patch_threshold!r} with a {video_config.model_type!r} video encoder."
             )
         if not 0 <= video_token_merge_start_layer < video_config.num_hidden_layers:
             raise ValueError(

@@ -578,8 +578,8 @@ class MSQNetModel(MSQNetPreTrainedModel):
     (`from_pretrained(..., dtype=torch.bfloat16)`), on GPUs and CPUs with bfloat16 instructions; `query_num_frames`
     (CLIP query over fewer frames); `video_attn_implementation="sdpa"` (inference; on CPU its attention backward is
     slower than the eager one); TimeSformer token merging and, for fixed cameras, static patch positions left out
-    (`video_token_merge_per_layer`, `video_static_patch_threshold`); `torch.compile(model)`. `gradient_checkpointing_enable()` trades training time for
-    memory.
+    (`video_token_merge_per_layer`, `video_static_patch_threshold`); `torch.compile(model)`.
+    `gradient_checkpointing_enable()` trades training time for memory.
     """
 
     def __init__(self, config: MSQNetConfig):

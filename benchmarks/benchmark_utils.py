@@ -385,3 +385,39 @@ def machine_summary():
         "cpu_native_bf16": cpu_has_native_bf16(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
+
+
+SCENE_SIZE, SCENE_FPS, SCENE_GOP_SECONDS = (1280, 720), 25, 2
+
+
+def write_scene_footage(path, seconds, *, camera_moves=True, seed=0):
+    """
+    720p 25 fps h264 footage (keyframe every 2 s, B-frames) of a large random texture with three moving coloured
+    squares, seen by a camera that pans smoothly over it (`camera_moves`) or stands still. Written to a temporary file
+    and renamed when complete.
+    """
+    import numpy as np
+
+    width, height = SCENE_SIZE
+
+    def camera(texture, index):
+        if not camera_moves:
+            return texture[height // 2 : height // 2 + height, width // 2 : width // 2 + width].copy()
+        top = int(height * (0.5 + 0.5 * np.sin(index / 200)))
+        left = int(width * (0.5 + 0.5 * np.cos(index / 260)))
+        return texture[top : top + height, left : left + width].copy()
+
+    temporary = str(path) + ".tmp.mp4"
+    write_synthetic_footage(
+        temporary,
+        SCENE_SIZE,
+        int(seconds * SCENE_FPS),
+        camera,
+        fps=SCENE_FPS,
+        gop_frames=SCENE_GOP_SECONDS * SCENE_FPS,
+        options={"sc_threshold": "0", "preset": "ultrafast", "bframes": "2", "crf": "26"},
+        texture_cell=(10, 5),
+        square_periods=(40, 9, 57, 5),
+        seed=seed,
+    )
+    os.replace(temporary, path)

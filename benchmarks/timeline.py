@@ -40,35 +40,13 @@ from benchmark_utils import (  # noqa: E402
     machine_summary,
     run_worker,
     small_config,
-    write_synthetic_footage,
+    write_scene_footage,
 )
-
-
-WIDTH, HEIGHT, FPS, GOP_SECONDS = 1280, 720, 25, 2
 
 
 def make_video(path: str, minutes: float, seed: int = 0):
     """A 720p h264 video: a large random texture panned smoothly, with three moving coloured squares."""
-
-    def pan(texture, index):
-        top = int(HEIGHT * (0.5 + 0.5 * np.sin(index / 200)))
-        left = int(WIDTH * (0.5 + 0.5 * np.cos(index / 260)))
-        return texture[top : top + HEIGHT, left : left + WIDTH].copy()
-
-    temporary = path + ".tmp.mp4"
-    write_synthetic_footage(
-        temporary,
-        (WIDTH, HEIGHT),
-        int(minutes * 60 * FPS),
-        pan,
-        fps=FPS,
-        gop_frames=GOP_SECONDS * FPS,
-        options={"sc_threshold": "0", "preset": "ultrafast", "bframes": "2", "crf": "26"},
-        texture_cell=(10, 5),
-        square_periods=(40, 9, 57, 5),
-        seed=seed,
-    )
-    os.replace(temporary, path)
+    write_scene_footage(path, minutes * 60, camera_moves=True, seed=seed)
 
 
 def cut_prefix(source: str, target: str, minutes: float):
